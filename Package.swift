@@ -1,0 +1,42 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Perch",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "perch", targets: ["perch"]),
+        .library(name: "PerchKit", targets: ["PerfEvents", "PerfRecords", "Symbolication", "Profiling", "Reporting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C: what Swift cannot import (variadic syscall, ioctl numbers, memory ordering, fork/exec child).
+        .target(name: "CPerfEvent"),
+        // elfutils: libdw, libdwfl, libelf (apt: libdw-dev, libelf-dev).
+        .systemLibrary(
+            name: "CElfutils",
+            pkgConfig: "libdw",
+            providers: [.apt(["libdw-dev", "libelf-dev"])]
+        ),
+        .target(name: "PerfEvents", dependencies: ["CPerfEvent"]),
+        .target(name: "PerfRecords", dependencies: ["PerfEvents"]),
+        .target(name: "Symbolication", dependencies: ["CElfutils", "CPerfEvent"]),
+        .target(name: "Profiling", dependencies: ["PerfEvents", "PerfRecords", "Symbolication", "CPerfEvent"]),
+        .target(name: "Reporting", dependencies: ["Profiling"]),
+        .executableTarget(
+            name: "perch",
+            dependencies: [
+                "PerfEvents", "PerfRecords", "Symbolication", "Profiling", "Reporting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CPerfEvent"]),
+        .testTarget(name: "PerfRecordsTests", dependencies: ["PerfRecords", "PerfEvents"]),
+        .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Profiling"]),
+        .testTarget(name: "PerchTests", dependencies: ["PerfRecords", "Profiling"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
