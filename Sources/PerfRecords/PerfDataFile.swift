@@ -1,0 +1,192 @@
+import PerfEvents
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A perf.data file mapped read-only: its events, features and records, from Perch or `perf record`.
+public final class PerfDataFile {
+    public let path: String
+    public let events: [EventDescription]
+    public let features: PerfDataFeatures
+    private let base: UnsafeRawPointer
+    private let length: Int
+    private let data: Range<Int>
+
+    public init(path: String) throws(PerfDataError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .cannotOpen(path: path, errno: errno) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .cannotOpen(path: path, errno: errno) }
+        let length = Int(info.st_size)
+        guard length >= 16 else { throw .notPerfData(path: path) }
+        guard let mapped = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
+            throw .cannotOpen(path: path, errno: errno)
+        }
+        let bytes = UnsafeRawBufferPointer(start: mapped, count: length)
+        do {
+            let parsed = try Self.parse(bytes, path: path)
+            self.events = parsed.events
+            self.features = parsed.features
+            self.data = parsed.data
+        } catch {
+            munmap(mapped, length)
+            throw error
+        }
+        self.path = path
+        self.base = UnsafeRawPointer(mapped)
+        self.length = length
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: base), length) }
+
+    /// The raw bytes of the data section.
+    public var dataBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + data.lowerBound, count: data.count)
+    }
+
+    /// Calls `body` with each record of the data section in file order, with its offset in the
+    /// data section. Stops with `.malformed` at a record whose size is impossible.
+    public func forEachRecord(_ body: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
+        let bytes = dataBytes
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            let size = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)))
+            guard size >= 8, offset + size <= bytes.count else {
+                throw PerfDataError.malformed(path: path, reason: "record at data offset \(offset) has size \(size)")
+            }
+            try body(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size]), offset)
+            offset += size
+        }
+    }
+
+    private struct Parsed {
+        var events: [EventDescription]
+        var features: PerfDataFeatures
+        var data: Range<Int>
+    }
+
+    private static func parse(_ file: UnsafeRawBufferPointer, path: String) throws(PerfDataError) -> Parsed {
+        func u64(_ offset: Int) throws(PerfDataError) -> UInt64 {
+            guard offset >= 0, offset + 8 <= file.count else { throw .malformed(path: path, reason: "field at \(offset) beyond end of file") }
+            return UInt64(littleEndian: file.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        }
+        func u32(_ offset: Int) throws(PerfDataError) -> UInt32 {
+            guard offset >= 0, offset + 4 <= file.count else { throw .malformed(path: path, reason: "field at \(offset) beyond end of file") }
+            return UInt32(littleEndian: file.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        }
+        func section(_ offset: Int, _ what: String) throws(PerfDataError) -> Range<Int> {
+            let start = try u64(offset), size = try u64(offset + 8)
+            guard start <= UInt64(file.count), size <= UInt64(file.count) - start else {
+                throw .malformed(path: path, reason: "\(what) section [\(start), +\(size)) lies outside the \(file.count)-byte file")
+            }
+            return Int(start)..<Int(start + size)
+        }
+
+        guard try u64(0) == PerfDataFormat.magic else { throw .notPerfData(path: path) }
+        let headerSize = try u64(8)
+        if headerSize == 16 { throw .pipeMode(path: path) }
+        guard headerSize >= UInt64(PerfDataFormat.headerSize) else { throw .malformed(path: path, reason: "header size \(headerSize)") }
+        let entrySize = Int(clamping: try u64(16))
+        let attributes = try section(24, "attrs")
+        let data = try section(40, "data")
+        guard entrySize > PerfDataFormat.sectionSize, attributes.count % entrySize == 0 else {
+            throw .malformed(path: path, reason: "attr entry size \(entrySize) does not divide the attrs section")
+        }
+        var events: [EventDescription] = []
+        var offset = attributes.lowerBound
+        while offset < attributes.upperBound {
+            let attributeBytes = UnsafeRawBufferPointer(rebasing: file[offset..<offset + entrySize - PerfDataFormat.sectionSize])
+            let attribute = EventAttributes(bytes: attributeBytes)
+            let ids = try section(offset + entrySize - PerfDataFormat.sectionSize, "ids")
+            var idList: [UInt64] = []
+            var idOffset = ids.lowerBound
+            while idOffset + 8 <= ids.upperBound { idList.append(try u64(idOffset)); idOffset += 8 }
+            events.append(EventDescription(attributes: attribute, ids: idList))
+            offset += entrySize
+        }
+        guard !events.isEmpty else { throw .malformed(path: path, reason: "no event attributes") }
+
+        var features = PerfDataFeatures()
+        var names: [String] = []
+        var featureIndex = data.upperBound
+        for bit in 0..<256 {
+            let word = try u64(72 + bit / 64 * 8)
+            guard word & (1 << UInt64(bit % 64)) != 0 else { continue }
+            guard let range = try? section(featureIndex, "feature \(bit)") else { break }
+            featureIndex += PerfDataFormat.sectionSize
+            let bytes = UnsafeRawBufferPointer(rebasing: file[range])
+            switch PerfDataFeature(rawValue: bit) {
+            case .hostname: features.hostname = readString(bytes, at: 0)?.value
+            case .osRelease: features.osRelease = readString(bytes, at: 0)?.value
+            case .version: features.version = readString(bytes, at: 0)?.value
+            case .arch: features.arch = readString(bytes, at: 0)?.value
+            case .nrCPUs where bytes.count >= 8:
+                features.cpusAvailable = bytes.loadUnaligned(as: UInt32.self)
+                features.cpusOnline = bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+            case .commandLine where bytes.count >= 4:
+                var arguments: [String] = []
+                var at = 4
+                for _ in 0..<min(Int(bytes.loadUnaligned(as: UInt32.self)), 4096) {
+                    guard let string = readString(bytes, at: at) else { break }
+                    arguments.append(string.value)
+                    at = string.next
+                }
+                features.commandLine = arguments
+            case .buildID:
+                features.buildIDs = readBuildIDs(bytes)
+            case .eventDescription:
+                names = readEventNames(bytes)
+            default:
+                break
+            }
+        }
+        if names.count == events.count {
+            for index in events.indices { events[index].name = names[index] }
+        }
+        return Parsed(events: events, features: features, data: data)
+    }
+
+    private static func readString(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> (value: String, next: Int)? {
+        guard offset + 4 <= bytes.count else { return nil }
+        let length = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        guard length <= bytes.count - offset - 4 else { return nil }
+        let body = bytes[(offset + 4)..<(offset + 4 + length)]
+        let text = body.prefix { $0 != 0 }
+        return (String(decoding: text, as: UTF8.self), offset + 4 + length)
+    }
+
+    private static func readBuildIDs(_ bytes: UnsafeRawBufferPointer) -> [BuildIDEntry] {
+        var entries: [BuildIDEntry] = []
+        var offset = 0
+        while offset + 36 <= bytes.count {
+            let misc = bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt16.self)
+            let size = Int(bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self))
+            guard size >= 36, offset + size <= bytes.count else { break }
+            let hasSize = misc & (1 << 15) != 0
+            let idLength = hasSize ? min(Int(bytes[offset + 32]), 20) : 20
+            let id = Array(bytes[(offset + 12)..<(offset + 12 + idLength)])
+            let name = bytes[(offset + 36)..<(offset + size)].prefix { $0 != 0 }
+            entries.append(BuildIDEntry(path: String(decoding: name, as: UTF8.self), buildID: id, isKernel: misc & 7 == 1))
+            offset += size
+        }
+        return entries
+    }
+
+    private static func readEventNames(_ bytes: UnsafeRawBufferPointer) -> [String] {
+        guard bytes.count >= 8 else { return [] }
+        let count = Int(bytes.loadUnaligned(as: UInt32.self))
+        let attributeSize = Int(bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        var names: [String] = []
+        var offset = 8
+        for _ in 0..<min(count, 1024) {
+            offset += attributeSize
+            guard offset + 4 <= bytes.count else { return [] }
+            let idCount = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+            guard let name = readString(bytes, at: offset + 4) else { return [] }
+            names.append(name.value)
+            offset = name.next + idCount * 8
+        }
+        return names
+    }
+}

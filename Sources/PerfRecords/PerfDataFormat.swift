@@ -1,0 +1,76 @@
+/// Constants of the perf.data file format (tools/perf/Documentation/perf.data-file-format.txt).
+enum PerfDataFormat {
+    /// "PERFILE2" read as a little-endian u64.
+    static let magic: UInt64 = 0x3245_4c49_4652_4550
+    static let headerSize = 104
+    /// `perf_file_section`: offset and size, two u64.
+    static let sectionSize = 16
+    /// Strings in feature sections are padded to this alignment.
+    static let nameAlignment = 64
+}
+
+/// Feature bits of the perf.data header that Perch reads or writes.
+public enum PerfDataFeature: Int, Sendable, CaseIterable {
+    case tracingData = 1, buildID = 2, hostname = 3, osRelease = 4, version = 5, arch = 6, nrCPUs = 7
+    case cpuDescription = 8, cpuID = 9, totalMemory = 10, commandLine = 11, eventDescription = 12
+}
+
+/// A DSO and its build id, as in the BUILD_ID feature.
+public struct BuildIDEntry: Sendable, Hashable {
+    public var path: String
+    public var buildID: [UInt8]
+    public var isKernel: Bool
+
+    public init(path: String, buildID: [UInt8], isKernel: Bool = false) {
+        self.path = path
+        self.buildID = buildID
+        self.isKernel = isKernel
+    }
+
+    public var hex: String { buildID.map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+}
+
+/// The metadata a perf.data reader needs beside the records.
+public struct PerfDataFeatures: Sendable {
+    public var hostname: String?
+    public var osRelease: String?
+    public var version: String?
+    public var arch: String?
+    public var cpusAvailable: UInt32?
+    public var cpusOnline: UInt32?
+    public var commandLine: [String]?
+    public var buildIDs: [BuildIDEntry] = []
+
+    public init() {}
+}
+
+/// Why a perf.data file could not be written or read.
+public enum PerfDataError: Error, Sendable, CustomStringConvertible {
+    case cannotOpen(path: String, errno: Int32)
+    case writeFailed(path: String, errno: Int32)
+    case notPerfData(path: String)
+    case pipeMode(path: String)
+    case malformed(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let errno): "cannot open \(path): \(errnoText(errno))"
+        case .writeFailed(let path, let errno): "cannot write \(path): \(errnoText(errno))"
+        case .notPerfData(let path): "\(path) is not a perf.data file (no PERFILE2 header)"
+        case .pipeMode(let path): "\(path) is a pipe-mode perf.data stream; record it to a file (perf record -o FILE)"
+        case .malformed(let path, let reason): "\(path) is malformed: \(reason)"
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func errnoText(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+extension String {
+    func leftPadded(to width: Int, with pad: Character = "0") -> String {
+        count >= width ? self : String(repeating: pad, count: width - count) + self
+    }
+}

@@ -1,0 +1,236 @@
+import PerfEvents
+import PerfRecords
+import Symbolication
+
+/// Turns a perf.data file into a ``Profile``: replays the records in time order through the
+/// process model, aggregates samples into a stack trie of resolved locations, then symbolizes
+/// each unique location once.
+public final class ProfileBuilder {
+    /// A sampled address after mapping resolution: a DSO and file offset, a kernel address, or
+    /// an address no mapping covered.
+    private struct Location: Hashable {
+        enum Kind: UInt8 { case user, kernel, unmapped }
+        var kind: Kind
+        var dso: Int32
+        var address: UInt64
+    }
+
+    private let file: PerfDataFile
+    private let decoder: RecordDecoder
+    private let symbolizer: AddressSymbolizer
+    private let model = ProcessModel()
+    private var trie = StackTrie()
+    private var locations: [Location] = []
+    private var locationIDs: [Location: Int32] = [:]
+    private var threadIDs: [UInt64: Int32] = [:]
+    private var threads: [(pid: Int32, tid: Int32)] = []
+    private var counts: [UInt64: (count: UInt64, weight: UInt64)] = [:]
+    private var scratch: [Int32] = []
+    private var summary: RecordingSummary
+
+    public init(file: PerfDataFile, symbolizer: AddressSymbolizer) {
+        self.file = file
+        self.decoder = RecordDecoder(events: file.events)
+        self.symbolizer = symbolizer
+        let attributes = file.events[0].attributes
+        summary = RecordingSummary(event: file.events[0].name, frequency: attributes.frequency, period: attributes.period)
+        summary.callGraph = attributes.sampleType.contains(.callchain) ? "fp" : "none"
+        summary.commandLine = file.features.commandLine?.joined(separator: " ")
+        if attributes.flags.contains(.excludeKernel) {
+            summary.notes.append("kernel code was not sampled (exclude_kernel): kernel frames are absent")
+        }
+        scratch.reserveCapacity(512)
+    }
+
+    /// Reads every record and returns the aggregated, symbolized profile.
+    public func build() throws -> Profile {
+        for offset in try timeOrderedOffsets() {
+            let bytes = file.dataBytes
+            let size = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)))
+            process(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size]))
+        }
+        return makeProfile()
+    }
+
+    /// Record offsets sorted by timestamp (stable: records without time keep file order).
+    private func timeOrderedOffsets() throws -> [Int] {
+        var entries: [(time: UInt64, offset: Int)] = []
+        var lastTime: UInt64 = 0
+        var sorted = true
+        let timed = file.events[0].attributes.sampleType.contains(.time)
+        try file.forEachRecord { record, offset in
+            var time = lastTime
+            if timed {
+                let type = RecordDecoder.type(of: record)
+                if type == RecordType.sample.rawValue {
+                    if case .sample(let sample)? = try? decoder.decode(record) { time = sample.time }
+                } else if type < 64, let trailer = try? decoder.trailer(record, attributes: file.events[decoder.eventIndex(of: record)].attributes),
+                          trailer.hasTime, trailer.time != 0 {
+                    time = trailer.time
+                }
+            }
+            if time < lastTime { sorted = false }
+            lastTime = max(lastTime, time)
+            entries.append((time, offset))
+        }
+        if !sorted {
+            // Stable sort by time: ties keep file order.
+            entries = entries.enumerated().sorted {
+                $0.element.time != $1.element.time ? $0.element.time < $1.element.time : $0.offset < $1.offset
+            }.map(\.element)
+        }
+        return entries.map(\.offset)
+    }
+
+    private func process(_ record: UnsafeRawBufferPointer) {
+        let decoded: Record
+        do {
+            decoded = try decoder.decode(record)
+        } catch {
+            summary.malformedRecords += 1
+            return
+        }
+        switch decoded {
+        case .sample(let sample):
+            add(sample)
+        case .mmap(let mmap):
+            guard mmap.pid != -1 else { return }  // kernel maps: kallsyms covers them
+            model.mmap(pid: mmap.pid, start: mmap.start, length: mmap.length, pageOffset: mmap.pageOffset,
+                       path: mmap.filename, buildID: mmap.buildID.map(Array.init))
+        case .comm(let comm):
+            model.comm(pid: comm.pid, tid: comm.tid, name: comm.name, exec: comm.isExec)
+        case .fork(let task):
+            model.fork(pid: task.pid, parentPID: task.parentPID, tid: task.tid, parentTID: task.parentTID)
+        case .lost(_, let count, _):
+            summary.lostRecords += count
+        case .lostSamples(let count, _):
+            summary.lostSamples += count
+        case .throttle:
+            summary.throttleEvents += 1
+        case .unthrottle:
+            summary.unthrottleEvents += 1
+        case .exit, .contextSwitch, .finishedRound, .other:
+            break
+        }
+    }
+
+    private func add(_ sample: SampleRecord) {
+        summary.sampleCount += 1
+        let space = model.spaceIfKnown(of: sample.pid)
+        scratch.removeAll(keepingCapacity: true)
+        var inKernel = sample.misc.cpuMode == .kernel || sample.misc.cpuMode == .hypervisor
+        var first = true
+        if sample.callchain.isEmpty {
+            scratch.append(locate(sample.ip, kernel: inKernel, exact: true, space: space))
+        } else {
+            for address in sample.callchain {
+                if address >= CallchainContext.markerThreshold {
+                    inKernel = address == CallchainContext.kernel.rawValue || address == CallchainContext.hypervisor.rawValue
+                    continue
+                }
+                scratch.append(locate(address, kernel: inKernel, exact: first, space: space))
+                first = false
+            }
+        }
+        var node: Int32 = 0
+        for location in scratch.reversed() {
+            node = trie.child(of: node, location: location)
+        }
+        let key = UInt64(UInt32(bitPattern: thread(pid: sample.pid, tid: sample.tid))) << 32 | UInt64(UInt32(bitPattern: node))
+        let previous = counts[key] ?? (0, 0)
+        counts[key] = (previous.count + 1, previous.weight &+ sample.period)
+    }
+
+    /// Resolves an address to a location id. Return addresses (every frame but the sampled
+    /// one) are looked up at `address - 1`, so calls at the end of a function stay in it.
+    private func locate(_ address: UInt64, kernel: Bool, exact: Bool, space: AddressSpace?) -> Int32 {
+        let lookup = exact ? address : address &- 1
+        let location: Location
+        if kernel {
+            location = Location(kind: .kernel, dso: -1, address: lookup)
+        } else if let mapping = space?.find(lookup) {
+            location = Location(kind: .user, dso: mapping.dso, address: lookup - mapping.start + mapping.pageOffset)
+        } else {
+            location = Location(kind: .unmapped, dso: -1, address: lookup)
+        }
+        if let id = locationIDs[location] { return id }
+        let id = Int32(locations.count)
+        locations.append(location)
+        locationIDs[location] = id
+        return id
+    }
+
+    private func thread(pid: Int32, tid: Int32) -> Int32 {
+        let key = UInt64(UInt32(bitPattern: pid)) << 32 | UInt64(UInt32(bitPattern: tid))
+        if let id = threadIDs[key] { return id }
+        let id = Int32(threads.count)
+        threads.append((pid, tid))
+        threadIDs[key] = id
+        return id
+    }
+
+    // MARK: - Symbolization
+
+    private func makeProfile() -> Profile {
+        var profile = Profile(summary: summary)
+        var frameIDs: [Frame: Int32] = [:]
+        func intern(_ frame: Frame) -> Int32 {
+            if let id = frameIDs[frame] { return id }
+            let id = Int32(profile.frames.count)
+            profile.frames.append(frame)
+            frameIDs[frame] = id
+            return id
+        }
+        let usable = checkBuildIDs(into: &profile.summary)
+        // Each unique location is symbolized once; inline expansions are outermost first.
+        let expanded: [[Int32]] = locations.map { location in
+            switch location.kind {
+            case .kernel:
+                if let resolved = symbolizer.symbolizeKernel(address: location.address) {
+                    let dso = resolved.module.map { "[\($0)]" } ?? "[kernel.kallsyms]"
+                    return [intern(Frame(symbol: resolved.frame.function, dso: dso, kind: .kernel, address: location.address))]
+                }
+                return [intern(Frame(symbol: Frame.unknownSymbol, dso: "[kernel.kallsyms]", kind: .kernel, address: location.address))]
+            case .unmapped:
+                return [intern(Frame(symbol: Frame.unknownSymbol, dso: Frame.unknownSymbol, kind: .user, address: location.address))]
+            case .user:
+                let path = model.dsos[Int(location.dso)]
+                let symbolized = usable[Int(location.dso)] ? symbolizer.symbolize(path: path, fileOffset: location.address) : []
+                if symbolized.isEmpty {
+                    return [intern(Frame(symbol: Frame.unknownSymbol, dso: path, kind: .user, address: location.address))]
+                }
+                return symbolized.reversed().map { frame in
+                    let line = frame.sourceFile.map { file in frame.line.map { "\(file):\($0)" } ?? file }
+                    return intern(Frame(symbol: frame.function, dso: path, kind: frame.isInlined ? .inlined : .user,
+                                        address: location.address, sourceLine: line))
+                }
+            }
+        }
+        profile.threads = threads.map { ThreadInfo(pid: $0.pid, tid: $0.tid, comm: model.name(ofThread: $0.tid, pid: $0.pid)) }
+        profile.stacks.reserveCapacity(counts.count)
+        for (key, value) in counts {
+            let thread = Int32(truncatingIfNeeded: key >> 32)
+            let node = Int32(truncatingIfNeeded: key & 0xffff_ffff)
+            let frames = trie.path(to: node).flatMap { expanded[Int($0)] }
+            profile.stacks.append(StackSample(thread: thread, frames: frames, count: value.count, weight: value.weight))
+        }
+        profile.stacks.sort { $0.weight != $1.weight ? $0.weight > $1.weight : $0.thread < $1.thread }
+        return profile
+    }
+
+    /// Whether each DSO's file on disk is the one recorded; mismatches are noted and not symbolized.
+    private func checkBuildIDs(into summary: inout RecordingSummary) -> [Bool] {
+        var usable = [Bool](repeating: true, count: model.dsos.count)
+        for (dso, recorded) in model.dsoBuildIDs {
+            let path = model.dsos[Int(dso)]
+            guard let current = ELFImage.readBuildID(path: path), current != recorded else { continue }
+            usable[Int(dso)] = false
+            summary.notes.append("\(path) changed since the recording (build id \(hex(recorded)) recorded, \(hex(current)) on disk): its samples are shown as [unknown]")
+        }
+        return usable
+    }
+
+    private func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+}

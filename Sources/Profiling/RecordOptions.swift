@@ -1,0 +1,103 @@
+import PerfEvents
+
+/// What to record.
+public enum RecordingTarget: Sendable, Equatable {
+    /// Launch this command (argv) with events enabled at exec; follow its threads and children.
+    case launch([String])
+    /// Attach to these running processes (all their threads, and threads they create).
+    case attach(pids: [Int32])
+    /// Attach to these threads only.
+    case threads([Int32])
+}
+
+/// How call chains are obtained.
+public enum CallGraphMode: String, Sendable {
+    /// No call chains: the sampled instruction only.
+    case none
+    /// Frame-pointer chains walked by the kernel (`PERF_SAMPLE_CALLCHAIN`).
+    case framePointer = "fp"
+}
+
+/// Everything `perch record` was asked to do.
+public struct RecordOptions: Sendable {
+    public var target: RecordingTarget
+    public var event: EventKind = .cpuCycles
+    /// Samples per second; ignored when `period` is set.
+    public var frequency: UInt64 = 4000
+    /// Sample every `period` events instead of by frequency.
+    public var period: UInt64?
+    public var callGraph: CallGraphMode = .framePointer
+    /// Include kernel code and kernel frames when the system allows it.
+    public var kernel = true
+    /// Ring buffer data pages per CPU (a power of two); shrunk to fit the mlock budget.
+    public var dataPages = 128
+    public var outputPath = "perch.data"
+    /// Stop after this many seconds (attach mode; a launched command is stopped with SIGTERM).
+    public var duration: Double?
+    /// Print a live status line on stderr (only when stderr is a terminal).
+    public var statusLine = true
+    /// The command line to store in the file.
+    public var commandLine: [String] = []
+
+    public init(target: RecordingTarget) {
+        self.target = target
+    }
+}
+
+/// How a recording ended and what it captured.
+public struct RecordingResult: Sendable {
+    public enum Ending: Sendable, Equatable {
+        /// The launched command exited with this shell-style status (128+N for signal N).
+        case targetExited(status: Int32)
+        /// Every attached process exited.
+        case attachedExited
+        case interrupted
+        case durationElapsed
+    }
+
+    public var ending: Ending
+    public var outputPath: String
+    public var samples: UInt64
+    public var lostRecords: UInt64
+    public var throttleEvents: UInt64
+    public var unthrottleEvents: UInt64
+    public var bytesWritten: Int
+    /// Every fallback taken, one line each.
+    public var notes: [String]
+    /// Threads (per CPU) that had events opened on them.
+    public var eventCount: Int
+    public var ringCount: Int
+    public var dataPagesPerRing: Int
+    public var elapsedSeconds: Double
+}
+
+/// Why a recording could not start.
+public enum RecordingError: Error, Sendable, CustomStringConvertible {
+    case commandNotFound(String, errno: Int32)
+    case noSuchProcess(Int32)
+    case eventOpenFailed(PerfEventError, remedy: String?)
+    case ringBufferFailed(PerfEventError, remedy: String)
+    case spawnFailed(errno: Int32)
+    case output(String)
+
+    public var description: String {
+        switch self {
+        case .commandNotFound(let command, let errno):
+            return "cannot run '\(command)': \(String(cString: strerror(errno)))"
+        case .noSuchProcess(let pid):
+            return "no such process: \(pid)"
+        case .eventOpenFailed(let error, let remedy):
+            return "\(error)" + (remedy.map { "; \($0)" } ?? "")
+        case .ringBufferFailed(let error, let remedy):
+            return "\(error); \(remedy)"
+        case .spawnFailed(let errno):
+            return "cannot start the command: \(String(cString: strerror(errno)))"
+        case .output(let message):
+            return message
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,145 @@
+import Profiling
+
+/// `perf report --stdio`-style reports of a ``Profile``.
+///
+/// Layout: a `#` header (event, totals, lost/throttle counts, one `# Note:` line per
+/// ``RecordingSummary/notes`` entry, the command line), then a table with the overhead column(s) and
+/// one column per sort key, widths fitted to content:
+///
+/// - `comm`: `Command`, left-aligned.
+/// - `pid` / `tid`: `Pid` / `Tid`, right-aligned numbers. When `comm` is not a sort key they show
+///   `pid:comm` / `tid:comm` under `Pid:Command` / `Tid:Command`, as perf's `Pid:Command` column does.
+/// - `dso`: `Shared Object`, the DSO's last path component.
+/// - `sym`: `Symbol`, as `[.] name` (`[k]` kernel, `[j]` JIT, `[i]` inlined), plus ` file:line`
+///   with ``ReportOptions/showSourceLine``.
+///
+/// With ``ReportOptions/children`` the columns are `Children  Self`, sorted by Children. With
+/// ``ReportOptions/callGraph`` each entry is followed by its caller tree (see ``CallGraphRenderer``).
+public enum TextReport {
+    /// Renders the report as text.
+    public static func render(_ profile: Profile, options: ReportOptions) -> String {
+        let table = OverheadTable(profile: profile, options: options)
+        var out = header(profile, table: table)
+        let keys = options.effectiveKeys
+        let useComm = keys.contains(.comm)
+        let comms = useComm ? nil : CommLookup(profile)
+        func commOf(_ entry: ReportEntry) -> String { comms?.comm(entry) ?? "" }
+
+        // Columns: header, values, right-aligned.
+        var columns: [(title: String, values: [String], right: Bool)] = []
+        for key in keys {
+            switch key {
+            case .comm:
+                columns.append(("Command", table.entries.map { $0.comm ?? "" }, false))
+            case .pid:
+                columns.append(useComm
+                    ? ("Pid", table.entries.map { "\($0.pid ?? -1)" }, true)
+                    : ("Pid:Command", table.entries.map { "\($0.pid ?? -1):\(commOf($0))" }, false))
+            case .tid:
+                columns.append(useComm
+                    ? ("Tid", table.entries.map { "\($0.tid ?? -1)" }, true)
+                    : ("Tid:Command", table.entries.map { "\($0.tid ?? -1):\(commOf($0))" }, false))
+            case .dso:
+                columns.append(("Shared Object", table.entries.map { $0.dso ?? "" }, false))
+            case .sym:
+                columns.append(("Symbol", table.entries.map { symbolCell($0) }, false))
+            }
+        }
+        let widths = columns.map { c in c.values.reduce(c.title.count) { max($0, $1.count) } }
+
+        func pad(_ s: String, _ width: Int, right: Bool, last: Bool) -> String {
+            let fill = String(repeating: " ", count: max(0, width - s.count))
+            return right ? fill + s : (last ? s : s + fill)
+        }
+
+        var titleLine = options.children ? "# Children      Self" : "# Overhead"
+        var dotsLine = options.children ? "# ........  ........" : "# ........"
+        for (i, c) in columns.enumerated() {
+            let last = i == columns.count - 1
+            titleLine += "  " + pad(c.title, widths[i], right: false, last: last)
+            dotsLine += "  " + String(repeating: ".", count: widths[i])
+        }
+        out += titleLine + "\n" + dotsLine + "\n#\n"
+
+        var graph: (keying: EntryKeying, renderer: CallGraphRenderer)?
+        if options.callGraph {
+            let keying = EntryKeying(profile: profile, keys: [.dso, .sym], sourceLines: options.showSourceLine)
+            let names = CallGraphRenderer.names(profile: profile, keying: keying, sourceLines: options.showSourceLine)
+            graph = (keying, CallGraphRenderer(names: names, total: table.total, percentLimit: options.percentLimit))
+        }
+        var scratch: [UInt64: Int32] = [:]
+
+        for (row, entry) in table.entries.enumerated() {
+            var line: String
+            if options.children {
+                line = PercentFormat.padded(table.childrenPercent(entry), width: 10, colour: options.colour)
+                line += "  " + PercentFormat.padded(table.selfPercent(entry), width: 8, colour: options.colour)
+            } else {
+                line = PercentFormat.padded(table.selfPercent(entry), width: 10, colour: options.colour)
+            }
+            for (i, c) in columns.enumerated() {
+                line += "  " + pad(c.values[row], widths[i], right: c.right, last: i == columns.count - 1)
+            }
+            out += line + "\n"
+            if let graph {
+                out += "\n"
+                let tree = CallerTree(
+                    table: table, entry: row, profile: profile, nodeKeying: graph.keying,
+                    depth: options.callGraphDepth, scratch: &scratch)
+                graph.renderer.render(tree, into: &out)
+            }
+        }
+        return out
+    }
+
+    /// The `#` header lines, ending with a `#` line before the table.
+    static func header(_ profile: Profile, table: OverheadTable) -> String {
+        let s = profile.summary
+        var event = "# Event: \(s.event)"
+        if let f = s.frequency { event += " (\(f) Hz)" } else if let p = s.period { event += " (period \(p))" }
+        event += ", call graph: \(s.callGraph ?? "none")"
+        var out = "# Perch report\n" + event + "\n"
+        out += "# Samples: \(table.totalSamples)   Event count: \(table.totalWeight)\n"
+        out += "# Lost records: \(s.lostRecords)   Throttle events: \(s.throttleEvents)   Unthrottle events: \(s.unthrottleEvents)\n"
+        if s.lostSamples > 0 { out += "# Lost samples: \(s.lostSamples)\n" }
+        if s.malformedRecords > 0 { out += "# Malformed records: \(s.malformedRecords)\n" }
+        for note in s.notes { out += "# Note: \(note)\n" }
+        if let cmd = s.commandLine { out += "# Command line: \(cmd)\n" }
+        out += "#\n"
+        return out
+    }
+
+    /// `[.] name` with the kind marker perf uses, plus the source line when present.
+    static func symbolCell(_ entry: ReportEntry) -> String {
+        let marker: String
+        switch entry.kind ?? .user {
+        case .user: marker = "[.]"
+        case .kernel: marker = "[k]"
+        case .jit: marker = "[j]"
+        case .inlined: marker = "[i]"
+        }
+        var cell = marker + " " + (entry.symbol ?? Frame.unknownSymbol)
+        if let line = entry.sourceLine { cell += " " + line }
+        return cell
+    }
+
+    /// Command names by tid and by pid (the main thread's, else the first thread's), for the
+    /// `Pid:Command` / `Tid:Command` columns.
+    private struct CommLookup {
+        var byTid: [Int32: String] = [:]
+        var byPid: [Int32: String] = [:]
+
+        init(_ profile: Profile) {
+            for t in profile.threads {
+                if byTid[t.tid] == nil { byTid[t.tid] = t.comm }
+                if byPid[t.pid] == nil || t.tid == t.pid { byPid[t.pid] = t.comm }
+            }
+        }
+
+        func comm(_ entry: ReportEntry) -> String {
+            if let tid = entry.tid, let c = byTid[tid] { return c }
+            if let pid = entry.pid, let c = byPid[pid] { return c }
+            return Frame.unknownSymbol
+        }
+    }
+}

@@ -1,0 +1,231 @@
+import Glibc
+
+/// Turns mangled Swift, C++ and Rust symbol names into readable ones.
+///
+/// Stateless and safe to call from any thread. It does not cache: callers that see the
+/// same name many times (the symbolizer) keep their own cache.
+///
+/// - Swift (`$s`, `$S`, `$e`, `_T0`, each optionally with one more leading `_`): demangled by
+///   the runtime's `swift_demangle` (from libswiftCore, which every Swift process has loaded).
+/// - Rust legacy (`_ZN…17h<16 hex digits>E`): the length-prefixed path is decoded, the
+///   `::h<hash>` suffix dropped and the `$LT$`, `$GT$`, `$u20$`, `$RF$`, `$C$`, … escapes and
+///   `..` → `::` undone, as `rustc-demangle` does.
+/// - C++ (`_Z`): `__cxa_demangle` from libstdc++ (looked up in the process, else `dlopen`ed).
+/// - Rust v0 (`_R`) and everything else: returned unchanged.
+public enum Demangler {
+    /// Demangles `name`; returns it unchanged when it is not mangled or cannot be demangled.
+    ///
+    /// - Parameter simplified: for Swift names only, make the result shorter without losing
+    ///   which function it is:
+    ///   - `(extension in Module):` prefixes are removed;
+    ///   - the standard-library module qualifiers `Swift.` and `__C.` (imported C types) are
+    ///     removed where they begin a qualified name (`Swift.Int` → `Int`).
+    ///   Argument labels and types, `specialized`/`closure #n in` context and generic clauses
+    ///   are kept. C++ and Rust results do not depend on this flag.
+    public static func demangle(_ name: String, simplified: Bool = true) -> String {
+        if isSwiftMangled(name) {
+            guard let demangled = demangleSwift(name) else { return name }
+            return simplified ? simplifySwift(demangled) : demangled
+        }
+        if name.hasPrefix("_ZN"), let rust = demangleRustLegacy(name) {
+            return rust
+        }
+        if name.hasPrefix("_Z") {
+            return demangleCXX(name) ?? name
+        }
+        return name
+    }
+
+    /// Whether `name` carries a Swift mangling prefix.
+    public static func isSwiftMangled(_ name: String) -> Bool {
+        var rest = Substring(name)
+        if rest.hasPrefix("_") && !rest.hasPrefix("_T0") { rest = rest.dropFirst() }
+        return rest.hasPrefix("$s") || rest.hasPrefix("$S") || rest.hasPrefix("$e")
+            || rest.hasPrefix("_T0")
+    }
+
+    // MARK: - Runtime entry points
+
+    private typealias SwiftDemangleFn = @convention(c) (
+        UnsafePointer<CChar>?, Int, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<Int>?, UInt32
+    ) -> UnsafeMutablePointer<CChar>?
+    private typealias CXXDemangleFn = @convention(c) (
+        UnsafePointer<CChar>?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<Int>?,
+        UnsafeMutablePointer<Int32>?
+    ) -> UnsafeMutablePointer<CChar>?
+
+    /// The resolved C entry points. Function pointers are immutable after resolution.
+    private struct EntryPoints: @unchecked Sendable {
+        var swiftDemangle: SwiftDemangleFn?
+        var cxxDemangle: CXXDemangleFn?
+    }
+
+    private static let entryPoints: EntryPoints = {
+        // dlsym(RTLD_DEFAULT, …): RTLD_DEFAULT is the null handle on glibc.
+        var points = EntryPoints()
+        if let symbol = dlsym(nil, "swift_demangle") {
+            points.swiftDemangle = unsafeBitCast(symbol, to: SwiftDemangleFn.self)
+        }
+        var cxx = dlsym(nil, "__cxa_demangle")
+        if cxx == nil, let handle = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_LOCAL) {
+            // Kept open for the life of the process: the function pointer must stay valid.
+            cxx = dlsym(handle, "__cxa_demangle")
+        }
+        if let cxx { points.cxxDemangle = unsafeBitCast(cxx, to: CXXDemangleFn.self) }
+        return points
+    }()
+
+    private static func demangleSwift(_ name: String) -> String? {
+        guard let function = entryPoints.swiftDemangle else { return nil }
+        return name.withCString { cName -> String? in
+            guard let result = function(cName, strlen(cName), nil, nil, 0) else { return nil }
+            defer { free(result) }
+            return String(cString: result)
+        }
+    }
+
+    private static func demangleCXX(_ name: String) -> String? {
+        guard let function = entryPoints.cxxDemangle else { return nil }
+        return name.withCString { cName -> String? in
+            var status: Int32 = 0
+            guard let result = function(cName, nil, nil, &status) else { return nil }
+            defer { free(result) }
+            return status == 0 ? String(cString: result) : nil
+        }
+    }
+
+    // MARK: - Swift simplification
+
+    static func simplifySwift(_ demangled: String) -> String {
+        var bytes = Array(demangled.utf8)
+        removeExtensionPrefixes(&bytes)
+        removeModuleQualifier(Array("Swift.".utf8), from: &bytes)
+        removeModuleQualifier(Array("__C.".utf8), from: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Removes every `(extension in Module):`.
+    private static func removeExtensionPrefixes(_ bytes: inout [UInt8]) {
+        let opener = Array("(extension in ".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == 0x28, bytes[i...].starts(with: opener) {
+                var j = i + opener.count
+                while j < bytes.count, bytes[j] != 0x29, bytes[j] != 0x28 { j += 1 }
+                if j + 1 < bytes.count, bytes[j] == 0x29, bytes[j + 1] == 0x3A { // "):"
+                    i = j + 2
+                    continue
+                }
+            }
+            out.append(bytes[i])
+            i += 1
+        }
+        bytes = out
+    }
+
+    private static func isIdentifierByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x5F, 0x2E, 0x24: true // 0-9 A-Z a-z _ . $
+        default: byte >= 0x80
+        }
+    }
+
+    /// Removes `qualifier` (e.g. `Swift.`) where it starts a qualified name.
+    private static func removeModuleQualifier(_ qualifier: [UInt8], from bytes: inout [UInt8]) {
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == qualifier[0], i + qualifier.count < bytes.count,
+               i == 0 || !isIdentifierByte(bytes[i - 1]),
+               bytes[i...].starts(with: qualifier)
+            {
+                i += qualifier.count
+                continue
+            }
+            out.append(bytes[i])
+            i += 1
+        }
+        bytes = out
+    }
+
+    // MARK: - Rust legacy
+
+    /// Decodes `_ZN{len}{ident}…17h{16 hex}E`; `nil` when `name` is not of that shape.
+    static func demangleRustLegacy(_ name: String) -> String? {
+        let bytes = Array(name.utf8)
+        guard bytes.count > 4, bytes.last == 0x45 else { return nil } // 'E'
+        var components = [ArraySlice<UInt8>]()
+        var i = 3 // after "_ZN"
+        while i < bytes.count, bytes[i] != 0x45 {
+            var length = 0
+            var sawDigit = false
+            while i < bytes.count, bytes[i] >= 0x30, bytes[i] <= 0x39 {
+                length = length * 10 + Int(bytes[i] - 0x30)
+                sawDigit = true
+                i += 1
+                guard length <= bytes.count else { return nil }
+            }
+            guard sawDigit, length > 0, i + length <= bytes.count else { return nil }
+            components.append(bytes[i..<i + length])
+            i += length
+        }
+        guard i == bytes.count - 1, components.count >= 2, let hash = components.last,
+              hash.count == 17, hash.first == 0x68, // 'h'
+              hash.dropFirst().allSatisfy({ isHexDigit($0) })
+        else { return nil }
+        var out = [UInt8]()
+        for component in components.dropLast() {
+            if !out.isEmpty { out.append(contentsOf: [0x3A, 0x3A]) }
+            guard decodeRustComponent(component, into: &out) else { return nil }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte)
+    }
+
+    private static let rustEscapes: [String: UInt8] = [
+        "SP": 0x40, "BP": 0x2A, "RF": 0x26, "LT": 0x3C, "GT": 0x3E,
+        "LP": 0x28, "RP": 0x29, "C": 0x2C,
+    ]
+
+    private static func decodeRustComponent(_ component: ArraySlice<UInt8>, into out: inout [UInt8]) -> Bool {
+        var rest = component
+        // "_$" at the start protects a leading '$' from being read as a C++ identifier start.
+        if rest.starts(with: [0x5F, 0x24]) { rest = rest.dropFirst() }
+        while let byte = rest.first {
+            if byte == 0x2E { // '.'
+                if rest.dropFirst().first == 0x2E {
+                    out.append(contentsOf: [0x3A, 0x3A])
+                    rest = rest.dropFirst(2)
+                } else {
+                    out.append(0x2E)
+                    rest = rest.dropFirst()
+                }
+            } else if byte == 0x24 { // '$'
+                let body = rest.dropFirst()
+                guard let close = body.firstIndex(of: 0x24) else { return false }
+                let escape = body[body.startIndex..<close]
+                if let mapped = rustEscapes[String(decoding: escape, as: UTF8.self)] {
+                    out.append(mapped)
+                } else if escape.first == 0x75, escape.count > 1, // 'u' + hex code point
+                          let value = UInt32(String(decoding: escape.dropFirst(), as: UTF8.self), radix: 16),
+                          let scalar = Unicode.Scalar(value)
+                {
+                    out.append(contentsOf: Array(String(Character(scalar)).utf8))
+                } else {
+                    return false
+                }
+                rest = body[(close + 1)...]
+            } else {
+                out.append(byte)
+                rest = rest.dropFirst()
+            }
+        }
+        return true
+    }
+}

@@ -1,0 +1,159 @@
+import Glibc
+
+/// One source-level frame for an address: a function, and where known its source position.
+public struct SymbolizedFrame: Sendable, Hashable {
+    /// The (demangled) function name.
+    public var function: String
+    /// The source file, when debug information gave one.
+    public var sourceFile: String?
+    /// The 1-based source line, when known.
+    public var line: Int?
+    /// The 1-based source column, when known.
+    public var column: Int?
+    /// Whether this frame was inlined into the frame that follows it.
+    public var isInlined: Bool
+
+    /// Creates a frame.
+    public init(
+        function: String, sourceFile: String? = nil, line: Int? = nil, column: Int? = nil,
+        isInlined: Bool = false
+    ) {
+        self.function = function
+        self.sourceFile = sourceFile
+        self.line = line
+        self.column = column
+        self.isInlined = isInlined
+    }
+}
+
+/// What the report pipeline calls to name addresses. Implementations may add DWARF inline
+/// frames and source lines; `ELFSymbolizer` uses ELF symbol tables only.
+public protocol AddressSymbolizer: AnyObject {
+    /// Frames for a file offset inside the DSO at `path`, innermost (inlined) first; empty
+    /// when no symbol covers it.
+    func symbolize(path: String, fileOffset: UInt64) -> [SymbolizedFrame]
+    /// Frames for a kernel address.
+    func symbolizeKernel(address: UInt64) -> (frame: SymbolizedFrame, module: String?)?
+}
+
+/// Names user addresses from ELF symbol tables (`.symtab`, `.dynsym`) and kernel addresses
+/// from kallsyms, with demangling.
+///
+/// Caches one `ELFImage` + `SymbolTable` per path, each path's results per file offset,
+/// demangled names, and the kernel symbols (loaded on first kernel lookup). Files that cannot
+/// be used are remembered in `failures` and not retried. Not thread-safe: confine an instance
+/// to one thread or actor.
+public final class ELFSymbolizer: AddressSymbolizer {
+    private final class Module {
+        let image: ELFImage
+        let table: SymbolTable
+        var frames: [UInt64: [SymbolizedFrame]] = [:]
+
+        init(image: ELFImage) {
+            self.image = image
+            self.table = SymbolTable(image: image)
+        }
+    }
+
+    /// Whether names are demangled in `Demangler`'s simplified form.
+    public let simplifiedNames: Bool
+    /// Where kernel symbols are read from.
+    public let kallsymsPath: String
+
+    /// Paths that could not be opened as ELF, with the reason. Filled as paths are first seen.
+    public private(set) var failures: [String: SymbolicationError] = [:]
+    /// Why kernel symbols are unavailable, when loading them failed.
+    public private(set) var kernelFailure: SymbolicationError?
+
+    private var modules: [String: Module] = [:]
+    private var demangled: [String: String] = [:]
+    private var kernel: KernelSymbols?
+    private var kernelLoaded = false
+    private var kernelFrames: [UInt64: (frame: SymbolizedFrame, module: String?)?] = [:]
+
+    /// - Parameters:
+    ///   - simplifiedNames: demangle to the shorter form (see `Demangler.demangle`).
+    ///   - kallsymsPath: the kernel symbol file, read on first `symbolizeKernel` call.
+    public init(simplifiedNames: Bool = true, kallsymsPath: String = "/proc/kallsyms") {
+        self.simplifiedNames = simplifiedNames
+        self.kallsymsPath = kallsymsPath
+    }
+
+    /// The opened image for `path`, or `nil` if it cannot be opened (see `failures`).
+    public func image(forPath path: String) -> ELFImage? {
+        module(for: path)?.image
+    }
+
+    /// The symbol table for `path`, or `nil` if the file cannot be opened.
+    public func symbolTable(forPath path: String) -> SymbolTable? {
+        module(for: path)?.table
+    }
+
+    /// Frames for `fileOffset` in the file at `path`: at most one frame (ELF symbols have no
+    /// inline information); empty when the file cannot be read or no symbol covers it.
+    public func symbolize(path: String, fileOffset: UInt64) -> [SymbolizedFrame] {
+        guard let module = module(for: path) else { return [] }
+        if let cached = module.frames[fileOffset] { return cached }
+        var frames: [SymbolizedFrame] = []
+        if let vaddr = module.image.virtualAddress(forFileOffset: fileOffset),
+           let symbol = module.table.lookup(vaddr)
+        {
+            frames = [SymbolizedFrame(function: demangle(symbol.name))]
+        }
+        module.frames[fileOffset] = frames
+        return frames
+    }
+
+    /// The kernel symbol containing `address` and its module (`nil` for the core kernel);
+    /// `nil` when kallsyms is unreadable, hides addresses, or has no covering symbol.
+    public func symbolizeKernel(address: UInt64) -> (frame: SymbolizedFrame, module: String?)? {
+        if let cached = kernelFrames[address] { return cached }
+        var result: (frame: SymbolizedFrame, module: String?)? = nil
+        if let symbol = kernelSymbols?.lookup(address) {
+            result = (SymbolizedFrame(function: demangle(symbol.name)), symbol.module)
+        }
+        kernelFrames[address] = .some(result)
+        return result
+    }
+
+    /// The loaded kernel symbols (loading them if needed), or `nil` when unreadable.
+    public var kernelSymbols: KernelSymbols? {
+        if !kernelLoaded {
+            kernelLoaded = true
+            do {
+                kernel = try KernelSymbols(path: kallsymsPath)
+            } catch {
+                kernelFailure = error
+            }
+        }
+        return kernel
+    }
+
+    /// Compares the build id of the file at `path` with `expected` (e.g. from a perf.data
+    /// BUILD_ID feature or the file at record time). `nil` when the file cannot be opened or
+    /// has no build id, so the caller cannot tell.
+    public func checkBuildID(path: String, expected: [UInt8]) -> Bool? {
+        guard let actual = module(for: path)?.image.buildID else { return nil }
+        return actual == expected
+    }
+
+    private func module(for path: String) -> Module? {
+        if let module = modules[path] { return module }
+        if failures[path] != nil { return nil }
+        do {
+            let module = Module(image: try ELFImage(path: path))
+            modules[path] = module
+            return module
+        } catch {
+            failures[path] = error
+            return nil
+        }
+    }
+
+    private func demangle(_ name: String) -> String {
+        if let known = demangled[name] { return known }
+        let result = Demangler.demangle(name, simplified: simplifiedNames)
+        demangled[name] = result
+        return result
+    }
+}

@@ -1,0 +1,163 @@
+import CElfutils
+import Glibc
+
+/// The function symbols of one ELF image, sorted by address, for address → name lookup.
+///
+/// Built once per image from `.symtab` and `.dynsym` (both are read; duplicates collapse).
+/// Only `STT_FUNC` and `STT_GNU_IFUNC` symbols that are defined and have a nonzero address are
+/// kept. Where several symbols share an address one is kept, as perf chooses: `GLOBAL` (or
+/// `GNU_UNIQUE`) beats `WEAK` beats `LOCAL`, then fewer leading underscores (`malloc` over
+/// `__libc_malloc`), then the longest name. A symbol with `st_size == 0` extends to
+/// the next symbol (bounded by the end of its section).
+///
+/// Names live in one byte pool; a `String` is only created by `lookup`, so a table of tens of
+/// thousands of symbols costs a few arrays, not tens of thousands of allocations.
+public struct SymbolTable: Sendable {
+    private struct Entry: Sendable {
+        var start: UInt64
+        var end: UInt64
+        var nameOffset: UInt32
+        var nameLength: UInt32
+    }
+
+    private var entries: [Entry] = []
+    private var namePool: [UInt8] = []
+
+    /// The number of symbols in the table.
+    public var count: Int { entries.count }
+
+    /// Whether the table has no symbols (e.g. a fully stripped image).
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// An empty table.
+    public init() {}
+
+    /// Reads the function symbols of `image` from `.symtab` and `.dynsym`.
+    public init(image: ELFImage) {
+        struct Candidate {
+            var start: UInt64
+            var size: UInt64
+            var sectionEnd: UInt64
+            var rank: UInt8
+            var underscores: Int
+            var name: UnsafePointer<CChar>
+            var nameLength: Int
+        }
+        let sectionsByIndex = Dictionary(
+            image.sections.map { ($0.index, $0) }, uniquingKeysWith: { first, _ in first })
+        var candidates = [Candidate]()
+
+        for table in image.sections
+        where table.type == UInt32(SHT_SYMTAB) || table.type == UInt32(SHT_DYNSYM) {
+            guard table.entrySize > 0, let scn = elf_getscn(image.elf, table.index),
+                  let data = elf_getdata(scn, nil)
+            else { continue }
+            let count = Int(clamping: min(table.size, UInt64(data.pointee.d_size)) / table.entrySize)
+            candidates.reserveCapacity(candidates.count + count)
+            let stringTable = Int(table.link)
+            var sym = GElf_Sym()
+            for index in 0..<count {
+                guard gelf_getsym(data, Int32(clamping: index), &sym) != nil else { continue }
+                let type = sym.st_info & 0xf
+                let binding = sym.st_info >> 4
+                guard type == UInt8(STT_FUNC) || type == UInt8(STT_GNU_IFUNC),
+                      sym.st_value != 0,
+                      sym.st_shndx != UInt16(SHN_UNDEF), sym.st_shndx < UInt16(SHN_LORESERVE),
+                      sym.st_name != 0,
+                      let name = elf_strptr(image.elf, stringTable, Int(sym.st_name))
+                else { continue }
+                let length = strlen(name)
+                guard length > 0 else { continue }
+                let rank: UInt8 = switch Int32(binding) {
+                case STB_GLOBAL, STB_GNU_UNIQUE: 0
+                case STB_WEAK: 1
+                default: 2
+                }
+                var sectionEnd = UInt64.max
+                if let section = sectionsByIndex[Int(sym.st_shndx)],
+                   sym.st_value >= section.address, section.size > 0 {
+                    sectionEnd = section.address &+ section.size
+                }
+                var underscores = 0
+                while underscores < length, name[underscores] == 0x5F { underscores += 1 }
+                candidates.append(Candidate(
+                    start: sym.st_value, size: sym.st_size, sectionEnd: sectionEnd,
+                    rank: rank, underscores: underscores, name: UnsafePointer(name), nameLength: length))
+            }
+        }
+
+        candidates.sort { a, b in
+            if a.start != b.start { return a.start < b.start }
+            if a.rank != b.rank { return a.rank < b.rank }
+            if a.underscores != b.underscores { return a.underscores < b.underscores }
+            return a.nameLength > b.nameLength
+        }
+
+        var entries = [Entry]()
+        entries.reserveCapacity(candidates.count)
+        var pool = [UInt8]()
+        var sectionEnds = [UInt64]()
+        var index = 0
+        while index < candidates.count {
+            let best = candidates[index]
+            var size = best.size
+            var next = index + 1
+            while next < candidates.count, candidates[next].start == best.start {
+                size = max(size, candidates[next].size)
+                next += 1
+            }
+            index = next
+            guard let offset = UInt32(exactly: pool.count), let length = UInt32(exactly: best.nameLength)
+            else { break }
+            best.name.withMemoryRebound(to: UInt8.self, capacity: best.nameLength) {
+                pool.append(contentsOf: UnsafeBufferPointer(start: $0, count: best.nameLength))
+            }
+            let end = size > 0 ? best.start &+ size : 0 // 0: fixed up below
+            entries.append(Entry(start: best.start, end: end, nameOffset: offset, nameLength: length))
+            sectionEnds.append(best.sectionEnd)
+        }
+        // Zero-size symbols extend to the next symbol, but not past the end of their section.
+        for i in entries.indices where entries[i].end == 0 {
+            let nextStart = i + 1 < entries.count ? entries[i + 1].start : UInt64.max
+            var end = min(nextStart, sectionEnds[i])
+            if end == UInt64.max || end <= entries[i].start { end = entries[i].start &+ 1 }
+            entries[i].end = end
+        }
+        self.entries = entries
+        self.namePool = pool
+    }
+
+    /// The function containing `vaddr` (a link-time virtual address, see
+    /// `ELFImage.virtualAddress(forFileOffset:)`), or `nil` when no symbol covers it.
+    public func lookup(_ vaddr: UInt64) -> (name: String, start: UInt64, size: UInt64)? {
+        // Binary search for the last entry whose start <= vaddr.
+        var low = 0
+        var high = entries.count
+        while low < high {
+            let mid = (low + high) / 2
+            if entries[mid].start <= vaddr { low = mid + 1 } else { high = mid }
+        }
+        guard low > 0 else { return nil }
+        let entry = entries[low - 1]
+        guard vaddr < entry.end else { return nil }
+        return (name(of: entry), entry.start, entry.end - entry.start)
+    }
+
+    /// The address of the symbol called `name`, or `nil`. Only symbols kept after collapsing
+    /// aliases are found. A linear scan: meant for tools and tests, not for the per-sample path.
+    public func address(ofSymbolNamed name: String) -> UInt64? {
+        let wanted = Array(name.utf8)
+        return namePool.withUnsafeBufferPointer { pool in
+            for entry in entries where Int(entry.nameLength) == wanted.count {
+                let start = Int(entry.nameOffset)
+                if pool[start..<start + wanted.count].elementsEqual(wanted) { return entry.start }
+            }
+            return nil
+        }
+    }
+
+    private func name(of entry: Entry) -> String {
+        let start = Int(entry.nameOffset)
+        return String(decoding: namePool[start..<start + Int(entry.nameLength)], as: UTF8.self)
+    }
+}

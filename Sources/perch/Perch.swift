@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Perch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "perch",
+        abstract: "A sampling profiler for Linux that talks to perf_event_open directly.",
+        subcommands: [RecordCommand.self, ReportCommand.self]
+    )
+}

@@ -1,0 +1,131 @@
+import ArgumentParser
+import PerfEvents
+import Profiling
+import Reporting
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Record a profile of a command, or of running processes or threads.",
+        discussion: """
+        perch record [options] -- CMD [ARGS]   launches CMD, follows its threads and children, and exits with its status.
+        perch record -p PID[,PID...]           attaches until Ctrl-C, --duration, or the processes exit.
+        """
+    )
+
+    @Option(name: [.short, .customLong("output")], help: "The perf.data file to write.")
+    var output = "perch.data"
+
+    @Option(name: [.short, .customLong("pid")], help: "Attach to these processes (comma-separated).")
+    var pid: String?
+
+    @Option(name: [.short, .customLong("tid")], help: "Attach to these threads (comma-separated).")
+    var tid: String?
+
+    @Option(name: [.customShort("F"), .customLong("freq")], help: "Samples per second (clamped to kernel.perf_event_max_sample_rate).")
+    var frequency: UInt64 = 4000
+
+    @Option(name: [.customShort("c"), .customLong("period")], help: "Sample every N events instead of by frequency.")
+    var period: UInt64?
+
+    @Option(name: [.short, .customLong("event")], help: "cycles (default; falls back to cpu-clock without a PMU), instructions, cpu-clock, task-clock, ...")
+    var event = "cycles"
+
+    @Option(name: .customLong("call-graph"), help: "fp (frame pointers, default) or none.")
+    var callGraph = "fp"
+
+    @Flag(name: .customShort("g"), help: "Record frame-pointer call graphs (the default; accepted for perf compatibility).")
+    var recordCallGraph = false
+
+    @Option(name: .long, help: "Stop after this many seconds.")
+    var duration: Double?
+
+    @Option(name: [.short, .customLong("mmap-pages")], help: "Ring buffer data pages per CPU (power of two).")
+    var mmapPages = 128
+
+    @Flag(name: .customLong("user-only"), help: "Leave kernel code out even when allowed.")
+    var userOnly = false
+
+    @Flag(name: .customLong("no-report"), help: "Do not print the report when the recording ends.")
+    var noReport = false
+
+    @Flag(name: [.short, .customLong("quiet")], help: "No status line and no report.")
+    var quiet = false
+
+    @OptionGroup var report: ReportArguments
+
+    @Argument(parsing: .captureForPassthrough, help: "The command to launch, after --.")
+    var command: [String] = []
+
+    mutating func validate() throws {
+        if command.first == "--" { command.removeFirst() }
+        let targets = [pid != nil, tid != nil, !command.isEmpty].filter { $0 }.count
+        if targets == 0 { throw ValidationError("nothing to record: give a command after --, or -p PID, or -t TID") }
+        if targets > 1 { throw ValidationError("give only one of: a command, -p, -t") }
+        if EventKind(name: event) == nil {
+            throw ValidationError("unknown event '\(event)'; known: \(EventKind.knownNames.joined(separator: ", "))")
+        }
+        if CallGraphMode(rawValue: callGraph) == nil { throw ValidationError("--call-graph takes fp or none") }
+        if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
+        if frequency == 0 { throw ValidationError("--freq must be positive") }
+        if period == 0 { throw ValidationError("--period must be positive") }
+        if mmapPages < 1 || mmapPages & (mmapPages - 1) != 0 { throw ValidationError("--mmap-pages must be a power of two") }
+    }
+
+    func run() throws {
+        let target: RecordingTarget
+        if let pid {
+            target = .attach(pids: try parseIDs(pid, what: "pid"))
+        } else if let tid {
+            target = .threads(try parseIDs(tid, what: "tid"))
+        } else {
+            target = .launch(command)
+        }
+        var options = RecordOptions(target: target)
+        options.event = EventKind(name: event)!
+        options.frequency = frequency
+        options.period = period
+        options.callGraph = CallGraphMode(rawValue: callGraph)!
+        options.kernel = !userOnly
+        options.dataPages = mmapPages
+        options.outputPath = output
+        options.duration = duration
+        options.statusLine = !quiet
+        options.commandLine = CommandLine.arguments
+
+        let result: RecordingResult
+        do {
+            result = try Recorder(options: options).run()
+        } catch {
+            fail("\(error)")
+        }
+        for note in result.notes { printError("perch: note: \(note)") }
+        let size = result.bytesWritten >= 1 << 20 ? "\(result.bytesWritten >> 20) MiB" : "\(result.bytesWritten >> 10) KiB"
+        printError("perch: wrote \(result.outputPath) (\(result.samples) samples, \(size), \(result.lostRecords) lost, \(result.ringCount) rings of \(result.dataPagesPerRing) pages, \(result.eventCount) events)")
+        if case .targetExited(let status) = result.ending, status > 128 {
+            printError("perch: the command was killed by signal \(status - 128); the report covers what ran until then")
+        }
+        if !quiet && !noReport {
+            let profile = loadProfile(path: result.outputPath, extraNotes: result.notes)
+            try report.emit(profile, colour: isatty(1) != 0)
+        } else if let folded = report.folded {
+            let profile = loadProfile(path: result.outputPath, extraNotes: result.notes)
+            do { try writeFile(folded, FoldedWriter.write(profile, options: FoldedOptions())) } catch { fail("\(error)") }
+        }
+        if case .targetExited(let status) = result.ending, status != 0 {
+            throw ExitCode(status)
+        }
+    }
+
+    private func parseIDs(_ text: String, what: String) throws -> [Int32] {
+        try text.split(separator: ",").map {
+            guard let id = Int32($0.trimmed()), id > 0 else {
+                throw ValidationError("bad \(what) '\($0)'")
+            }
+            return id
+        }
+    }
+}
