@@ -15,9 +15,9 @@ __attribute__((noinline)) void spin(long n) {
     sink = x;
 }
 
-__attribute__((noinline)) void parent_work(void) { spin(200000000); }
-__attribute__((noinline)) void child_work(void) { spin(200000000); }
-__attribute__((noinline)) void exec_work(void) { spin(200000000); }
+__attribute__((noinline)) void parent_work(void) { spin(1000000000); }
+__attribute__((noinline)) void child_work(void) { spin(1000000000); }
+__attribute__((noinline)) void exec_work(void) { spin(1000000000); }
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "exec") == 0) {

@@ -1,13 +1,15 @@
 // Known weights: work_a, work_b and work_c do 5, 3 and 2 units of identical work per round,
 // so a correct profile gives them 50%, 30% and 20% of the samples.
-// Usage: known_weights [ROUNDS]   (default 4000: about a second on our VMs)
+// Usage: known_weights [ROUNDS]   (default 200: about a second on our VMs)
+// One round lasts several milliseconds, far longer than a sample period, so the sampling
+// clock cannot alias with the loop.
 #include <stdlib.h>
 
 volatile unsigned long sink;
 
 __attribute__((noinline)) void unit(void) {
     unsigned long x = sink;
-    for (int i = 0; i < 200000; i++) x = x * 2862933555777941757UL + 3037000493UL;
+    for (int i = 0; i < 4000000; i++) x = x * 2862933555777941757UL + 3037000493UL;
     sink = x;
 }
 
@@ -18,7 +20,7 @@ __attribute__((noinline)) void work_b(void) { for (int i = 0; i < 3; i++) unit()
 __attribute__((noinline)) void work_c(void) { for (int i = 0; i < 2; i++) unit(); __asm__ volatile(""); }
 
 int main(int argc, char **argv) {
-    int rounds = argc > 1 ? atoi(argv[1]) : 4000;
+    int rounds = argc > 1 ? atoi(argv[1]) : 200;
     for (int r = 0; r < rounds; r++) {
         work_a();
         work_b();

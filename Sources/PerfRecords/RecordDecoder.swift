@@ -17,7 +17,7 @@ public struct EventDescription: Sendable {
 /// Decodes raw records into ``Record`` values, following each event's `sample_type`.
 ///
 /// Decoding never allocates: every array or string field is a view into the record's bytes.
-public struct RecordDecoder {
+public struct RecordDecoder: Sendable {
     public let events: [EventDescription]
     private let indexByID: [UInt64: Int]
     /// All events share one sample layout (the usual case): no id lookup is needed.

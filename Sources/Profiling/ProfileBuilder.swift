@@ -22,8 +22,19 @@ public final class ProfileBuilder {
     private var trie = StackTrie()
     private var locations: [Location] = []
     private var locationIDs: [Location: Int32] = [:]
-    private var threadIDs: [UInt64: Int32] = [:]
-    private var threads: [(pid: Int32, tid: Int32)] = []
+    private var threadIDs: [ThreadKey: Int32] = [:]
+    private var threads: [ThreadKey] = []
+    private var commNames: [String] = []
+    private var commIDs: [String: Int32] = [:]
+    /// The current name of each thread, as an index into `commNames`.
+    private var currentComm: [Int32: Int32] = [:]
+
+    /// A thread under one name: samples taken before and after an exec or a rename are told apart.
+    private struct ThreadKey: Hashable {
+        var pid: Int32
+        var tid: Int32
+        var comm: Int32
+    }
     private var counts: [UInt64: (count: UInt64, weight: UInt64)] = [:]
     private var scratch: [Int32] = []
     private var summary: RecordingSummary
@@ -99,8 +110,10 @@ public final class ProfileBuilder {
                        path: mmap.filename, buildID: mmap.buildID.map(Array.init))
         case .comm(let comm):
             model.comm(pid: comm.pid, tid: comm.tid, name: comm.name, exec: comm.isExec)
+            currentComm[comm.tid] = commID(comm.name)
         case .fork(let task):
             model.fork(pid: task.pid, parentPID: task.parentPID, tid: task.tid, parentTID: task.parentTID)
+            if let parent = currentComm[task.parentTID] ?? currentComm[task.parentPID] { currentComm[task.tid] = parent }
         case .lost(_, let count, _):
             summary.lostRecords += count
         case .lostSamples(let count, _):
@@ -161,11 +174,20 @@ public final class ProfileBuilder {
     }
 
     private func thread(pid: Int32, tid: Int32) -> Int32 {
-        let key = UInt64(UInt32(bitPattern: pid)) << 32 | UInt64(UInt32(bitPattern: tid))
+        let comm = currentComm[tid] ?? commID(model.name(ofThread: tid, pid: pid))
+        let key = ThreadKey(pid: pid, tid: tid, comm: comm)
         if let id = threadIDs[key] { return id }
         let id = Int32(threads.count)
-        threads.append((pid, tid))
+        threads.append(key)
         threadIDs[key] = id
+        return id
+    }
+
+    private func commID(_ name: String) -> Int32 {
+        if let id = commIDs[name] { return id }
+        let id = Int32(commNames.count)
+        commNames.append(name)
+        commIDs[name] = id
         return id
     }
 
@@ -206,7 +228,7 @@ public final class ProfileBuilder {
                 }
             }
         }
-        profile.threads = threads.map { ThreadInfo(pid: $0.pid, tid: $0.tid, comm: model.name(ofThread: $0.tid, pid: $0.pid)) }
+        profile.threads = threads.map { ThreadInfo(pid: $0.pid, tid: $0.tid, comm: commNames[Int($0.comm)]) }
         profile.stacks.reserveCapacity(counts.count)
         for (key, value) in counts {
             let thread = Int32(truncatingIfNeeded: key >> 32)

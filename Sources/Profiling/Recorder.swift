@@ -46,7 +46,6 @@ public final class Recorder {
         defer { for fd in pidfds { close(fd) } }
         do {
             try openEvents(for: tasks)
-            try mapRings()
         } catch {
             cancelChild()
             throw error
@@ -69,6 +68,7 @@ public final class Recorder {
             let failure = perch_release_child(childControl.0, childControl.1)
             if failure != 0 {
                 _ = reap(child)
+                unlink(options.outputPath)
                 throw RecordingError.commandNotFound(argv[0], errno: failure)
             }
             ending = eventLoop(writer: writer, decoder: decoder, start: start)
@@ -135,7 +135,8 @@ public final class Recorder {
         self.attributes = attributes
     }
 
-    private func note(_ text: String) {
+    private func note(_ text: String, replacingPrefix prefix: String? = nil) {
+        if let prefix { notes.removeAll { $0.hasPrefix(prefix) } }
         if !notes.contains(text) { notes.append(text) }
     }
 
@@ -204,6 +205,8 @@ public final class Recorder {
                             throw RecordingError.eventOpenFailed(error, remedy: nil)
                         }
                     } else {
+                        // The kernel redirects only into a ring that is already mapped.
+                        rings.append(try mapRing(for: event))
                         ringOwners[slot] = event
                     }
                     events.append(event)
@@ -259,30 +262,24 @@ public final class Recorder {
 
     // MARK: - Rings
 
-    private func mapRings() throws {
-        var pages = max(1, options.dataPages)
-        if pages & (pages - 1) != 0 { pages = 1 << (Int.bitWidth - pages.leadingZeroBitCount - 1) }
-        let requested = pages
+    private lazy var dataPages: Int = {
+        let pages = max(1, options.dataPages)
+        return pages & (pages - 1) == 0 ? pages : 1 << (Int.bitWidth - pages.leadingZeroBitCount - 1)
+    }()
+
+    /// Maps a ring for `owner`, halving the size while the locked-memory budget refuses it.
+    private func mapRing(for owner: PerfEvent) throws -> RingBuffer {
         while true {
             do {
-                var mapped: [RingBuffer] = []
-                for owner in ringOwners.compactMap({ $0 }) {
-                    mapped.append(try RingBuffer(event: owner, dataPageCount: pages))
-                }
-                rings = mapped
-                break
+                return try RingBuffer(event: owner, dataPageCount: dataPages)
             } catch {
-                guard (error.errno == EPERM || error.errno == ENOMEM), pages > 1 else {
+                guard error.errno == EPERM || error.errno == ENOMEM, dataPages > 1 else {
                     throw RecordingError.ringBufferFailed(error, remedy: "the locked-memory budget is used up (kernel.perf_event_mlock_kb=\(settings.mlockKiB.map(String.init) ?? "?") per CPU, shared by all of this user's recordings); stop other recordings or raise it: sysctl kernel.perf_event_mlock_kb=\(2 * (settings.mlockKiB ?? 516))")
                 }
-                pages /= 2
+                dataPages /= 2
+                note("ring buffers shrunk to \(dataPages) data pages per CPU (asked for \(options.dataPages)) to fit the locked-memory budget (kernel.perf_event_mlock_kb=\(settings.mlockKiB.map(String.init) ?? "?"), shared by all of this user's recordings); more records may be lost at high rates", replacingPrefix: "ring buffers shrunk")
             }
         }
-        if pages < requested {
-            note("ring buffers shrunk to \(pages) data pages per CPU (asked for \(requested)) to fit the locked-memory budget (kernel.perf_event_mlock_kb=\(settings.mlockKiB.map(String.init) ?? "?"), shared by all of this user's recordings); more may be lost at high rates")
-        }
-        // Wake the reader when a quarter of the buffer is full, not on every sample.
-        _ = rings
     }
 
     // MARK: - Draining

@@ -5,12 +5,14 @@ import Profiling
 /// Percentages are relative to the report total (perf's default `graph` mode), so they read the
 /// same as the overhead column. A node whose only shown child carries all of its weight continues
 /// as a plain chain (no percentage); otherwise each child is a `|--xx.xx%--name` branch, the last
-/// one drawn as ` --xx.xx%--name`. Branches below the percent limit are omitted.
+/// one drawn as ` --xx.xx%--name`. Branches below the percent limit (of the total) or below the
+/// call-graph limit (of the entry's own total) are omitted.
 struct CallGraphRenderer {
     /// Display name per node class.
     let names: [String]
     let total: UInt64
     let percentLimit: Double
+    let entryPercentLimit: Double
     /// The indent of the graph under an entry line (perf uses 12 spaces).
     let indent = String(repeating: " ", count: 12)
 
@@ -44,7 +46,11 @@ struct CallGraphRenderer {
     /// Children above the limit, heaviest first, ties by name.
     private func visibleChildren(_ tree: CallerTree, _ node: Int) -> [Int32] {
         tree.children[node]
-            .filter { tree.weight[Int($0)] > 0 && percent(tree.weight[Int($0)], of: total) >= percentLimit }
+            .filter {
+                let w = tree.weight[Int($0)]
+                return w > 0 && percent(w, of: total) >= percentLimit
+                    && percent(w, of: tree.weight[0]) >= entryPercentLimit
+            }
             .sorted { a, b in
                 let wa = tree.weight[Int(a)], wb = tree.weight[Int(b)]
                 if wa != wb { return wa > wb }

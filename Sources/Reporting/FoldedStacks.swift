@@ -5,11 +5,13 @@ public struct FoldedStacksError: Error, Equatable, CustomStringConvertible, Send
     /// What is wrong with it.
     public var reason: String
 
+    /// Creates an error for 1-based line `line`.
     public init(line: Int, reason: String) {
         self.line = line
         self.reason = reason
     }
 
+    /// `folded stacks: line N: reason`.
     public var description: String { "folded stacks: line \(line): \(reason)" }
 }
 

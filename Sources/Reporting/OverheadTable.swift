@@ -4,11 +4,15 @@ import Profiling
 ///
 /// Fields whose key is not among the sort keys are nil (their values were merged).
 public struct ReportEntry: Sendable, Equatable {
+    /// The thread's command name (`comm` key).
     public var comm: String?
+    /// The process id (`pid` key).
     public var pid: Int32?
+    /// The thread id (`tid` key).
     public var tid: Int32?
     /// The shared object's short name (last path component), as perf shows it.
     public var dso: String?
+    /// The symbol name (`sym` key), `[unknown]` when unresolved.
     public var symbol: String?
     /// The frame kind of the symbol (only with the `sym` key).
     public var kind: FrameKind?
@@ -32,7 +36,7 @@ public struct ReportEntry: Sendable, Equatable {
 public struct OverheadTable: Sendable {
     /// Entries sorted by the overhead column descending (Children in children mode, else Self), ties
     /// broken by self, then by the key values ascending; entries below the percent limit, and entries
-    /// without any samples or weight, are dropped.
+    /// without samples or weight in that column, are dropped.
     public let entries: [ReportEntry]
     /// Sum of all stacks' sample counts.
     public let totalSamples: UInt64
@@ -152,7 +156,9 @@ public struct OverheadTable: Sendable {
         let total = useWeight ? totalW : totalC
         var order = Array(raw.indices).filter {
             let r = raw[$0]
-            let empty = r.selfSamples == 0 && r.selfWeight == 0 && r.childrenSamples == 0 && r.childrenWeight == 0
+            let empty = byChildren
+                ? r.childrenSamples == 0 && r.childrenWeight == 0
+                : r.selfSamples == 0 && r.selfWeight == 0
             return !empty && percent(metric(r), of: total) >= options.percentLimit
         }
         order.sort { a, b in

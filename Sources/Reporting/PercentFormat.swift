@@ -2,7 +2,9 @@
 enum PercentFormat {
     /// `50.00%` for 50; rounding half away from zero at the second decimal.
     static func string(_ percent: Double) -> String {
-        let hundredths = Int((max(0, percent) * 100).rounded())
+        // `Int(x + 0.5)` rounds non-negative values without needing libm's `round`.
+        let scaled = max(0, percent) * 100 + 0.5
+        let hundredths = scaled < 1e15 ? Int(scaled) : 100_000_000_000_000
         let fraction = hundredths % 100
         return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)%"
     }

@@ -37,6 +37,9 @@ public struct ReportOptions: Sendable, Equatable {
     public var colour: Bool
     /// How many frames below an entry the call graph follows (at least 1).
     public var callGraphDepth: Int
+    /// Hide call-graph branches below this percentage of their entry's own total, like the threshold
+    /// of perf's default `-g graph,0.5`; this keeps graphs readable and output bounded. 0 shows all.
+    public var callGraphPercentLimit: Double
 
     /// Creates report options; every parameter defaults to perf's behaviour.
     public init(
@@ -47,7 +50,8 @@ public struct ReportOptions: Sendable, Equatable {
         useWeight: Bool = true,
         showSourceLine: Bool = false,
         colour: Bool = false,
-        callGraphDepth: Int = 64
+        callGraphDepth: Int = 64,
+        callGraphPercentLimit: Double = 0.5
     ) {
         self.sortKeys = sortKeys
         self.children = children
@@ -57,6 +61,7 @@ public struct ReportOptions: Sendable, Equatable {
         self.showSourceLine = showSourceLine
         self.colour = colour
         self.callGraphDepth = callGraphDepth
+        self.callGraphPercentLimit = callGraphPercentLimit
     }
 
     /// ``sortKeys`` without duplicates, first occurrence kept.

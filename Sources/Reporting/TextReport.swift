@@ -7,8 +7,9 @@ import Profiling
 /// one column per sort key, widths fitted to content:
 ///
 /// - `comm`: `Command`, left-aligned.
-/// - `pid` / `tid`: `Pid` / `Tid`, right-aligned numbers. When `comm` is not a sort key they show
-///   `pid:comm` / `tid:comm` under `Pid:Command` / `Tid:Command`, as perf's `Pid:Command` column does.
+/// - `pid` / `tid`: `Pid` / `Tid`, right-aligned numbers. When `comm` is not a sort key, the first of
+///   them shows `pid:comm` (or `tid:comm`) under `Pid:Command` (`Tid:Command`), as perf's
+///   `Pid:Command` column does.
 /// - `dso`: `Shared Object`, the DSO's last path component.
 /// - `sym`: `Symbol`, as `[.] name` (`[k]` kernel, `[j]` JIT, `[i]` inlined), plus ` file:line`
 ///   with ``ReportOptions/showSourceLine``.
@@ -27,18 +28,20 @@ public enum TextReport {
 
         // Columns: header, values, right-aligned.
         var columns: [(title: String, values: [String], right: Bool)] = []
+        var commShown = false
         for key in keys {
             switch key {
             case .comm:
                 columns.append(("Command", table.entries.map { $0.comm ?? "" }, false))
-            case .pid:
-                columns.append(useComm
-                    ? ("Pid", table.entries.map { "\($0.pid ?? -1)" }, true)
-                    : ("Pid:Command", table.entries.map { "\($0.pid ?? -1):\(commOf($0))" }, false))
-            case .tid:
-                columns.append(useComm
-                    ? ("Tid", table.entries.map { "\($0.tid ?? -1)" }, true)
-                    : ("Tid:Command", table.entries.map { "\($0.tid ?? -1):\(commOf($0))" }, false))
+            case .pid, .tid:
+                let name = key == .pid ? "Pid" : "Tid"
+                func id(_ e: ReportEntry) -> Int32 { (key == .pid ? e.pid : e.tid) ?? -1 }
+                if useComm || commShown {
+                    columns.append((name, table.entries.map { "\(id($0))" }, true))
+                } else {
+                    commShown = true
+                    columns.append((name + ":Command", table.entries.map { "\(id($0)):\(commOf($0))" }, false))
+                }
             case .dso:
                 columns.append(("Shared Object", table.entries.map { $0.dso ?? "" }, false))
             case .sym:
@@ -65,7 +68,9 @@ public enum TextReport {
         if options.callGraph {
             let keying = EntryKeying(profile: profile, keys: [.dso, .sym], sourceLines: options.showSourceLine)
             let names = CallGraphRenderer.names(profile: profile, keying: keying, sourceLines: options.showSourceLine)
-            graph = (keying, CallGraphRenderer(names: names, total: table.total, percentLimit: options.percentLimit))
+            graph = (keying, CallGraphRenderer(
+                names: names, total: table.total, percentLimit: options.percentLimit,
+                entryPercentLimit: options.callGraphPercentLimit))
         }
         var scratch: [UInt64: Int32] = [:]
 
@@ -82,7 +87,6 @@ public enum TextReport {
             }
             out += line + "\n"
             if let graph {
-                out += "\n"
                 let tree = CallerTree(
                     table: table, entry: row, profile: profile, nodeKeying: graph.keying,
                     depth: options.callGraphDepth, scratch: &scratch)

@@ -6,6 +6,8 @@ import Glibc
 enum ExitCode32 {
     /// A runtime failure with a one-line explanation.
     static let failure: Int32 = 1
+    /// The command to launch does not exist or cannot be executed (as shells report it).
+    static let commandNotFound: Int32 = 127
 }
 
 /// Prints `perch: error: MESSAGE` on stderr and exits with `code`.

@@ -99,6 +99,9 @@ struct RecordCommand: ParsableCommand {
         let result: RecordingResult
         do {
             result = try Recorder(options: options).run()
+        } catch let error as RecordingError {
+            if case .commandNotFound = error { fail("\(error)", code: ExitCode32.commandNotFound) }
+            fail("\(error)")
         } catch {
             fail("\(error)")
         }

@@ -37,6 +37,9 @@ func loadProfile(path: String, extraNotes: [String] = []) -> Profile {
     }
     do {
         var profile = try ProfileBuilder(file: file, symbolizer: ELFSymbolizer()).build()
+        if extraNotes.contains(where: { $0.hasPrefix("kernel frames left out") }) {
+            profile.summary.notes.removeAll { $0.hasPrefix("kernel code was not sampled") }  // said better below
+        }
         for note in extraNotes where !profile.summary.notes.contains(note) { profile.summary.notes.append(note) }
         return profile
     } catch {

@@ -35,17 +35,11 @@ struct ProfileBuilder {
     }
 }
 
-/// The table rows of a text report (lines after the `#` header that start with a percentage).
+/// The table rows of a text report: lines not starting with `#` whose first non-blank character is a
+/// digit or an ANSI escape (a coloured percentage).
 func tableRows(_ text: String) -> [String] {
     text.split(separator: "\n").map(String.init).filter { line in
-        !line.hasPrefix("#")
-            && line.trimmingPrefix(while: { $0 == " " }).drop(while: { $0 == "\u{1B}" || $0 == "[" || $0 == "3" && false })
-                .first.map { $0.isNumber || $0 == "\u{1B}" } == true
-    }
-}
-
-extension String {
-    func trimmingPrefix(while predicate: (Character) -> Bool) -> Substring {
-        self[(firstIndex(where: { !predicate($0) }) ?? endIndex)...]
+        guard !line.hasPrefix("#"), let first = line.first(where: { $0 != " " }) else { return false }
+        return first.isNumber || first == "\u{1B}"
     }
 }

@@ -1,6 +1,6 @@
 import Profiling
 import Testing
-@testable import Reporting
+import Reporting
 
 @Suite struct TextReportTests {
     /// Three leaves under main with weights 5:3:2 but one sample each.
@@ -75,10 +75,10 @@ import Testing
             "    80.00%  srv       10  [.] spin",
             "    20.00%  srv       20  [.] spin",
         ])
-        #expect(tableRows(TextReport.render(b.profile, options: ReportOptions(sortKeys: [.tid, .sym]))) == [
-            "    50.00%  10:srv       [.] spin",
-            "    30.00%  11:srv       [.] spin",
-            "    20.00%  20:srv       [.] spin",
+        #expect(tableRows(TextReport.render(b.profile, options: ReportOptions(sortKeys: [.pid, .tid, .sym]))) == [
+            "    50.00%  10:srv        10  [.] spin",
+            "    30.00%  10:srv        11  [.] spin",
+            "    20.00%  20:srv        20  [.] spin",
         ])
     }
 
@@ -117,7 +117,6 @@ import Testing
         let text = TextReport.render(b.profile, options: ReportOptions(sortKeys: [.sym], callGraph: true))
         let expected = """
                100.00%  [.] leaf
-
                         |
                         ---leaf
                            |
@@ -140,13 +139,27 @@ import Testing
         let t = b.thread(pid: 1, tid: 1, comm: "app")
         b.stack(t, ["start", "main", "work"], count: 99, weight: 99)
         b.stack(t, ["start", "rare", "work"], count: 1, weight: 1)
-        // A plain chain when every sample shares the callers.
         let noLimit = TextReport.render(b.profile, options: ReportOptions(sortKeys: [.sym], callGraph: true))
         #expect(noLimit.contains("                --1.00%--rare\n"))
         let limited = TextReport.render(
             b.profile, options: ReportOptions(sortKeys: [.sym], callGraph: true, percentLimit: 2))
         #expect(!limited.contains("rare"))
-        #expect(limited.contains("               |--99.00%--main\n"))
+        // The only branch left carries less than the entry, so it keeps its percentage.
+        #expect(limited.contains("               |\n                --99.00%--main\n                          start\n"))
+    }
+
+    @Test func callGraphLimitRelativeToEntry() {
+        var b = ProfileBuilder()
+        let t = b.thread(pid: 1, tid: 1, comm: "app")
+        b.stack(t, ["main", "big"], count: 900, weight: 900)
+        b.stack(t, ["main", "usual", "small"], count: 97, weight: 97)
+        b.stack(t, ["main", "odd", "small"], count: 3, weight: 3)  // 0.3% of total, 3% of `small`
+        let shown = TextReport.render(b.profile, options: ReportOptions(sortKeys: [.sym], callGraph: true))
+        #expect(shown.contains("                --0.30%--odd\n"))
+        let hidden = TextReport.render(
+            b.profile, options: ReportOptions(sortKeys: [.sym], callGraph: true, callGraphPercentLimit: 5))
+        #expect(!hidden.contains("odd"))
+        #expect(hidden.contains("                --9.70%--usual\n"))
     }
 
     @Test func childrenCallGraphPassesThroughEntry() {
@@ -160,7 +173,6 @@ import Testing
         if let midRow {
             let after = text[midRow.upperBound...]
             #expect(after.hasPrefix("""
-
                             |
                             ---mid
                                |

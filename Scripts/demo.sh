@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds Perch and profiles the bundled demo workload (Fixtures/known_weights.c: three
+# functions doing 5:3:2 units of the same work), printing the report and where the files went.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Scripts/setup.sh
+swift build -c release --product perch 2>&1 | grep -v "^\[" >&2 || true
+mkdir -p demo-output
+cc -O2 -g -fno-omit-frame-pointer -o demo-output/known_weights Fixtures/known_weights.c
+.build/release/perch record -o demo-output/perch.data --children --folded demo-output/perch.folded \
+    -- demo-output/known_weights
+echo
+echo "recording: demo-output/perch.data (perch report -i demo-output/perch.data, or perf report -i ...)"
+echo "folded stacks: demo-output/perch.folded"

@@ -1,0 +1,60 @@
+import Testing
+import PerfEvents
+@testable import PerfRecords
+import Glibc
+
+@Test func perfDataFilesRoundTrip() throws {
+    let path = "/tmp/perch-roundtrip-\(getpid()).data"
+    defer { unlink(path) }
+    let event = EventDescription(attributes: samplingAttributes(), ids: [7, 8])
+    let writer = try PerfDataWriter(path: path, events: [event])
+    let records = (0..<1000).map { sampleRecord(ip: UInt64(0x1000 + $0), pid: 1, tid: 2, time: UInt64($0), callchain: [UInt64($0)]) }
+    for record in records { record.withUnsafeBytes { writer.append($0) } }
+    writer.appendFinishedRound()
+    var features = PerfDataFeatures()
+    features.hostname = "host"
+    features.osRelease = "6.18"
+    features.commandLine = ["perch", "record", "--", "./app"]
+    features.cpusAvailable = 2
+    features.cpusOnline = 2
+    features.buildIDs = [BuildIDEntry(path: "/usr/bin/app", buildID: Array(1...20))]
+    try writer.finish(features: features)
+
+    let file = try PerfDataFile(path: path)
+    #expect(file.events.count == 1)
+    #expect(file.events[0].ids == [7, 8])
+    #expect(file.events[0].attributes == samplingAttributes())
+    #expect(file.events[0].name == "cpu-clock")
+    #expect(file.features.hostname == "host")
+    #expect(file.features.commandLine == ["perch", "record", "--", "./app"])
+    #expect(file.features.cpusOnline == 2)
+    #expect(file.features.buildIDs == [BuildIDEntry(path: "/usr/bin/app", buildID: Array(1...20))])
+    var read: [[UInt8]] = []
+    try file.forEachRecord { bytes, _ in read.append(Array(bytes)) }
+    #expect(read.count == 1001)
+    #expect(Array(read.prefix(1000)) == records)
+}
+
+@Test func malformedFilesGiveOneClearError() throws {
+    let path = "/tmp/perch-malformed-\(getpid()).data"
+    defer { unlink(path) }
+    func write(_ bytes: [UInt8]) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+    write(Array("hello, this is not a profile at all".utf8))
+    #expect { try PerfDataFile(path: path) } throws: { "\($0)".contains("not a perf.data file") }
+
+    // A valid magic with sections pointing past the end of the file.
+    var header = [UInt8](repeating: 0, count: 104)
+    withUnsafeBytes(of: UInt64(0x3245_4c49_4652_4550).littleEndian) { header.replaceSubrange(0..<8, with: $0) }
+    withUnsafeBytes(of: UInt64(104).littleEndian) { header.replaceSubrange(8..<16, with: $0) }
+    withUnsafeBytes(of: UInt64(144).littleEndian) { header.replaceSubrange(16..<24, with: $0) }
+    withUnsafeBytes(of: UInt64(104).littleEndian) { header.replaceSubrange(24..<32, with: $0) }
+    withUnsafeBytes(of: UInt64(1 << 30).littleEndian) { header.replaceSubrange(32..<40, with: $0) }
+    write(header)
+    #expect { try PerfDataFile(path: path) } throws: { "\($0)".contains("malformed") }
+
+    #expect { try PerfDataFile(path: "/nonexistent/perch.data") } throws: { "\($0)".contains("No such file") }
+}
