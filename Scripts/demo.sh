@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 Scripts/setup.sh
 swift build -c release --product perch 2>&1 | grep -v "^\[" >&2 || true
 mkdir -p demo-output
-cc -O2 -g -fno-omit-frame-pointer -o demo-output/known_weights Fixtures/known_weights.c
+clang -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -o demo-output/known_weights Fixtures/known_weights.c
 .build/release/perch record -o demo-output/perch.data --children --folded demo-output/perch.folded \
     -- demo-output/known_weights
 echo

@@ -5,7 +5,8 @@ import Glibc
 ///
 /// Built once per image from `.symtab` and `.dynsym` (both are read; duplicates collapse).
 /// Only `STT_FUNC` and `STT_GNU_IFUNC` symbols that are defined and have a nonzero address are
-/// kept. Where several symbols share an address one is kept, as perf chooses: `GLOBAL` (or
+/// kept. Where several symbols share an address one is kept (see `AliasPolicy`); by default as
+/// perf chooses: `GLOBAL` (or
 /// `GNU_UNIQUE`) beats `WEAK` beats `LOCAL`, then fewer leading underscores (`malloc` over
 /// `__libc_malloc`), then the longest name. A symbol with `st_size == 0` extends to
 /// the next symbol (bounded by the end of its section).
@@ -32,62 +33,88 @@ public struct SymbolTable: Sendable {
     /// An empty table.
     public init() {}
 
+    /// Which of several symbols at one address names it.
+    public enum AliasPolicy: Sendable {
+        /// perf's choice: `GLOBAL` over `WEAK` over `LOCAL`, then fewer leading underscores,
+        /// then the longest name. Reads `.symtab` and `.dynsym`.
+        case perf
+        /// llvm-symbolizer's choice: the largest `st_size`, then the last in symbol-table
+        /// order. Reads `.symtab`, or `.dynsym` only when no image has a `.symtab`.
+        case llvmSymbolizer
+    }
+
     /// Reads the function symbols of `image` from `.symtab` and `.dynsym`.
     public init(image: ELFImage) {
+        self.init(images: [image])
+    }
+
+    /// Reads the function symbols of several images describing the same code, e.g. a stripped
+    /// binary (its `.dynsym`) and its separate debug file (its `.symtab`, with local symbols).
+    /// Symbols from all images are merged as if they came from one file.
+    public init(images: [ELFImage], aliases: AliasPolicy = .perf) {
         struct Candidate {
             var start: UInt64
             var size: UInt64
             var sectionEnd: UInt64
             var rank: UInt8
             var underscores: Int
+            var order: Int
             var name: UnsafePointer<CChar>
             var nameLength: Int
         }
-        let sectionsByIndex = Dictionary(
-            image.sections.map { ($0.index, $0) }, uniquingKeysWith: { first, _ in first })
         var candidates = [Candidate]()
-
-        for table in image.sections
-        where table.type == UInt32(SHT_SYMTAB) || table.type == UInt32(SHT_DYNSYM) {
-            guard table.entrySize > 0, let scn = elf_getscn(image.elf, table.index),
-                  let data = elf_getdata(scn, nil)
-            else { continue }
-            let count = Int(clamping: min(table.size, UInt64(data.pointee.d_size)) / table.entrySize)
-            candidates.reserveCapacity(candidates.count + count)
-            let stringTable = Int(table.link)
-            var sym = GElf_Sym()
-            for index in 0..<count {
-                guard gelf_getsym(data, Int32(clamping: index), &sym) != nil else { continue }
-                let type = sym.st_info & 0xf
-                let binding = sym.st_info >> 4
-                guard type == UInt8(STT_FUNC) || type == UInt8(STT_GNU_IFUNC),
-                      sym.st_value != 0,
-                      sym.st_shndx != UInt16(SHN_UNDEF), sym.st_shndx < UInt16(SHN_LORESERVE),
-                      sym.st_name != 0,
-                      let name = elf_strptr(image.elf, stringTable, Int(sym.st_name))
+        let anySymtab = images.contains { $0.sections.contains { $0.type == UInt32(SHT_SYMTAB) } }
+        let wantedTypes: Set<UInt32> = aliases == .llvmSymbolizer
+            ? [anySymtab ? UInt32(SHT_SYMTAB) : UInt32(SHT_DYNSYM)]
+            : [UInt32(SHT_SYMTAB), UInt32(SHT_DYNSYM)]
+        for image in images {
+            let sectionsByIndex = Dictionary(
+                image.sections.map { ($0.index, $0) }, uniquingKeysWith: { first, _ in first })
+            for table in image.sections where wantedTypes.contains(table.type) {
+                guard table.entrySize > 0, let scn = elf_getscn(image.elf, table.index),
+                      let data = elf_getdata(scn, nil)
                 else { continue }
-                let length = strlen(name)
-                guard length > 0 else { continue }
-                let rank: UInt8 = switch Int32(binding) {
-                case STB_GLOBAL, STB_GNU_UNIQUE: 0
-                case STB_WEAK: 1
-                default: 2
+                let count = Int(clamping: min(table.size, UInt64(data.pointee.d_size)) / table.entrySize)
+                candidates.reserveCapacity(candidates.count + count)
+                let stringTable = Int(table.link)
+                var sym = GElf_Sym()
+                for index in 0..<count {
+                    guard gelf_getsym(data, Int32(clamping: index), &sym) != nil else { continue }
+                    let type = sym.st_info & 0xf
+                    let binding = sym.st_info >> 4
+                    guard type == UInt8(STT_FUNC) || type == UInt8(STT_GNU_IFUNC),
+                          sym.st_value != 0,
+                          sym.st_shndx != UInt16(SHN_UNDEF), sym.st_shndx < UInt16(SHN_LORESERVE),
+                          sym.st_name != 0,
+                          let name = elf_strptr(image.elf, stringTable, Int(sym.st_name))
+                    else { continue }
+                    let length = strlen(name)
+                    guard length > 0 else { continue }
+                    let rank: UInt8 = switch Int32(binding) {
+                    case STB_GLOBAL, STB_GNU_UNIQUE: 0
+                    case STB_WEAK: 1
+                    default: 2
+                    }
+                    var sectionEnd = UInt64.max
+                    if let section = sectionsByIndex[Int(sym.st_shndx)],
+                       sym.st_value >= section.address, section.size > 0 {
+                        sectionEnd = section.address &+ section.size
+                    }
+                    var underscores = 0
+                    while underscores < length, name[underscores] == 0x5F { underscores += 1 }
+                    candidates.append(Candidate(
+                        start: sym.st_value, size: sym.st_size, sectionEnd: sectionEnd,
+                        rank: rank, underscores: underscores, order: candidates.count,
+                        name: UnsafePointer(name), nameLength: length))
                 }
-                var sectionEnd = UInt64.max
-                if let section = sectionsByIndex[Int(sym.st_shndx)],
-                   sym.st_value >= section.address, section.size > 0 {
-                    sectionEnd = section.address &+ section.size
-                }
-                var underscores = 0
-                while underscores < length, name[underscores] == 0x5F { underscores += 1 }
-                candidates.append(Candidate(
-                    start: sym.st_value, size: sym.st_size, sectionEnd: sectionEnd,
-                    rank: rank, underscores: underscores, name: UnsafePointer(name), nameLength: length))
             }
         }
 
         candidates.sort { a, b in
             if a.start != b.start { return a.start < b.start }
+            if aliases == .llvmSymbolizer {
+                return a.size != b.size ? a.size > b.size : a.order > b.order
+            }
             if a.rank != b.rank { return a.rank < b.rank }
             if a.underscores != b.underscores { return a.underscores < b.underscores }
             return a.nameLength > b.nameLength
@@ -130,6 +157,14 @@ public struct SymbolTable: Sendable {
     /// The function containing `vaddr` (a link-time virtual address, see
     /// `ELFImage.virtualAddress(forFileOffset:)`), or `nil` when no symbol covers it.
     public func lookup(_ vaddr: UInt64) -> (name: String, start: UInt64, size: UInt64)? {
+        guard let index = index(containing: vaddr) else { return nil }
+        let entry = entries[index]
+        return (name(of: entry), entry.start, entry.end - entry.start)
+    }
+
+    /// The position (in `0..<count`) of the symbol containing `vaddr`, or `nil`: lets callers
+    /// cache per symbol (e.g. demangled names) without creating the name string.
+    public func index(containing vaddr: UInt64) -> Int? {
         // Binary search for the last entry whose start <= vaddr.
         var low = 0
         var high = entries.count
@@ -137,10 +172,13 @@ public struct SymbolTable: Sendable {
             let mid = (low + high) / 2
             if entries[mid].start <= vaddr { low = mid + 1 } else { high = mid }
         }
-        guard low > 0 else { return nil }
-        let entry = entries[low - 1]
-        guard vaddr < entry.end else { return nil }
-        return (name(of: entry), entry.start, entry.end - entry.start)
+        guard low > 0, vaddr < entries[low - 1].end else { return nil }
+        return low - 1
+    }
+
+    /// The name of the symbol at `index` (from `index(containing:)`).
+    public func name(atIndex index: Int) -> String {
+        name(of: entries[index])
     }
 
     /// The address of the symbol called `name`, or `nil`. Only symbols kept after collapsing

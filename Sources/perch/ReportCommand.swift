@@ -36,7 +36,7 @@ func loadProfile(path: String, extraNotes: [String] = []) -> Profile {
         fail("\(error)")
     }
     do {
-        var profile = try ProfileBuilder(file: file, symbolizer: ELFSymbolizer()).build()
+        var profile = try ProfileBuilder(file: file, symbolizer: DWARFSymbolizer()).build()
         if extraNotes.contains(where: { $0.hasPrefix("kernel frames left out") }) {
             profile.summary.notes.removeAll { $0.hasPrefix("kernel code was not sampled") }  // said better below
         }

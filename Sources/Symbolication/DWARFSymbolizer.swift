@@ -1,0 +1,202 @@
+import Glibc
+
+/// Names user addresses with DWARF — inlined frames, file:line:column — falling back to ELF
+/// symbol tables, and kernel addresses from kallsyms (through an `ELFSymbolizer`).
+///
+/// For each path it opens the image and, when the image lacks DWARF or `.symtab`, its separate
+/// debug file (`DebugFileLocator`: build-id paths, `.gnu_debuglink`, `debugDirectories`,
+/// debuginfod only with `DEBUGINFOD_URLS`). DWARF comes from whichever file has it; symbols
+/// from both. Compressed debug sections are decompressed by libdw.
+///
+/// Frames follow llvm-symbolizer: the innermost frame has the line table's position at the
+/// address, each caller the call site (`DW_AT_call_file/line/column`) of the frame inside it;
+/// function names are DIE linkage names (demangled) or plain names, and the outermost frame
+/// takes the ELF symbol's name when a symbol covers the address (it tells `foo.cold` and
+/// `foo.constprop.0` from `foo`).
+///
+/// Caches: one module per path (shared between paths with the same build id), frames per
+/// (module, address), demangled names per symbol and per DIE. Not thread-safe (libdw is not): confine an instance to
+/// one thread or actor.
+public final class DWARFSymbolizer: AddressSymbolizer {
+    private final class Module {
+        let image: ELFImage
+        let debugImage: ELFImage?
+        let dwarf: DWARFIndex?
+        let table: SymbolTable
+        var frames: [UInt64: [SymbolizedFrame]] = [:]
+        /// Demangled names by symbol index and by DIE offset.
+        var symbolNames: [String?]
+        var dieNames: [UInt64: String] = [:]
+
+        init(image: ELFImage, debugImage: ELFImage?, dwarf: DWARFIndex?) {
+            self.image = image
+            self.debugImage = debugImage
+            self.dwarf = dwarf
+            self.table = SymbolTable(
+                images: debugImage.map { [image, $0] } ?? [image], aliases: .llvmSymbolizer)
+            self.symbolNames = Array(repeating: nil, count: table.count)
+        }
+    }
+
+    /// Whether Swift names are demangled in `Demangler`'s simplified form.
+    public let simplifiedNames: Bool
+    /// Where debug files are looked for.
+    public let locator: DebugFileLocator
+
+    /// Paths that could not be opened as ELF, with the reason.
+    public private(set) var failures: [String: SymbolicationError] = [:]
+    /// Notes worth showing a user: debug files rejected because they belong to another build.
+    public private(set) var notes: [String] = []
+
+    private let kernel: ELFSymbolizer
+    private var modules: [String: Module] = [:]
+    private var modulesByBuildID: [[UInt8]: Module] = [:]
+
+    /// - Parameters:
+    ///   - simplifiedNames: demangle Swift names to the shorter form (see `Demangler`).
+    ///   - debugDirectories: extra roots for debug files, searched before `/usr/lib/debug`.
+    ///   - allowDebuginfod: ask debuginfod for missing debug files; it is still only asked
+    ///     when `DEBUGINFOD_URLS` is set.
+    ///   - kallsymsPath: the kernel symbol file, read on first `symbolizeKernel` call.
+    public init(
+        simplifiedNames: Bool = true, debugDirectories: [String] = [], allowDebuginfod: Bool = true,
+        kallsymsPath: String = "/proc/kallsyms"
+    ) {
+        self.simplifiedNames = simplifiedNames
+        self.locator = DebugFileLocator(debugDirectories: debugDirectories, allowDebuginfod: allowDebuginfod)
+        self.kernel = ELFSymbolizer(simplifiedNames: simplifiedNames, kallsymsPath: kallsymsPath)
+    }
+
+    // MARK: - AddressSymbolizer
+
+    /// Frames for `fileOffset` in the file at `path`, innermost (inlined) first, the real
+    /// function last; empty when the file cannot be read or nothing covers the offset.
+    public func symbolize(path: String, fileOffset: UInt64) -> [SymbolizedFrame] {
+        guard let module = module(for: path),
+              let address = module.image.virtualAddress(forFileOffset: fileOffset)
+        else { return [] }
+        return frames(module, address)
+    }
+
+    public func symbolizeKernel(address: UInt64) -> (frame: SymbolizedFrame, module: String?)? {
+        kernel.symbolizeKernel(address: address)
+    }
+
+    // MARK: - More
+
+    /// Frames for a link-time virtual address in the file at `path` (what llvm-symbolizer
+    /// takes with `--obj`), innermost first; empty when nothing covers it.
+    public func symbolize(path: String, virtualAddress: UInt64) -> [SymbolizedFrame] {
+        guard let module = module(for: path) else { return [] }
+        return frames(module, virtualAddress)
+    }
+
+    /// The debug file used for `path`, when one was found.
+    public func debugFilePath(forPath path: String) -> String? {
+        module(for: path)?.debugImage?.path
+    }
+
+    /// Whether DWARF is available for `path` (in the file itself or its debug file).
+    public func hasDebugInfo(forPath path: String) -> Bool {
+        module(for: path)?.dwarf != nil
+    }
+
+    /// The opened image for `path`, or `nil` if it cannot be opened (see `failures`).
+    public func image(forPath path: String) -> ELFImage? {
+        module(for: path)?.image
+    }
+
+    /// Why kernel symbols are unavailable, when loading them failed.
+    public var kernelFailure: SymbolicationError? {
+        _ = kernel.kernelSymbols
+        return kernel.kernelFailure
+    }
+
+    /// Compares the build id of the file at `path` with `expected`; `nil` when the file cannot
+    /// be opened or has no build id.
+    public func checkBuildID(path: String, expected: [UInt8]) -> Bool? {
+        guard let actual = module(for: path)?.image.buildID else { return nil }
+        return actual == expected
+    }
+
+    // MARK: - Internals
+
+    private func frames(_ module: Module, _ address: UInt64) -> [SymbolizedFrame] {
+        if let cached = module.frames[address] { return cached }
+        var frames: [SymbolizedFrame] = []
+        let symbol = module.table.index(containing: address).map { symbolName(module, $0) }
+        if let dwarf = module.dwarf, let dwarfFrames = dwarf.frames(at: address), !dwarfFrames.isEmpty {
+            frames.reserveCapacity(dwarfFrames.count)
+            for (index, frame) in dwarfFrames.enumerated() {
+                let name: String
+                if index == dwarfFrames.count - 1, let symbol {
+                    name = symbol
+                } else {
+                    name = frame.die.map { dieName(module, dwarf, $0) } ?? "??"
+                }
+                frames.append(SymbolizedFrame(
+                    function: name, sourceFile: frame.file, line: frame.file == nil ? nil : frame.line,
+                    column: frame.file == nil ? nil : frame.column, isInlined: frame.isInlined))
+            }
+        } else if let symbol {
+            frames = [SymbolizedFrame(function: symbol)]
+        }
+        module.frames[address] = frames
+        return frames
+    }
+
+    private func symbolName(_ module: Module, _ index: Int) -> String {
+        if let known = module.symbolNames[index] { return known }
+        let name = demangle(module.table.name(atIndex: index))
+        module.symbolNames[index] = name
+        return name
+    }
+
+    private func dieName(_ module: Module, _ dwarf: DWARFIndex, _ offset: UInt64) -> String {
+        if let known = module.dieNames[offset] { return known }
+        let name = dwarf.name(ofDIE: offset).map(demangle) ?? "??"
+        module.dieNames[offset] = name
+        return name
+    }
+
+    private func module(for path: String) -> Module? {
+        if let module = modules[path] { return module }
+        if failures[path] != nil { return nil }
+        let image: ELFImage
+        do {
+            image = try ELFImage(path: path)
+        } catch {
+            failures[path] = error
+            return nil
+        }
+        if let id = image.buildID, let shared = modulesByBuildID[id] {
+            modules[path] = shared
+            return shared
+        }
+        let hasDWARF = DWARFIndex.hasDWARF(image)
+        let hasSymtab = image.sections.contains { $0.type == UInt32(SHT_SYMTAB) }
+        var debugImage: ELFImage? = nil
+        if !hasDWARF || !hasSymtab {
+            let outcome = locator.locate(for: image)
+            debugImage = outcome.image
+            for rejected in outcome.rejected {
+                notes.append("ignoring debug file \(rejected.path) for \(path): \(rejected.reason)")
+            }
+        }
+        var dwarf: DWARFIndex? = nil
+        if hasDWARF {
+            dwarf = DWARFIndex(image: image)
+        }
+        if dwarf == nil, let debugImage, DWARFIndex.hasDWARF(debugImage) {
+            dwarf = DWARFIndex(image: debugImage)
+        }
+        let module = Module(image: image, debugImage: debugImage, dwarf: dwarf)
+        modules[path] = module
+        if let id = image.buildID { modulesByBuildID[id] = module }
+        return module
+    }
+
+    private func demangle(_ name: String) -> String {
+        Demangler.demangle(name, simplified: simplifiedNames)
+    }
+}
