@@ -10,14 +10,6 @@ public enum RecordingTarget: Sendable, Equatable {
     case threads([Int32])
 }
 
-/// How call chains are obtained.
-public enum CallGraphMode: String, Sendable {
-    /// No call chains: the sampled instruction only.
-    case none
-    /// Frame-pointer chains walked by the kernel (`PERF_SAMPLE_CALLCHAIN`).
-    case framePointer = "fp"
-}
-
 /// Everything `perch record` was asked to do.
 public struct RecordOptions: Sendable {
     public var target: RecordingTarget

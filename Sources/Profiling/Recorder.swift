@@ -116,7 +116,7 @@ public final class Recorder {
             attributes.flags.insert(.frequency)
         }
         attributes.sampleType = [.identifier, .ip, .tid, .time, .cpu, .period]
-        if options.callGraph == .framePointer { attributes.sampleType.insert(.callchain) }
+        options.callGraph.apply(to: &attributes)
         attributes.flags.formUnion([.disabled, .mmap, .mmap2, .comm, .commExec, .task, .sampleIDAll, .buildID, .watermark])
         switch options.target {
         case .launch:
