@@ -22,6 +22,18 @@ public struct KernelSettings: Sendable {
     /// The kernel release, as `uname -r` prints it.
     public var release: String
 
+    public init(paranoid: Int?, maxSampleRate: Int?, mlockKiB: Int?, kptrRestrict: Int?, onlineCPUs: [Int32],
+                memlockLimit: UInt64?, effectiveCapabilities: UInt64, release: String) {
+        self.paranoid = paranoid
+        self.maxSampleRate = maxSampleRate
+        self.mlockKiB = mlockKiB
+        self.kptrRestrict = kptrRestrict
+        self.onlineCPUs = onlineCPUs
+        self.memlockLimit = memlockLimit
+        self.effectiveCapabilities = effectiveCapabilities
+        self.release = release
+    }
+
     public static func read() -> KernelSettings {
         var limit = rlimit()
         getrlimit(__rlimit_resource_t(__RLIMIT_MEMLOCK.rawValue), &limit)

@@ -8,6 +8,8 @@ public enum RecordingTarget: Sendable, Equatable {
     case attach(pids: [Int32])
     /// Attach to these threads only.
     case threads([Int32])
+    /// Every task on these CPUs (all online CPUs when nil); with a command, until it exits.
+    case systemWide(cpus: [Int32]?, command: [String]?)
 }
 
 /// Everything `perch record` was asked to do.
@@ -28,6 +30,8 @@ public struct RecordOptions: Sendable {
     public var duration: Double?
     /// Print a live status line on stderr (only when stderr is a terminal).
     public var statusLine = true
+    /// Also record context switches (`PERF_RECORD_SWITCH`).
+    public var contextSwitches = false
     /// The command line to store in the file.
     public var commandLine: [String] = []
 
@@ -65,6 +69,7 @@ public struct RecordingResult: Sendable {
 
 /// Why a recording could not start.
 public enum RecordingError: Error, Sendable, CustomStringConvertible {
+    case refused(PlanRefusal)
     case commandNotFound(String, errno: Int32)
     case noSuchProcess(Int32)
     case eventOpenFailed(PerfEventError, remedy: String?)
@@ -74,6 +79,8 @@ public enum RecordingError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .refused(let refusal):
+            return refusal.description
         case .commandNotFound(let command, let errno):
             return "cannot run '\(command)': \(String(cString: strerror(errno)))"
         case .noSuchProcess(let pid):

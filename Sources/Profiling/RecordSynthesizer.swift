@@ -20,9 +20,10 @@ struct RecordSynthesizer {
         }
     }
 
-    /// MMAP2 records for the executable file mappings of `pid`.
-    func mmaps(pid: Int32, into emit: (UnsafeRawBufferPointer) -> Void) {
-        guard let maps = readFile("/proc/\(pid)/maps") else { return }
+    /// MMAP2 records for the executable file mappings of `pid`; false when its maps are unreadable.
+    @discardableResult
+    func mmaps(pid: Int32, into emit: (UnsafeRawBufferPointer) -> Void) -> Bool {
+        guard let maps = readFile("/proc/\(pid)/maps"), !maps.isEmpty || isKernelThread(pid) else { return false }
         for line in maps.split(separator: "\n") {
             guard let mapping = ProcMapsLine(line), mapping.permissions.contains("x") else { continue }
             var body: [UInt8] = []
@@ -44,6 +45,12 @@ struct RecordSynthesizer {
             body.append(contentsOf: paddedCString(mapping.path.isEmpty ? "//anon" : mapping.path))
             emitRecord(.mmap2, misc: 2, body: body, pid: pid, tid: pid, emit)  // PERF_RECORD_MISC_USER
         }
+        return true
+    }
+
+    /// Kernel threads have empty maps; that is not a failure to read them.
+    private func isKernelThread(_ pid: Int32) -> Bool {
+        (readFile("/proc/\(pid)/stat")?.split(separator: " ").dropFirst(8).first).flatMap { UInt64($0) }.map { $0 & 0x0020_0000 != 0 } ?? false
     }
 
     /// The kernel text mapping perf writes as `[kernel.kallsyms]_text`, so perf report places kernel samples.

@@ -38,7 +38,7 @@ public final class Recorder {
     /// Records until the target is done. Throws ``RecordingError`` when nothing could be recorded.
     public func run() throws -> RecordingResult {
         raiseDescriptorLimit()
-        planAttributes()
+        try planAttributes()
         perch_install_stop_handler()
         defer { perch_reset_stop_handler() }
 
@@ -63,19 +63,18 @@ public final class Recorder {
         synthesize(into: writer, eventID: descriptions[0].ids.first ?? 0)
 
         let start = monotonicSeconds()
-        let ending: RecordingResult.Ending
-        if case .launch(let argv) = options.target {
+        if case .launch = options.target {} else {
+            for event in events { try? event.enable() }
+        }
+        if child > 0 {
             let failure = perch_release_child(childControl.0, childControl.1)
             if failure != 0 {
                 _ = reap(child)
                 unlink(options.outputPath)
-                throw RecordingError.commandNotFound(argv[0], errno: failure)
+                throw RecordingError.commandNotFound(commandName, errno: failure)
             }
-            ending = eventLoop(writer: writer, decoder: decoder, start: start)
-        } else {
-            for event in events { try? event.enable() }
-            ending = eventLoop(writer: writer, decoder: decoder, start: start)
         }
+        let ending = eventLoop(writer: writer, decoder: decoder, start: start)
         for event in events { try? event.disable() }
         drainAll(writer: writer, decoder: decoder)
         clearStatusLine()
@@ -100,39 +99,26 @@ public final class Recorder {
                                dataPagesPerRing: rings.first?.dataPageCount ?? 0, elapsedSeconds: monotonicSeconds() - start)
     }
 
+    private var commandName: String {
+        switch options.target {
+        case .launch(let argv): argv.first ?? ""
+        case .systemWide(_, let command): command?.first ?? ""
+        default: ""
+        }
+    }
+
     // MARK: - Planning
 
-    private func planAttributes() {
-        var attributes = EventAttributes(kind: options.event)
-        if let period = options.period {
-            attributes.samplePeriodOrFrequency = period
-        } else {
-            var frequency = max(1, options.frequency)
-            if let maximum = settings.maxSampleRate, frequency > UInt64(maximum) {
-                note("frequency \(frequency) Hz clamped to kernel.perf_event_max_sample_rate=\(maximum); raise it with: sysctl kernel.perf_event_max_sample_rate=\(frequency)")
-                frequency = UInt64(maximum)
-            }
-            attributes.samplePeriodOrFrequency = frequency
-            attributes.flags.insert(.frequency)
+    private func planAttributes() throws {
+        let plan: RecordingPlan
+        do {
+            plan = try RecordingPlanner.plan(options, probe: PrivilegeProbe.run(settings: settings))
+        } catch {
+            throw RecordingError.refused(error)
         }
-        attributes.sampleType = [.identifier, .ip, .tid, .time, .cpu, .period]
-        options.callGraph.apply(to: &attributes)
-        attributes.flags.formUnion([.disabled, .mmap, .mmap2, .comm, .commExec, .task, .sampleIDAll, .buildID, .watermark])
-        switch options.target {
-        case .launch:
-            attributes.flags.formUnion([.inherit, .enableOnExec])
-        case .attach:
-            attributes.flags.insert(.inherit)
-        case .threads:
-            break
-        }
-        if !options.kernel {
-            attributes.flags.formUnion([.excludeKernel, .excludeHypervisor])
-        } else if !settings.mayProfileKernel {
-            attributes.flags.formUnion([.excludeKernel, .excludeHypervisor])
-            note("kernel frames left out: kernel.perf_event_paranoid=\(settings.paranoid.map(String.init) ?? "unreadable") allows user space only without CAP_PERFMON; to include them: sysctl kernel.perf_event_paranoid=1, or setcap cap_perfmon+ep $(which perch)")
-        }
-        self.attributes = attributes
+        attributes = plan.attributes
+        dataPages = plan.dataPages
+        for degradation in plan.degradations { note(degradation.description) }
     }
 
     private func note(_ text: String, replacingPrefix prefix: String? = nil) {
@@ -146,18 +132,11 @@ public final class Recorder {
     private func prepareTargets() throws -> [Int32] {
         switch options.target {
         case .launch(let argv):
-            guard !argv.isEmpty else { throw RecordingError.output("no command to record") }
-            var cArguments = argv.map { strdup($0) }
-            cArguments.append(nil)
-            defer { for argument in cArguments { free(argument) } }
-            var control: Int32 = -1, report: Int32 = -1
-            let pid = perch_spawn_paused(argv[0], cArguments, &control, &report)
-            guard pid > 0 else { throw RecordingError.spawnFailed(errno: errno) }
-            child = pid
-            childControl = (control, report)
-            let fd = perch_pidfd_open(pid)
-            if fd >= 0 { pidfds.append(fd) }
-            return [pid]
+            try spawnPaused(argv)
+            return [child]
+        case .systemWide(_, let command):
+            if let command, !command.isEmpty { try spawnPaused(command) }
+            return []
         case .attach(let pids):
             var tids: [Int32] = []
             for pid in pids {
@@ -179,6 +158,21 @@ public final class Recorder {
         }
     }
 
+    /// Forks the command, paused before exec until ``perch_release_child``.
+    private func spawnPaused(_ argv: [String]) throws {
+        guard !argv.isEmpty else { throw RecordingError.output("no command to record") }
+        var cArguments = argv.map { strdup($0) }
+        cArguments.append(nil)
+        defer { for argument in cArguments { free(argument) } }
+        var control: Int32 = -1, report: Int32 = -1
+        let pid = perch_spawn_paused(argv[0], cArguments, &control, &report)
+        guard pid > 0 else { throw RecordingError.spawnFailed(errno: errno) }
+        child = pid
+        childControl = (control, report)
+        let fd = perch_pidfd_open(pid)
+        if fd >= 0 { pidfds.append(fd) }
+    }
+
     private func cancelChild() {
         guard child > 0 else { return }
         close(childControl.0)  // the paused child reads EOF and exits 127
@@ -191,6 +185,16 @@ public final class Recorder {
 
     private func openEvents(for tids: [Int32]) throws {
         ringOwners = Array(repeating: nil, count: settings.onlineCPUs.count)
+        if case .systemWide(let cpus, _) = options.target {
+            for (slot, cpu) in settings.onlineCPUs.enumerated() where cpus?.contains(cpu) ?? true {
+                guard let event = try openAdapting(pid: -1, cpu: cpu) else { continue }
+                rings.append(try mapRing(for: event))
+                ringOwners[slot] = event
+                events.append(event)
+            }
+            guard !events.isEmpty else { throw RecordingError.output("none of the requested CPUs is online (online: \(settings.onlineCPUs))") }
+            return
+        }
         var opened: Set<Int32> = []
         var pending = tids
         // Threads may start while we attach: rescan until no new thread appears.
@@ -262,10 +266,7 @@ public final class Recorder {
 
     // MARK: - Rings
 
-    private lazy var dataPages: Int = {
-        let pages = max(1, options.dataPages)
-        return pages & (pages - 1) == 0 ? pages : 1 << (Int.bitWidth - pages.leadingZeroBitCount - 1)
-    }()
+    private var dataPages = 128
 
     /// Maps a ring for `owner`, halving the size while the locked-memory budget refuses it.
     private func mapRing(for owner: PerfEvent) throws -> RingBuffer {
@@ -368,9 +369,15 @@ public final class Recorder {
         if !attributes.flags.contains(.excludeKernel), let text = kernelTextAddress() {
             synthesizer.kernelMap(textStart: text) { writer.append($0) }
         }
-        for pid in attachedPIDs {
+        var pids = attachedPIDs
+        if case .systemWide = options.target { pids = TaskDiscovery.allProcesses() }
+        var unreadable = 0
+        for pid in pids {
             synthesizer.comms(pid: pid) { writer.append($0) }
-            synthesizer.mmaps(pid: pid) { writer.append($0) }
+            if !synthesizer.mmaps(pid: pid, into: { writer.append($0) }) { unreadable += 1 }
+        }
+        if unreadable > 0 {
+            note("\(unreadable) processes' memory maps were unreadable at start (other users' processes, or exited): their samples before any exec show as [unknown] symbols")
         }
     }
 

@@ -16,6 +16,18 @@ enum TaskDiscovery {
         return tids.sorted()
     }
 
+    /// Every process in /proc.
+    static func allProcesses() -> [Int32] {
+        guard let directory = opendir("/proc") else { return [] }
+        defer { closedir(directory) }
+        var pids: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let pid = Int32(name) { pids.append(pid) }
+        }
+        return pids.sorted()
+    }
+
     /// The process a thread belongs to (its Tgid).
     static func processID(ofThread tid: Int32) -> Int32? {
         guard let status = readFile("/proc/\(tid)/status") else { return nil }

@@ -25,6 +25,15 @@ struct RecordCommand: ParsableCommand {
     @Option(name: [.short, .customLong("tid")], help: "Attach to these threads (comma-separated).")
     var tid: String?
 
+    @Flag(name: [.short, .customLong("all-cpus")], help: "System-wide: every task on every CPU (needs CAP_PERFMON or kernel.perf_event_paranoid <= 0).")
+    var allCPUs = false
+
+    @Option(name: [.customShort("C"), .customLong("cpu")], help: "With -a, only these CPUs (e.g. 0,2-3).")
+    var cpuList: String?
+
+    @Flag(name: .customLong("switches"), help: "Also record context switches (PERF_RECORD_SWITCH).")
+    var switches = false
+
     @Option(name: [.customShort("F"), .customLong("freq")], help: "Samples per second (clamped to kernel.perf_event_max_sample_rate).")
     var frequency: UInt64 = 4000
 
@@ -62,9 +71,11 @@ struct RecordCommand: ParsableCommand {
 
     mutating func validate() throws {
         if command.first == "--" { command.removeFirst() }
-        let targets = [pid != nil, tid != nil, !command.isEmpty].filter { $0 }.count
-        if targets == 0 { throw ValidationError("nothing to record: give a command after --, or -p PID, or -t TID") }
-        if targets > 1 { throw ValidationError("give only one of: a command, -p, -t") }
+        let targets = [pid != nil, tid != nil, !command.isEmpty && !allCPUs, allCPUs].filter { $0 }.count
+        if targets == 0 { throw ValidationError("nothing to record: give a command after --, or -p PID, -t TID, or -a") }
+        if targets > 1 { throw ValidationError("give only one of: a command, -p, -t, -a (a command after -a bounds the recording)") }
+        if cpuList != nil && !allCPUs { throw ValidationError("-C/--cpu needs -a") }
+        if let cpuList, parseCPUList(cpuList) == nil { throw ValidationError("bad CPU list '\(cpuList)'; use e.g. 0,2-3") }
         if EventKind(name: event) == nil {
             throw ValidationError("unknown event '\(event)'; known: \(EventKind.knownNames.joined(separator: ", "))")
         }
@@ -77,7 +88,9 @@ struct RecordCommand: ParsableCommand {
 
     func run() throws {
         let target: RecordingTarget
-        if let pid {
+        if allCPUs {
+            target = .systemWide(cpus: cpuList.flatMap(parseCPUList), command: command.isEmpty ? nil : command)
+        } else if let pid {
             target = .attach(pids: try parseIDs(pid, what: "pid"))
         } else if let tid {
             target = .threads(try parseIDs(tid, what: "tid"))
@@ -95,12 +108,14 @@ struct RecordCommand: ParsableCommand {
         options.duration = duration
         options.statusLine = !quiet
         options.commandLine = CommandLine.arguments
+        options.contextSwitches = switches
 
         let result: RecordingResult
         do {
             result = try Recorder(options: options).run()
         } catch let error as RecordingError {
             if case .commandNotFound = error { fail("\(error)", code: ExitCode32.commandNotFound) }
+            if case .refused = error { fail("\(error)", code: PlanRefusal.exitCode) }
             fail("\(error)")
         } catch {
             fail("\(error)")
