@@ -58,13 +58,25 @@ public struct PrivilegeProbe: Sendable {
         hasPerfmon || (settings.paranoid.map { $0 <= 0 } ?? false)
     }
 
-    /// Kernel addresses in /proc/kallsyms are visible (kptr_restrict 0 with CAP_SYSLOG or
-    /// root-equivalent reads, or kptr_restrict 0 for everyone on most kernels).
+    /// Kernel addresses in /proc/kallsyms are visible to this process, as the kernel's
+    /// `kallsyms_show_value()` decides: at kptr_restrict 0 for perf users (paranoid <= 1) or
+    /// CAP_SYSLOG, at 1 only with CAP_SYSLOG, at 2 never.
     public var kernelAddressesVisible: Bool {
         guard let restrict = settings.kptrRestrict else { return false }
-        if restrict >= 2 { return false }
-        if restrict == 1 { return settings.hasCapability(.syslog) }
-        return true
+        switch restrict {
+        case 0: return settings.hasCapability(.syslog) || (settings.paranoid.map { $0 <= 1 } ?? false)
+        case 1: return settings.hasCapability(.syslog)
+        default: return false
+        }
+    }
+
+    /// How to make kernel addresses visible.
+    public var kernelAddressesRemedy: String {
+        switch settings.kptrRestrict ?? 2 {
+        case 0: "sysctl kernel.perf_event_paranoid=1 (kallsyms shows addresses to perf users at <= 1), or run perch with CAP_SYSLOG (setcap cap_perfmon,cap_syslog+ep $(which perch))"
+        case 1: "run perch with CAP_SYSLOG (setcap cap_perfmon,cap_syslog+ep $(which perch)), or sysctl kernel.kptr_restrict=0"
+        default: "sysctl kernel.kptr_restrict=0 or 1 (2 hides kernel addresses from everyone)"
+        }
     }
 
     /// Why perf_event_open is blocked, when it is.

@@ -114,8 +114,8 @@ public enum RecordingPlanner {
                 remedy: "sysctl kernel.perf_event_paranoid=1, or setcap cap_perfmon+ep $(which perch)"))
         } else if !probe.kernelAddressesVisible {
             degradations.append(Degradation(.kernelSymbolsHidden,
-                reason: "kernel symbols unavailable: kernel.kptr_restrict=\(settings.kptrRestrict.map(String.init) ?? "unreadable") hides kernel addresses in /proc/kallsyms, so kernel frames show as [unknown]",
-                remedy: "sysctl kernel.kptr_restrict=0 (or run with CAP_SYSLOG)"))
+                reason: "kernel symbols unavailable: /proc/kallsyms hides kernel addresses from this user (kernel.kptr_restrict=\(settings.kptrRestrict.map(String.init) ?? "unreadable"), perf_event_paranoid=\(paranoid)), so kernel frames show as [unknown]",
+                remedy: probe.kernelAddressesRemedy))
         }
         if options.contextSwitches && !probe.mayProfileKernel {
             degradations.append(Degradation(.switchStacksUnavailable,
