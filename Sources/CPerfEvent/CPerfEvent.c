@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -149,3 +150,18 @@ int perch_fd_signal_thread(int fd, pid_t tid, int signal) {
 }
 
 pid_t perch_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+static void on_interrupting_signal(int signal) { (void)signal; }
+
+int perch_install_interrupting_handler(int signal) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_interrupting_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;
+    if (sigaction(signal, &action, NULL) != 0) return -1;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signal);
+    return pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}

@@ -22,6 +22,7 @@ public struct DoctorCheck: Sendable, Equatable {
         case systemWide = "system-wide (-a)"
         case switchStacks = "context-switch stacks"
         case switchRecords = "context-switch records"
+        case deschedNotification = "rr-style desched signal"
         case hardwareEvents = "hardware events"
         case kernelSymbols = "kernel symbols"
         case dwarfStackSize = "DWARF stack copy size"
@@ -105,6 +106,14 @@ public enum Doctor {
             add(.switchRecords, .works, "a dummy event with context_switch=1 delivers PERF_RECORD_SWITCH")
         } else {
             add(.switchRecords, .refused, "no PERF_RECORD_SWITCH arrived from a dummy event with context_switch=1", probe.blockedRemedy)
+        }
+
+        do {
+            let notifier = try DeschedNotifier(signal: SIGURG)
+            add(.deschedNotification, .works, "DeschedNotifier arms with the \(notifier.mechanism.rawValue)")
+        } catch {
+            add(.deschedNotification, .refused, "no mechanism passes its self-test: \(error.reasons.joined(separator: "; "))",
+                "sysctl kernel.perf_event_paranoid=1, or \(capabilityRemedy), or Linux >= 6.10")
         }
 
         if probe.hardwarePMU {

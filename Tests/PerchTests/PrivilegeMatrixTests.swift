@@ -90,6 +90,19 @@ struct PrivilegeMatrixTests {
         print(table.joined(separator: "\n"))
     }
 
+    @Test func deschedNotificationWorksUnprivilegedAtParanoid2ThroughSwitchRecords() throws {
+        let original = try String(contentsOfFile: Self.paranoidPath, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { try? original.write(toFile: Self.paranoidPath, atomically: false, encoding: .utf8) }
+        for (paranoid, mechanism) in [("2", "switch-record wakeup"), ("1", "context-switches counter")] {
+            try paranoid.write(toFile: Self.paranoidPath, atomically: false, encoding: .utf8)
+            let doctor = try perch(.nobody, ["doctor", "--json"])
+            let json = try JSONSerialization.jsonObject(with: Data(doctor.stdout.utf8)) as? [String: Any]
+            let row = ((json?["checks"] as? [[String: Any]]) ?? []).first { $0["key"] as? String == "deschedNotification" }
+            #expect(row?["outcome"] as? String == "works", "paranoid \(paranoid): \(String(describing: row))")
+            #expect((row?["reason"] as? String)?.contains(mechanism) == true, "paranoid \(paranoid): \(String(describing: row))")
+        }
+    }
+
     @Test func aSeccompFilterGivesTheBlockedMessageNotACrash() throws {
         let deny = try Support.fixture("seccomp_deny", flags: ["-O2"])
         let result = try Support.run(deny, [Support.perch, "record", "-o", "\(Support.workDirectory)/seccomp.data", "--", "/bin/true"])

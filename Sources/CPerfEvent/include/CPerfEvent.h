@@ -48,6 +48,10 @@ int perch_pidfd_open(pid_t pid);
 /// fcntl(F_SETOWN_EX, F_OWNER_TID) and fcntl(F_SETSIG) plus O_ASYNC, for signal delivery to a thread.
 int perch_fd_signal_thread(int fd, pid_t tid, int signal);
 
+/// Installs a handler for `signal` that does nothing, without SA_RESTART, so a blocking
+/// system call in the receiving thread returns EINTR, and unblocks it in the calling thread.
+int perch_install_interrupting_handler(int signal);
+
 /// gettid(2).
 pid_t perch_gettid(void);
 
