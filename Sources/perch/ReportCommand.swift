@@ -21,10 +21,32 @@ struct ReportCommand: ParsableCommand {
     @Flag(name: [.customShort("g"), .customLong("call-graph")], help: "Show a caller-based call tree under each entry.")
     var callGraph = false
 
+    @Option(name: .long, help: "Only these commands (comma-separated).")
+    var comm: String?
+
+    @Option(name: .long, help: "Only these processes (comma-separated).")
+    var pid: String?
+
+    @Option(name: .long, help: "Only these threads (comma-separated).")
+    var tid: String?
+
     func run() throws {
-        let profile = loadProfile(path: input)
+        var filter = ProfileFilter()
+        filter.comms = Set((comm ?? "").split(separator: ",").map(String.init))
+        filter.pids = try ids(pid, "pid")
+        filter.tids = try ids(tid, "tid")
+        let profile = loadProfile(path: input).filtered(by: filter)
         try report.emit(profile, colour: isatty(1) != 0, callGraph: callGraph)
     }
+}
+
+private func ids(_ text: String?, _ what: String) throws -> Set<Int32> {
+    var result: Set<Int32> = []
+    for part in (text ?? "").split(separator: ",") {
+        guard let id = Int32(part.trimmed()) else { throw ValidationError("bad \(what) '\(part)'") }
+        result.insert(id)
+    }
+    return result
 }
 
 /// Reads and symbolizes a recording, or exits with a one-line error.

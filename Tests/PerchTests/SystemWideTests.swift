@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+
+/// `perch record -a`: the whole machine, attributed to process, thread and function.
+@Suite(.serialized, .enabled(if: Support.isRoot && Support.commandExists("setpriv"), "needs root to start other users' programs"))
+struct SystemWideTests {
+    @Test func anOperatorWithCapPerfmonOnlySeesAnotherUsersProgramsRightly() throws {
+        let workload = try Support.fixture("known_weights")
+        let data = Support.workDirectory + "/system-wide-perfmon.data"
+        let perfmon = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all,+perfmon", "--ambient-caps=+perfmon"]
+        // Root's programs, started once the recording runs.
+        let result = try Support.run("setpriv", perfmon + [Support.perch, "record", "-a", "--duration", "3", "-o", data, "-q"]) { _ in
+            usleep(300_000)
+            let first = Process(), second = Process()
+            for process in [first, second] {
+                process.executableURL = URL(fileURLWithPath: workload)
+                process.arguments = ["200"]
+                try? process.run()
+            }
+            first.waitUntilExit()
+            second.waitUntilExit()
+        }
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try Support.run("setpriv", perfmon + [Support.perch, "report", "-i", data, "--json", "--children",
+                                                           "--sort", "comm,sym", "--comm", "known_weights"])
+        #expect(report.status == 0, "\(report.stderr)")
+        let json = try JSONReport(report.stdout)
+        for (symbol, expected) in [("work_a", 50.0), ("work_b", 30.0), ("work_c", 20.0)] {
+            let share = try #require(json.children(of: symbol), "no \(symbol) in \(report.stdout.prefix(1500))")
+            #expect(abs(share - expected) <= 2, "\(symbol): \(share)%")
+        }
+        let byPid = try Support.run("setpriv", perfmon + [Support.perch, "report", "-i", data, "--json", "--sort", "comm,pid",
+                                                          "--comm", "known_weights"])
+        let pids = try JSONReport(byPid.stdout).entries.compactMap { $0["pid"] as? Int }
+        #expect(Set(pids).count == 2, "both runs show under their own pid: \(pids)")
+
+        let refused = try Support.run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                                                  Support.perch, "record", "-a", "--duration", "1", "-o", data + ".2"])
+        let paranoid = (try? String(contentsOfFile: "/proc/sys/kernel/perf_event_paranoid", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let paranoid, let level = Int(paranoid), level >= 1 {
+            #expect(refused.status == 77)
+            #expect(refused.stderr.contains("setcap cap_perfmon+ep"), "\(refused.stderr)")
+        }
+    }
+
+    @Test func shortLivedProcessesKeepTheirNamesAndSymbols() throws {
+        let workload = try Support.fixture("fork_heavy")
+        let data = Support.workDirectory + "/fork-heavy.data"
+        let result = try Support.perch(["record", "-a", "-o", data, "-q", "--", workload, "300"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try Support.perch(["report", "-i", data, "--json", "--sort", "comm,dso,sym", "--comm", "forkling,fork_heavy,true"])
+        let entries = try JSONReport(report.stdout).entries
+        #expect(entries.contains { $0["comm"] as? String == "forkling" && $0["symbol"] as? String == "forkling_work" },
+                "\(report.stdout.prefix(2000))")
+        #expect(entries.contains { $0["comm"] as? String == "true" })
+        // The fixture's own binary and the dynamic loader always have symbols: nothing there is unknown.
+        let unknownInOwnCode = entries.filter {
+            ($0["dso"] as? String)?.hasSuffix("fork_heavy") == true && $0["symbol"] as? String == "[unknown]"
+        }
+        #expect(unknownInOwnCode.isEmpty, "\(unknownInOwnCode)")
+    }
+}
