@@ -12,6 +12,9 @@ public final class Recorder {
     public let options: RecordOptions
     public let settings: KernelSettings
     private var attributes: EventAttributes
+    /// The context-switches sampling event, opened beside each main event when planned.
+    private var switchAttributes: EventAttributes?
+    private var switchEvents: [PerfEvent] = []
     private var notes: [String] = []
     private var events: [PerfEvent] = []
     private var rings: [RingBuffer] = []
@@ -51,7 +54,10 @@ public final class Recorder {
             throw error
         }
 
-        let descriptions = [EventDescription(attributes: attributes, ids: events.compactMap { try? $0.id() })]
+        var descriptions = [EventDescription(attributes: attributes, ids: events.compactMap { try? $0.id() })]
+        if let switchAttributes, !switchEvents.isEmpty {
+            descriptions.append(EventDescription(attributes: switchAttributes, ids: switchEvents.compactMap { try? $0.id() }))
+        }
         let writer: PerfDataWriter
         do {
             writer = try PerfDataWriter(path: options.outputPath, events: descriptions)
@@ -64,7 +70,7 @@ public final class Recorder {
 
         let start = monotonicSeconds()
         if case .launch = options.target {} else {
-            for event in events { try? event.enable() }
+            for event in events + switchEvents { try? event.enable() }
         }
         if child > 0 {
             let failure = perch_release_child(childControl.0, childControl.1)
@@ -75,7 +81,7 @@ public final class Recorder {
             }
         }
         let ending = eventLoop(writer: writer, decoder: decoder, start: start)
-        for event in events { try? event.disable() }
+        for event in events + switchEvents { try? event.disable() }
         drainAll(writer: writer, decoder: decoder)
         clearStatusLine()
 
@@ -117,6 +123,7 @@ public final class Recorder {
             throw RecordingError.refused(error)
         }
         attributes = plan.attributes
+        switchAttributes = plan.switchAttributes
         dataPages = plan.dataPages
         for degradation in plan.degradations { note(degradation.description) }
     }
@@ -191,6 +198,7 @@ public final class Recorder {
                 rings.append(try mapRing(for: event))
                 ringOwners[slot] = event
                 events.append(event)
+                openSwitchEvent(pid: -1, cpu: cpu, owner: event)
             }
             guard !events.isEmpty else { throw RecordingError.output("none of the requested CPUs is online (online: \(settings.onlineCPUs))") }
             return
@@ -214,6 +222,7 @@ public final class Recorder {
                         ringOwners[slot] = event
                     }
                     events.append(event)
+                    if let owner = ringOwners[slot] { openSwitchEvent(pid: tid, cpu: cpu, owner: owner) }
                 }
                 opened.insert(tid)
             }
@@ -224,6 +233,22 @@ public final class Recorder {
         }
         guard !events.isEmpty else {
             throw RecordingError.output("every target thread exited before events could be attached")
+        }
+    }
+
+    /// Opens the context-switches sampling event next to a main event, into the same ring.
+    /// A failure drops switch-out stacks (switch records stay) with a note.
+    private func openSwitchEvent(pid: Int32, cpu: Int32, owner: PerfEvent) {
+        guard let switchAttributes else { return }
+        do {
+            let event = try PerfEvent(attributes: switchAttributes, pid: pid, cpu: cpu)
+            try event.redirectOutput(to: owner)
+            switchEvents.append(event)
+        } catch {
+            if error.errno == ESRCH { return }
+            self.switchAttributes = nil
+            switchEvents.removeAll()
+            note("context-switch stacks left out: \(error); switch records and off-CPU time are kept")
         }
     }
 

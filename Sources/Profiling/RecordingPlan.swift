@@ -45,6 +45,8 @@ public struct PlanRefusal: Error, Sendable, CustomStringConvertible {
 /// The events Perch will open for a request, and what it had to give up.
 public struct RecordingPlan: Sendable {
     public var attributes: EventAttributes
+    /// The `context-switches` event sampled at every switch (for switch-out stacks), when allowed.
+    public var switchAttributes: EventAttributes?
     public var dataPages: Int
     public var degradations: [Degradation]
 }
@@ -136,7 +138,17 @@ public enum RecordingPlanner {
                 pages = shrunk
             }
         }
-        return RecordingPlan(attributes: attributes, dataPages: pages, degradations: degradations)
+        var switchAttributes: EventAttributes?
+        if options.contextSwitches && probe.mayProfileKernel {
+            var switches = EventAttributes(kind: .contextSwitches)
+            switches.samplePeriodOrFrequency = 1
+            switches.sampleType = attributes.sampleType
+            switches.sampleRegsUser = attributes.sampleRegsUser
+            switches.sampleStackUser = attributes.sampleStackUser
+            switches.flags = attributes.flags.intersection([.disabled, .inherit, .enableOnExec, .sampleIDAll, .excludeKernel, .excludeHypervisor])
+            switchAttributes = switches
+        }
+        return RecordingPlan(attributes: attributes, switchAttributes: switchAttributes, dataPages: pages, degradations: degradations)
     }
 
     /// Per-task events on another user's process pass the kernel's ptrace check only with
