@@ -1,0 +1,119 @@
+import PerfEvents
+import PerfRecords
+
+/// Per-thread scheduling from `PERF_RECORD_SWITCH` records: time on and off CPU, preemptions,
+/// switch counts, and the off-CPU intervals (for latency percentiles and `--timehist`).
+public struct SchedTimeline: Sendable {
+    public struct Thread: Sendable {
+        public var pid: Int32
+        public var tid: Int32
+        public var comm: String
+        public var onCPU: UInt64 = 0
+        public var offCPU: UInt64 = 0
+        /// Off-CPU time after preemption (waiting for a CPU rather than for an event).
+        public var preempted: UInt64 = 0
+        public var voluntarySwitches = 0
+        public var preemptedSwitches = 0
+        /// Durations of every complete off-CPU interval, in nanoseconds.
+        public var waits: [UInt64] = []
+
+        public var switches: Int { voluntarySwitches + preemptedSwitches }
+
+        /// The `p`-th percentile (0...100) of off-CPU intervals.
+        public func waitPercentile(_ p: Double) -> UInt64 {
+            guard !waits.isEmpty else { return 0 }
+            let sorted = waits.sorted()
+            let rank = Int((p / 100 * Double(sorted.count - 1)).rounded(.toNearestOrAwayFromZero))
+            return sorted[min(max(rank, 0), sorted.count - 1)]
+        }
+    }
+
+    /// One switch-out, as `perf sched timehist` prints it.
+    public struct Switch: Sendable {
+        public var time: UInt64
+        public var cpu: UInt32
+        public var tid: Int32
+        /// Off-CPU time that ended when this run started.
+        public var waitBefore: UInt64
+        /// Time on CPU ending at this switch-out.
+        public var run: UInt64
+        public var preempted: Bool
+    }
+
+    public var threads: [Thread] = []
+    public var switches: [Switch] = []
+    public var firstTime: UInt64 = 0
+    public var lastTime: UInt64 = 0
+    /// Switch records seen (0 means the recording has none: record with --switches).
+    public var switchRecords = 0
+
+    public init(file: PerfDataFile) throws {
+        let decoder = RecordDecoder(events: file.events)
+        struct State {
+            var index: Int
+            var lastIn: UInt64?
+            var lastOut: UInt64?
+            var outWasPreempt = false
+            var waitBefore: UInt64 = 0
+        }
+        var states: [Int32: State] = [:]
+        var names: [Int32: String] = [:]
+        var records: [(time: UInt64, offset: Int)] = []
+        try file.forEachRecord { record, offset in
+            let type = RecordDecoder.type(of: record)
+            if type == RecordType.comm.rawValue, case .comm(let comm)? = try? decoder.decode(record) {
+                names[comm.tid] = comm.name
+            } else if type == RecordType.fork.rawValue, case .fork(let task)? = try? decoder.decode(record), names[task.tid] == nil {
+                names[task.tid] = names[task.parentTID] ?? names[task.parentPID]
+            }
+            guard type == RecordType.switchThread.rawValue || type == RecordType.switchCPUWide.rawValue,
+                  case .contextSwitch(let change)? = try? decoder.decode(record) else { return }
+            records.append((change.sampleID.time, offset))
+        }
+        records.sort { $0.time != $1.time ? $0.time < $1.time : $0.offset < $1.offset }
+        switchRecords = records.count
+        firstTime = records.first?.time ?? 0
+        lastTime = records.last?.time ?? 0
+        let bytes = file.dataBytes
+        for (_, offset) in records {
+            let size = Int(bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self))
+            guard case .contextSwitch(let change)? = try? decoder.decode(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size])) else { continue }
+            let id = change.sampleID
+            // CPU-wide records name the other task too; the record's own task is in sample_id.
+            let tid = id.tid
+            guard tid > 0 else { continue }  // the idle task
+            var state = states[tid] ?? {
+                threads.append(Thread(pid: id.pid, tid: tid, comm: names[tid] ?? ":\(tid)"))
+                return State(index: threads.count - 1)
+            }()
+            if change.isOut {
+                if let lastIn = state.lastIn {
+                    let run = id.time &- lastIn
+                    threads[state.index].onCPU += run
+                    switches.append(Switch(time: id.time, cpu: id.cpu, tid: tid, waitBefore: state.waitBefore, run: run,
+                                           preempted: change.isPreempt))
+                }
+                if change.isPreempt { threads[state.index].preemptedSwitches += 1 } else { threads[state.index].voluntarySwitches += 1 }
+                state.lastOut = id.time
+                state.lastIn = nil
+                state.outWasPreempt = change.isPreempt
+            } else {
+                if let lastOut = state.lastOut {
+                    let wait = id.time &- lastOut
+                    threads[state.index].offCPU += wait
+                    if state.outWasPreempt { threads[state.index].preempted += wait }
+                    threads[state.index].waits.append(wait)
+                    state.waitBefore = wait
+                } else {
+                    state.waitBefore = 0
+                }
+                state.lastIn = id.time
+                state.lastOut = nil
+            }
+            states[tid] = state
+        }
+        for (tid, state) in states {
+            if let name = names[tid] { threads[state.index].comm = name }
+        }
+    }
+}
