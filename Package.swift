@@ -23,7 +23,8 @@ let package = Package(
         .target(name: "PerfEvents", dependencies: ["CPerfEvent"]),
         .target(name: "PerfRecords", dependencies: ["PerfEvents"]),
         .target(name: "Symbolication", dependencies: ["CElfutils", "CPerfEvent"]),
-        .target(name: "Profiling", dependencies: ["PerfEvents", "PerfRecords", "Symbolication", "CPerfEvent"]),
+        .target(name: "Unwinding", dependencies: ["CElfutils", "PerfRecords", "Symbolication"]),
+        .target(name: "Profiling", dependencies: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "CPerfEvent"]),
         .target(name: "Reporting", dependencies: ["Profiling"]),
         .executableTarget(
             name: "perch",
@@ -36,6 +37,7 @@ let package = Package(
         .testTarget(name: "PerfRecordsTests", dependencies: ["PerfRecords", "PerfEvents"]),
         .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Profiling"]),
+        .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfRecords", "Symbolication"]),
         .testTarget(name: "PerchTests", dependencies: ["PerfRecords", "Profiling"]),
     ],
     swiftLanguageModes: [.v6]

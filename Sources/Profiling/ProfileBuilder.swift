@@ -1,6 +1,7 @@
 import PerfEvents
 import PerfRecords
 import Symbolication
+import Unwinding
 
 /// Turns a perf.data file into a ``Profile``: replays the records in time order through the
 /// process model, aggregates samples into a stack trie of resolved locations, then symbolizes
@@ -9,7 +10,7 @@ public final class ProfileBuilder {
     /// A sampled address after mapping resolution: a DSO and file offset, a kernel address, or
     /// an address no mapping covered.
     private struct Location: Hashable {
-        enum Kind: UInt8 { case user, kernel, unmapped }
+        enum Kind: UInt8 { case user, kernel, unmapped, truncated }
         var kind: Kind
         var dso: Int32
         var address: UInt64
@@ -19,15 +20,15 @@ public final class ProfileBuilder {
     private let decoder: RecordDecoder
     private let symbolizer: AddressSymbolizer
     private let model = ProcessModel()
-    private var trie = StackTrie()
-    private var locations: [Location] = []
-    private var locationIDs: [Location: Int32] = [:]
-    private var threadIDs: [ThreadKey: Int32] = [:]
-    private var threads: [ThreadKey] = []
-    private var commNames: [String] = []
-    private var commIDs: [String: Int32] = [:]
+    @exclusivity(unchecked) private var trie = StackTrie()
+    @exclusivity(unchecked) private var locations: [Location] = []
+    @exclusivity(unchecked) private var locationIDs: [Location: Int32] = [:]
+    @exclusivity(unchecked) private var threadIDs: [ThreadKey: Int32] = [:]
+    @exclusivity(unchecked) private var threads: [ThreadKey] = []
+    @exclusivity(unchecked) private var commNames: [String] = []
+    @exclusivity(unchecked) private var commIDs: [String: Int32] = [:]
     /// The current name of each thread, as an index into `commNames`.
-    private var currentComm: [Int32: Int32] = [:]
+    @exclusivity(unchecked) private var currentComm: [Int32: Int32] = [:]
 
     /// A thread under one name: samples taken before and after an exec or a rename are told apart.
     private struct ThreadKey: Hashable {
@@ -35,9 +36,36 @@ public final class ProfileBuilder {
         var tid: Int32
         var comm: Int32
     }
-    private var counts: [UInt64: (count: UInt64, weight: UInt64)] = [:]
-    private var scratch: [Int32] = []
-    private var summary: RecordingSummary
+    @exclusivity(unchecked) private var counts: [UInt64: (count: UInt64, weight: UInt64)] = [:]
+    @exclusivity(unchecked) private var scratch: [Int32] = []
+    @exclusivity(unchecked) private var summary: RecordingSummary
+
+    // MARK: Unwinding state
+
+    /// How user frames are obtained, decided from the first event's attributes.
+    private enum UnwindMode {
+        /// The kernel's chain (or the sampled ip) as recorded.
+        case chain
+        /// The kernel's frame-pointer chain with the leaf's caller recovered from CFI.
+        case leafRepair
+        /// User frames unwound from the stack copy; kernel frames from the chain.
+        case dwarf
+        /// DWARF inside the copy, the frame-pointer chain beyond it and where CFI is missing.
+        case auto
+    }
+    private let unwindMode: UnwindMode
+    private let registerMask: UInt64
+    private let stackCopySize: UInt32
+    private let unwinder = Unwinder()
+    @exclusivity(unchecked) private var kernelChain: [UInt64] = []
+    @exclusivity(unchecked) private var userChain: [UInt64] = []
+    @exclusivity(unchecked) private var unwound: [UInt64] = []
+    /// Samples whose user stack was unwound from the copy (auto: DWARF frames used).
+    @exclusivity(unchecked) private var dwarfSamples: UInt64 = 0
+    @exclusivity(unchecked) private var unwindAttempts: UInt64 = 0
+    @exclusivity(unchecked) private var truncatedSamples: UInt64 = 0
+    @exclusivity(unchecked) private var noUnwindInfoSamples: UInt64 = 0
+    @exclusivity(unchecked) private var repairedSamples: UInt64 = 0
 
     public init(file: PerfDataFile, symbolizer: AddressSymbolizer) {
         self.file = file
@@ -46,6 +74,20 @@ public final class ProfileBuilder {
         let attributes = file.events[0].attributes
         summary = RecordingSummary(event: file.events[0].name, frequency: attributes.frequency, period: attributes.period)
         summary.callGraph = attributes.sampleType.contains(.callchain) ? "fp" : "none"
+        registerMask = attributes.sampleRegsUser
+        stackCopySize = attributes.sampleStackUser
+        let hasChain = attributes.sampleType.contains(.callchain)
+        if attributes.sampleType.isSuperset(of: [.regsUser, .stackUser]), attributes.sampleRegsUser != 0, attributes.sampleStackUser > 0 {
+            if !hasChain || attributes.flags.contains(.excludeCallchainUser) {
+                unwindMode = .dwarf
+            } else if attributes.sampleStackUser <= CallGraphMode.leafRepairStackSize {
+                unwindMode = .leafRepair
+            } else {
+                unwindMode = .auto
+            }
+        } else {
+            unwindMode = .chain
+        }
         summary.commandLine = file.features.commandLine?.joined(separator: " ")
         if attributes.flags.contains(.excludeKernel) {
             summary.notes.append("kernel code was not sampled (exclude_kernel): kernel frames are absent")
@@ -68,13 +110,22 @@ public final class ProfileBuilder {
         var entries: [(time: UInt64, offset: Int)] = []
         var lastTime: UInt64 = 0
         var sorted = true
-        let timed = file.events[0].attributes.sampleType.contains(.time)
+        let sampleType = file.events[0].attributes.sampleType
+        let timed = sampleType.contains(.time)
+        // One event: the time sits at a fixed offset in every sample (after id, ip, pid/tid),
+        // so the large DWARF samples need not be decoded twice.
+        var fixedTimeOffset: Int? = nil
+        if file.events.count == 1 && timed {
+            fixedTimeOffset = 8 + [SampleType.identifier, .ip, .tid].filter { sampleType.contains($0) }.count * 8
+        }
         try file.forEachRecord { record, offset in
             var time = lastTime
             if timed {
                 let type = RecordDecoder.type(of: record)
                 if type == RecordType.sample.rawValue {
-                    if case .sample(let sample)? = try? decoder.decode(record) { time = sample.time }
+                    if let fixed = fixedTimeOffset {
+                        if record.count >= fixed + 8 { time = UInt64(littleEndian: record.loadUnaligned(fromByteOffset: fixed, as: UInt64.self)) }
+                    } else if case .sample(let sample)? = try? decoder.decode(record) { time = sample.time }
                 } else if type < 64, let trailer = try? decoder.trailer(record, attributes: file.events[decoder.eventIndex(of: record)].attributes),
                           trailer.hasTime, trailer.time != 0 {
                     time = trailer.time
@@ -131,20 +182,32 @@ public final class ProfileBuilder {
         summary.sampleCount += 1
         let space = model.spaceIfKnown(of: sample.pid)
         scratch.removeAll(keepingCapacity: true)
+        kernelChain.removeAll(keepingCapacity: true)
+        userChain.removeAll(keepingCapacity: true)
         var inKernel = sample.misc.cpuMode == .kernel || sample.misc.cpuMode == .hypervisor
-        var first = true
         if sample.callchain.isEmpty {
-            scratch.append(locate(sample.ip, kernel: inKernel, exact: true, space: space))
+            if inKernel { kernelChain.append(sample.ip) } else { userChain.append(sample.ip) }
         } else {
             for address in sample.callchain {
                 if address >= CallchainContext.markerThreshold {
                     inKernel = address == CallchainContext.kernel.rawValue || address == CallchainContext.hypervisor.rawValue
                     continue
                 }
-                scratch.append(locate(address, kernel: inKernel, exact: first, space: space))
-                first = false
+                if inKernel { kernelChain.append(address) } else { userChain.append(address) }
             }
         }
+        let truncated = unwindUserStack(sample, space: space)
+        // Kernel frames first (innermost), then the user frames, the sampled frame exact.
+        var first = true
+        for address in kernelChain {
+            scratch.append(locate(address, kernel: true, exact: first, space: space))
+            first = false
+        }
+        for address in userChain {
+            scratch.append(locate(address, kernel: false, exact: first, space: space))
+            first = false
+        }
+        if truncated { scratch.append(truncatedLocation()) }
         var node: Int32 = 0
         for location in scratch.reversed() {
             node = trie.child(of: node, location: location)
@@ -152,6 +215,91 @@ public final class ProfileBuilder {
         let key = UInt64(UInt32(bitPattern: thread(pid: sample.pid, tid: sample.tid))) << 32 | UInt64(UInt32(bitPattern: node))
         let previous = counts[key] ?? (0, 0)
         counts[key] = (previous.count + 1, previous.weight &+ sample.period)
+    }
+
+    /// Replaces or repairs `userChain` from the sample's registers and stack copy, per
+    /// `unwindMode`. Returns whether the stack ran past the end of the copy (marked truncated).
+    private func unwindUserStack(_ sample: SampleRecord, space: AddressSpace?) -> Bool {
+        // 64-bit register sets only (ABI 2); 32-bit tasks and kernel threads keep the chain.
+        guard unwindMode != .chain, sample.userRegisterABI == 2, !sample.userRegisters.isEmpty, let space else { return false }
+        let view = ModelSpace(space: space, model: model)
+        switch unwindMode {
+        case .chain:
+            return false
+        case .leafRepair:
+            guard let pc = userChain.first, let caller = unwinder.leafCaller(
+                registers: sample.userRegisters, registerMask: registerMask, stack: sample.userStack,
+                space: view, chainPC: pc, chainCaller: userChain.count > 1 ? userChain[1] : nil) else { return false }
+            userChain.insert(caller, at: 1)
+            repairedSamples += 1
+            return false
+        case .dwarf:
+            unwindAttempts += 1
+            unwound.removeAll(keepingCapacity: true)
+            let stop = unwinder.unwind(registers: sample.userRegisters, registerMask: registerMask,
+                                       stack: sample.userStack, space: view, into: &unwound)
+            guard !unwound.isEmpty else { return false }
+            swap(&userChain, &unwound)
+            dwarfSamples += 1
+            if stop == .noUnwindInfo { noUnwindInfoSamples += 1 }
+            if stop == .truncated { truncatedSamples += 1 }
+            return stop == .truncated
+        case .auto:
+            unwindAttempts += 1
+            unwound.removeAll(keepingCapacity: true)
+            let stop = unwinder.unwind(registers: sample.userRegisters, registerMask: registerMask,
+                                       stack: sample.userStack, space: view, into: &unwound)
+            // No CFI for the sampled code itself (JIT, [vdso]): the frame-pointer chain is all there is.
+            guard unwound.count > 1 || (stop == .complete && !unwound.isEmpty) else { return false }
+            dwarfSamples += 1
+            if stop != .complete, let last = unwound.last, userChain.count > 1,
+               let joint = userChain[1...].lastIndex(of: last) {
+                // The frame-pointer chain goes on from the last unwound frame.
+                unwound.append(contentsOf: userChain[(joint + 1)...])
+                swap(&userChain, &unwound)
+                return false
+            }
+            swap(&userChain, &unwound)
+            if stop == .noUnwindInfo { noUnwindInfoSamples += 1 }
+            if stop == .truncated { truncatedSamples += 1 }
+            return stop == .truncated
+        }
+    }
+
+    private func truncatedLocation() -> Int32 {
+        let location = Location(kind: .truncated, dso: -1, address: 0)
+        if let id = locationIDs[location] { return id }
+        let id = Int32(locations.count)
+        locations.append(location)
+        locationIDs[location] = id
+        return id
+    }
+
+    /// Notes and the call-graph description, once every sample is in.
+    private func summarizeUnwinding(into summary: inout RecordingSummary) {
+        func percent(_ part: UInt64, of whole: UInt64) -> String {
+            let value = whole == 0 ? 0 : Double(part) * 100 / Double(whole)
+            if part > 0 && value < 0.1 { return "<0.1" }
+            return value >= 10 || value == 0 ? String(Int(value.rounded())) : String((value * 10).rounded() / 10)
+        }
+        switch unwindMode {
+        case .chain:
+            return
+        case .leafRepair:
+            if repairedSamples > 0 {
+                summary.callGraph = "fp (leaf frames repaired in \(percent(repairedSamples, of: summary.sampleCount))% of samples)"
+            }
+        case .dwarf:
+            summary.callGraph = stackCopySize == CallGraphMode.defaultDWARFStackSize ? "dwarf" : "dwarf,\(stackCopySize)"
+        case .auto:
+            summary.callGraph = "auto (dwarf for \(percent(dwarfSamples, of: summary.sampleCount))% of samples)"
+        }
+        if truncatedSamples > 0 {
+            summary.notes.append("\(percent(truncatedSamples, of: unwindAttempts))% of user stacks (\(truncatedSamples) of \(unwindAttempts)) went deeper than the \(stackCopySize)-byte stack copy and end in [truncated]; record with --call-graph dwarf,\(CallGraphMode.maximumStackSize) to see more")
+        }
+        if noUnwindInfoSamples * 100 > max(unwindAttempts, 1) {
+            summary.notes.append("\(percent(noUnwindInfoSamples, of: unwindAttempts))% of user stacks stop in code without unwind tables (JIT code, [vdso], or a binary that changed since the recording)")
+        }
     }
 
     /// Resolves an address to a location id. Return addresses (every frame but the sampled
@@ -194,6 +342,7 @@ public final class ProfileBuilder {
     // MARK: - Symbolization
 
     private func makeProfile() -> Profile {
+        summarizeUnwinding(into: &summary)
         var profile = Profile(summary: summary)
         var frameIDs: [Frame: Int32] = [:]
         func intern(_ frame: Frame) -> Int32 {
@@ -215,6 +364,8 @@ public final class ProfileBuilder {
                 return [intern(Frame(symbol: Frame.unknownSymbol, dso: "[kernel.kallsyms]", kind: .kernel, address: location.address))]
             case .unmapped:
                 return [intern(Frame(symbol: Frame.unknownSymbol, dso: Frame.unknownSymbol, kind: .user, address: location.address))]
+            case .truncated:
+                return [intern(Frame(symbol: "[truncated]", dso: Frame.unknownSymbol, kind: .user))]
             case .user:
                 let path = model.dsos[Int(location.dso)]
                 let symbolized = usable[Int(location.dso)] ? symbolizer.symbolize(path: path, fileOffset: location.address) : []
@@ -255,4 +406,19 @@ public final class ProfileBuilder {
     private func hex(_ bytes: [UInt8]) -> String {
         bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
+}
+
+/// The process model's view of one address space, as the unwinder asks for it.
+private struct ModelSpace: UnwindAddressSpace {
+    let space: AddressSpace
+    let model: ProcessModel
+
+    func module(at address: UInt64) -> (module: Int32, fileOffset: UInt64)? {
+        guard let mapping = space.find(address) else { return nil }
+        return (mapping.dso, address - mapping.start + mapping.pageOffset)
+    }
+
+    func path(ofModule module: Int32) -> String { model.dsos[Int(module)] }
+
+    func buildID(ofModule module: Int32) -> [UInt8]? { model.dsoBuildIDs[module] }
 }

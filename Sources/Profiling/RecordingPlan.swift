@@ -127,6 +127,11 @@ public enum RecordingPlanner {
 
         var pages = max(1, options.dataPages)
         if pages & (pages - 1) != 0 { pages = 1 << (Int.bitWidth - pages.leadingZeroBitCount - 1) }
+        // Stack copies make samples 10-60 times larger: where locked memory is not limited
+        // (root, CAP_IPC_LOCK) and the user kept the default, give the rings room to match.
+        if attributes.sampleType.contains(.stackUser), probe.settings.unlimitedLockedMemory, options.dataPages == 128 {
+            pages = attributes.sampleStackUser > 1024 ? 1024 : 256
+        }
         if !probe.settings.unlimitedLockedMemory, let budget = settings.mlockKiB {
             let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
             let fitting = budget * 1024 / pageSize - 1
@@ -148,6 +153,8 @@ public enum RecordingPlanner {
             switches.flags = attributes.flags.intersection([.disabled, .inherit, .enableOnExec, .sampleIDAll, .excludeKernel, .excludeHypervisor])
             switchAttributes = switches
         }
+        // Wake the reader when a quarter of the ring is full, not per sample.
+        attributes.wakeup = UInt32(pages * Int(sysconf(Int32(_SC_PAGESIZE))) / 4)
         return RecordingPlan(attributes: attributes, switchAttributes: switchAttributes, dataPages: pages, degradations: degradations)
     }
 

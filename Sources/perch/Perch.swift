@@ -5,6 +5,6 @@ struct Perch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "perch",
         abstract: "A sampling profiler for Linux that talks to perf_event_open directly.",
-        subcommands: [RecordCommand.self, ReportCommand.self, SymbolizeCommand.self, DoctorCommand.self]
+        subcommands: [RecordCommand.self, ReportCommand.self, SchedCommand.self, SymbolizeCommand.self, DoctorCommand.self, FlamegraphCommand.self, CollapseCommand.self, DiffCommand.self]
     )
 }

@@ -43,10 +43,10 @@ struct RecordCommand: ParsableCommand {
     @Option(name: [.short, .customLong("event")], help: "cycles (default; falls back to cpu-clock without a PMU), instructions, cpu-clock, task-clock, ...")
     var event = "cycles"
 
-    @Option(name: .customLong("call-graph"), help: "fp (frame pointers, default) or none.")
-    var callGraph = "fp"
+    @Option(name: .customLong("call-graph"), help: "auto (default: DWARF unwinding over a 4096-byte stack copy, frame pointers beyond it and where unwind tables are missing), fp (frame pointers, leaf frames repaired), dwarf[,SIZE] (unwind a SIZE-byte user stack copy, default 8192, at most 65528), or none.")
+    var callGraph: String?
 
-    @Flag(name: .customShort("g"), help: "Record frame-pointer call graphs (the default; accepted for perf compatibility).")
+    @Flag(name: .customShort("g"), help: "Record call graphs (always on; accepted for perf compatibility).")
     var recordCallGraph = false
 
     @Option(name: .long, help: "Stop after this many seconds.")
@@ -79,7 +79,7 @@ struct RecordCommand: ParsableCommand {
         if EventKind(name: event) == nil {
             throw ValidationError("unknown event '\(event)'; known: \(EventKind.knownNames.joined(separator: ", "))")
         }
-        if CallGraphMode(rawValue: callGraph) == nil { throw ValidationError("--call-graph takes fp or none") }
+        if let callGraph, CallGraphMode(parsing: callGraph) == nil { throw ValidationError("--call-graph takes auto, fp, dwarf, dwarf,SIZE (8 to 65528 bytes) or none") }
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
         if frequency == 0 { throw ValidationError("--freq must be positive") }
         if period == 0 { throw ValidationError("--period must be positive") }
@@ -101,7 +101,7 @@ struct RecordCommand: ParsableCommand {
         options.event = EventKind(name: event)!
         options.frequency = frequency
         options.period = period
-        options.callGraph = CallGraphMode(rawValue: callGraph)!
+        options.callGraph = CallGraphMode(parsing: callGraph ?? "auto")!
         options.kernel = !userOnly
         options.dataPages = mmapPages
         options.outputPath = output

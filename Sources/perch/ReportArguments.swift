@@ -1,6 +1,68 @@
 import ArgumentParser
 import Profiling
 import Reporting
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Folded-stack options (stackcollapse-perf.pl's annotations and `--addrs`), shared by the report
+/// outputs. The process-name flags differ per command (`perch record` has its own `--pid`).
+struct FoldedAnnotationArguments: ParsableArguments {
+    @Flag(name: .customLong("addrs"), help: "Folded: unknown symbols as [module <address>].")
+    var addresses = false
+
+    @Flag(name: .customLong("kernel"), help: "Folded: annotate kernel frames with _[k].")
+    var kernel = false
+
+    @Flag(name: .customLong("jit"), help: "Folded: annotate JIT frames with _[j].")
+    var jit = false
+
+    @Flag(name: .customLong("all"), help: "Folded: all annotations (_[k], _[j], _[i]).")
+    var all = false
+
+    func options(pid: Bool, tid: Bool) -> FoldedOptions {
+        FoldedOptions(
+            includePid: pid, includeTid: tid, addresses: addresses,
+            annotateKernel: kernel || all, annotateJIT: jit || all, annotateInlined: all)
+    }
+}
+
+/// Flame graph drawing options, shared by `perch report`, `perch record`, `perch flamegraph` and
+/// `perch diff` (flamegraph.pl's names).
+struct FlameGraphArguments: ParsableArguments {
+    @Option(name: .long, help: "Flame graph title (default \"Flame Graph\", or \"Icicle Graph\" with --inverted).")
+    var title: String?
+
+    @Option(name: .long, help: "Flame graph subtitle.")
+    var subtitle: String?
+
+    @Option(name: .long, help: "Flame graph width in pixels.")
+    var width: Double = 1200
+
+    @Option(name: .customLong("minwidth"), help: "Leave out flame graph frames narrower than this many pixels.")
+    var minWidth: Double = 0.1
+
+    @Option(name: [.customLong("palette"), .customLong("colors")], help: "Flame graph colours: hot, mem, io, or kind (kernel, native, Swift, C++, JIT, inlined).")
+    var palette: String = "hot"
+
+    @Flag(name: .long, help: "Flame graph merged by leaf: stacks reversed, the sampled frame at the root.")
+    var reverse = false
+
+    @Flag(name: .long, help: "Icicle graph: the root at the top.")
+    var inverted = false
+
+    func validate() throws {
+        if FlamePalette(rawValue: palette) == nil { throw ValidationError("unknown palette '\(palette)'; use hot, mem, io or kind") }
+        if !(width >= 50 && width <= 1_000_000) { throw ValidationError("--width must be between 50 and 1000000") }
+        if !(minWidth >= 0) { throw ValidationError("--minwidth must not be negative") }
+    }
+
+    func options(defaultSubtitle: String? = nil) -> FlameGraphOptions {
+        FlameGraphOptions(
+            title: title, subtitle: subtitle ?? defaultSubtitle, width: width, minWidth: minWidth,
+            palette: FlamePalette(rawValue: palette) ?? .hot, inverted: inverted)
+    }
+}
 
 /// Report options shared by `perch record` and `perch report`.
 struct ReportArguments: ParsableArguments {
@@ -16,14 +78,39 @@ struct ReportArguments: ParsableArguments {
     @Option(name: .long, help: "Also write folded stacks (frame;frame;frame count) to FILE.")
     var folded: String?
 
+    @Option(name: .long, help: "Also write an interactive SVG flame graph to FILE.")
+    var flamegraph: String?
+
+    @Option(name: .long, help: "Also write the profile in speedscope's JSON format to FILE.")
+    var speedscope: String?
+
+    @Option(name: .long, help: "Also write the profile as gzipped pprof profile.proto to FILE.")
+    var pprof: String?
+
+    @Flag(name: .customLong("folded-pid"), help: "Folded and flame graph: root frames as comm-pid.")
+    var foldedPid = false
+
+    @Flag(name: .customLong("folded-tid"), help: "Folded and flame graph: root frames as comm-pid/tid.")
+    var foldedTid = false
+
+    @OptionGroup(title: "Folded stacks") var annotations: FoldedAnnotationArguments
+
+    @OptionGroup(title: "Flame graph") var flame: FlameGraphArguments
+
     @Flag(name: .long, help: "Print the report as JSON.")
     var json = false
 
     @Flag(name: .long, help: "Print a per-thread breakdown after the report.")
     var threads = false
 
+    @Flag(name: .long, help: "Print a per-process breakdown after the report.")
+    var processes = false
+
     @Flag(name: .long, help: "Accepted for perf compatibility; the text report is the default.")
     var stdio = false
+
+    @Flag(name: .customLong("no-color"), help: "Never colour percentages (they are coloured when stdout is a terminal).")
+    var noColour = false
 
     func options(colour: Bool, callGraph: Bool) throws -> ReportOptions {
         var keys: [SortKey] = []
@@ -38,27 +125,90 @@ struct ReportArguments: ParsableArguments {
         options.children = children
         options.callGraph = callGraph
         options.percentLimit = percentLimit
-        options.colour = colour
+        options.colour = colour && !noColour && getenv("NO_COLOR") == nil
         return options
     }
 
-    /// Prints the report (and writes the folded file) for `profile`.
+    var foldedOptions: FoldedOptions { annotations.options(pid: foldedPid, tid: foldedTid) }
+
+    /// Whether any output file was asked for.
+    var writesFiles: Bool { folded != nil || flamegraph != nil || speedscope != nil || pprof != nil }
+
+    /// Writes the folded, flame graph, speedscope and pprof files that were asked for.
+    func writeFiles(_ profile: Profile) {
+        do {
+            if let folded {
+                try writeFile(folded, FoldedWriter.bytes(profile, options: foldedOptions))
+            }
+            if let flamegraph {
+                let graph = FlameGraph(profile: profile, folded: foldedOptions, reverse: flame.reverse)
+                let subtitle = flame.reverse ? "Reversed: merged by sampled frame" : nil
+                try writeFile(flamegraph, FlameGraphSVG.bytes(graph, options: flame.options(defaultSubtitle: subtitle)))
+            }
+            if let speedscope {
+                try writeFile(speedscope, SpeedscopeWriter.write(profile))
+            }
+            if let pprof {
+                try writeFile(pprof, PprofWriter.write(profile))
+            }
+        } catch {
+            fail("\(error)")
+        }
+    }
+
+    /// Prints the report (and writes the requested files) for `profile`.
     func emit(_ profile: Profile, colour: Bool, callGraph: Bool = false) throws {
         let options = try options(colour: colour && !json, callGraph: callGraph)
-        if let folded {
-            do {
-                try writeFile(folded, FoldedWriter.write(profile, options: FoldedOptions()))
-            } catch {
-                fail("\(error)")
-            }
-        }
+        writeFiles(profile)
         if json {
             writeOut(TextReport.json(profile, options: options) + "\n")
         } else {
             writeOut(TextReport.render(profile, options: options))
             if threads { writeOut("\n" + TextReport.threadSummary(profile)) }
+            if processes { writeOut("\n" + TextReport.processSummary(profile)) }
         }
     }
+}
+
+/// Writes bytes to a file (`-` for standard output).
+func writeFile(_ path: String, _ bytes: [UInt8]) throws(FileWriteError) {
+    if path == "-" {
+        bytes.withUnsafeBufferPointer { buffer in
+            var done = 0
+            while done < buffer.count {
+                let n = write(1, buffer.baseAddress! + done, buffer.count - done)
+                if n < 0 { if errno == EINTR { continue } else { return } }
+                done += n
+            }
+        }
+        return
+    }
+    guard let file = fopen(path, "w") else { throw FileWriteError(path: path, errno: errno) }
+    defer { fclose(file) }
+    let written = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, file) }
+    if written != bytes.count { throw FileWriteError(path: path, errno: errno) }
+}
+
+/// Reads a whole file (`-` for standard input).
+func readWholeFile(_ path: String) throws(FileReadError) -> [UInt8] {
+    let fd = path == "-" ? 0 : open(path, O_RDONLY)
+    guard fd >= 0 else { throw FileReadError(path: path, errno: errno) }
+    defer { if fd != 0 { close(fd) } }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 { if errno == EINTR { continue }; throw FileReadError(path: path, errno: errno) }
+        if n == 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
+    return bytes
+}
+
+struct FileReadError: Error, CustomStringConvertible {
+    var path: String
+    var errno: Int32
+    var description: String { "cannot read \(path == "-" ? "standard input" : path): \(String(cString: strerror(errno)))" }
 }
 
 extension StringProtocol {
@@ -69,4 +219,14 @@ extension StringProtocol {
         while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
         return String(slice)
     }
+}
+
+/// The first `count` bytes of a file (fewer if it is shorter).
+func readWholeFilePrefix(_ path: String, count: Int) throws(FileReadError) -> [UInt8] {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw FileReadError(path: path, errno: errno) }
+    defer { close(fd) }
+    var bytes = [UInt8](repeating: 0, count: count)
+    let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, count) }
+    return n > 0 ? Array(bytes[0..<n]) : []
 }

@@ -1,0 +1,190 @@
+import CElfutils
+import Symbolication
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One DWARF expression operation, copied out of libdw.
+struct ExpressionOp {
+    var atom: UInt8
+    var number: UInt64
+    var number2: UInt64
+}
+
+/// Where a caller's register is, for one CFI row.
+struct RegisterRule {
+    enum Kind: UInt8 {
+        /// The caller's value is lost (call-clobbered, or the outermost frame's return address).
+        case undefined
+        /// Saved in memory at CFA + offset.
+        case atCFAOffset
+        /// The value CFA + offset.
+        case cfaPlusOffset
+        /// In another register (`offset` holds its slot).
+        case inRegister
+        /// Saved in memory at the address an expression computes.
+        case atExpression
+        /// The value an expression computes.
+        case valueExpression
+    }
+    var slot: Int32
+    var kind: Kind
+    var offset: Int64
+    var expression: Int32
+}
+
+/// One CFI row, compiled: how to find the CFA and the caller's registers at one pc. Registers
+/// with no rule keep their value ("same value").
+struct CompiledRow {
+    /// The CFA is `register + offset`, or (register < 0) the value of `expression`.
+    var cfaRegister: Int32
+    var cfaOffset: Int64
+    var cfaExpression: Int32
+    var rules: [RegisterRule]
+    /// The DWARF register holding the return address (x86_64: 16, the rip column).
+    var returnAddressColumn: Int32
+    /// The frame of a signal trampoline: its caller's pc is exact, not a return address.
+    var isSignalFrame: Bool
+}
+
+/// The CFI of one ELF file (`.eh_frame`, else `.debug_frame`), with compiled rows cached per
+/// file offset. Owns its libelf/libdw handles; not thread-safe.
+final class CFIModule {
+    let image: ELFImage
+    private let fd: Int32
+    private let elf: OpaquePointer
+    private let ehFrame: OpaquePointer?
+    private var dwarf: OpaquePointer?
+    private var debugFrame: OpaquePointer?
+    private var triedDebugFrame = false
+    /// Row index per looked-up file offset; -1 when no CFI covers it.
+    @exclusivity(unchecked) var rowByOffset: [UInt64: Int32] = [:]
+
+    private static let libelfReady: Bool = elf_version(UInt32(EV_CURRENT)) != UInt32(EV_NONE)
+
+    init?(path: String, expectedBuildID: [UInt8]?) {
+        guard CFIModule.libelfReady, let image = try? ELFImage(path: path) else { return nil }
+        if let expectedBuildID, let actual = image.buildID, actual != expectedBuildID { return nil }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        guard let elf = elf_begin(fd, ELF_C_READ_MMAP, nil) else {
+            close(fd)
+            return nil
+        }
+        self.image = image
+        self.fd = fd
+        self.elf = elf
+        self.ehFrame = dwarf_getcfi_elf(elf)
+    }
+
+    deinit {
+        if let ehFrame { dwarf_cfi_end(ehFrame) }
+        if let dwarf { dwarf_end(dwarf) }
+        elf_end(elf)
+        close(fd)
+    }
+
+    /// The libdw frame state at a link-time address, from `.eh_frame` or else `.debug_frame`.
+    /// The caller frees it.
+    func frame(at address: UInt64) -> OpaquePointer? {
+        var frame: OpaquePointer?
+        if let ehFrame, dwarf_cfi_addrframe(ehFrame, address, &frame) == 0, let frame { return frame }
+        if !triedDebugFrame {
+            triedDebugFrame = true
+            dwarf = dwarf_begin_elf(elf, DWARF_C_READ, nil)
+            if let dwarf { debugFrame = dwarf_getcfi(dwarf) }
+        }
+        frame = nil
+        if let debugFrame, dwarf_cfi_addrframe(debugFrame, address, &frame) == 0, let frame { return frame }
+        return nil
+    }
+}
+
+/// Compiles libdw frame states into ``CompiledRow``s.
+enum RowCompiler {
+    static let DW_OP_regx: UInt8 = 0x90
+    static let DW_OP_bregx: UInt8 = 0x92
+    static let DW_OP_reg0: UInt8 = 0x50
+    static let DW_OP_breg0: UInt8 = 0x70
+    static let DW_OP_plus_uconst: UInt8 = 0x23
+    static let DW_OP_call_frame_cfa: UInt8 = 0x9c
+    static let DW_OP_stack_value: UInt8 = 0x9f
+
+    /// - Returns: nil when the CFA cannot be determined at this row.
+    static func compile(_ frame: OpaquePointer, architecture: UnwindArchitecture,
+                        expressions: inout [[ExpressionOp]]) -> CompiledRow? {
+        var start: Dwarf_Addr = 0, end: Dwarf_Addr = 0
+        var signal = false
+        let returnColumn = dwarf_frame_info(frame, &start, &end, &signal)
+        guard returnColumn >= 0 else { return nil }
+
+        var cfaOps: UnsafeMutablePointer<Dwarf_Op>?
+        var cfaCount = 0
+        guard dwarf_frame_cfa(frame, &cfaOps, &cfaCount) == 0, let cfaOps, cfaCount > 0 else { return nil }
+        var row = CompiledRow(cfaRegister: -1, cfaOffset: 0, cfaExpression: -1, rules: [],
+                              returnAddressColumn: returnColumn, isSignalFrame: signal)
+        let first = cfaOps[0]
+        if cfaCount == 1, first.atom == DW_OP_bregx, Int(first.number) < architecture.dwarfRegisterCount {
+            row.cfaRegister = Int32(first.number)
+            row.cfaOffset = Int64(bitPattern: first.number2)
+        } else if cfaCount == 1, first.atom >= DW_OP_breg0, first.atom < DW_OP_breg0 + 32,
+                  Int(first.atom - DW_OP_breg0) < architecture.dwarfRegisterCount {
+            row.cfaRegister = Int32(first.atom - DW_OP_breg0)
+            row.cfaOffset = Int64(bitPattern: first.number)
+        } else {
+            row.cfaExpression = intern(cfaOps, cfaCount, into: &expressions)
+        }
+
+        let scratch = UnsafeMutablePointer<Dwarf_Op>.allocate(capacity: 3)
+        defer { scratch.deallocate() }
+        for register in 0..<architecture.dwarfRegisterCount {
+            var ops: UnsafeMutablePointer<Dwarf_Op>?
+            var count = 0
+            guard dwarf_frame_register(frame, Int32(register), scratch, &ops, &count) == 0 else {
+                row.rules.append(RegisterRule(slot: Int32(register), kind: .undefined, offset: 0, expression: -1))
+                continue
+            }
+            if count == 0 {
+                // ops == scratch: undefined; ops == nil: same value (no rule needed).
+                if ops != nil {
+                    row.rules.append(RegisterRule(slot: Int32(register), kind: .undefined, offset: 0, expression: -1))
+                }
+                continue
+            }
+            guard let ops else { continue }
+            var length = count
+            let isValue = ops[length - 1].atom == DW_OP_stack_value
+            if isValue { length -= 1 }
+            var rule = RegisterRule(slot: Int32(register), kind: .undefined, offset: 0, expression: -1)
+            if length >= 1, ops[0].atom == DW_OP_call_frame_cfa,
+               length == 1 || (length == 2 && ops[1].atom == DW_OP_plus_uconst) {
+                rule.kind = isValue ? .cfaPlusOffset : .atCFAOffset
+                rule.offset = length == 2 ? Int64(bitPattern: ops[1].number) : 0
+            } else if !isValue, length == 1, ops[0].atom == DW_OP_regx || (ops[0].atom >= DW_OP_reg0 && ops[0].atom < DW_OP_reg0 + 32) {
+                let source = ops[0].atom == DW_OP_regx ? Int(ops[0].number) : Int(ops[0].atom - DW_OP_reg0)
+                guard source < architecture.dwarfRegisterCount else {
+                    row.rules.append(rule)
+                    continue
+                }
+                rule.kind = .inRegister
+                rule.offset = Int64(source)
+            } else {
+                rule.kind = isValue ? .valueExpression : .atExpression
+                rule.expression = intern(ops, length, into: &expressions)
+            }
+            row.rules.append(rule)
+        }
+        return row
+    }
+
+    private static func intern(_ ops: UnsafeMutablePointer<Dwarf_Op>, _ count: Int,
+                               into expressions: inout [[ExpressionOp]]) -> Int32 {
+        var copied: [ExpressionOp] = []
+        copied.reserveCapacity(count)
+        for index in 0..<count {
+            copied.append(ExpressionOp(atom: ops[index].atom, number: ops[index].number, number2: ops[index].number2))
+        }
+        expressions.append(copied)
+        return Int32(expressions.count - 1)
+    }
+}

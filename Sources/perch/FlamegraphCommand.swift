@@ -1,0 +1,72 @@
+import ArgumentParser
+import Profiling
+import Reporting
+
+/// `perch flamegraph [FILE|-] -o out.svg`: an interactive SVG flame graph from folded stacks (as
+/// `perch collapse`, `perch report --folded` or stackcollapse-*.pl write them) or from a recording.
+struct FlamegraphCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flamegraph",
+        abstract: "Draw an interactive SVG flame graph from folded stacks or a recording.",
+        discussion: """
+            The input is folded stacks (frame;frame;frame count per line; `-` or nothing for standard \
+            input) or a perf.data file (recognized by its PERFILE2 magic). Hover a frame for its \
+            samples, click to zoom, Ctrl-F to search.
+            """
+    )
+
+    @Argument(help: "Folded stacks or perf.data (`-`: standard input).")
+    var input: String = "-"
+
+    @Option(name: [.short, .customLong("output")], help: "The SVG file to write (`-`: standard output).")
+    var output: String = "-"
+
+    @OptionGroup(title: "Flame graph") var flame: FlameGraphArguments
+
+    @Flag(name: .customLong("pid"), help: "Recordings: root frames as comm-pid.")
+    var pid = false
+
+    @Flag(name: .customLong("tid"), help: "Recordings: root frames as comm-pid/tid.")
+    var tid = false
+
+    func run() throws {
+        let graph: FlameGraph
+        if input != "-", (try? readWholeFilePrefix(input, count: 8)) == Array("PERFILE2".utf8) {
+            graph = FlameGraph(profile: loadProfile(path: input), folded: FoldedOptions(includePid: pid, includeTid: tid), reverse: flame.reverse)
+        } else {
+            let bytes: [UInt8]
+            do { bytes = try readWholeFile(input) } catch { fail("\(error)") }
+            if bytes.starts(with: "PERFILE2".utf8) { fail("give recordings as files, not on standard input") }
+            do {
+                graph = try FlameGraph(foldedText: bytes, reverse: flame.reverse)
+            } catch {
+                fail("\(input == "-" ? "standard input" : input): \(error)")
+            }
+        }
+        let subtitle = flame.reverse ? "Reversed: merged by sampled frame" : nil
+        do { try writeFile(output, FlameGraphSVG.bytes(graph, options: flame.options(defaultSubtitle: subtitle))) } catch { fail("\(error)") }
+    }
+}
+
+/// Input to `perch flamegraph` and `perch diff`.
+enum StackInput {
+    case profile(Profile)
+    case folded([(stack: [String], count: UInt64)])
+}
+
+/// Reads a recording (PERFILE2 magic) or folded stacks, or exits with a one-line error.
+func loadStacks(_ path: String) -> StackInput {
+    if path != "-" {
+        let magic = (try? readWholeFilePrefix(path, count: 8)) ?? []
+        if magic == Array("PERFILE2".utf8) { return .profile(loadProfile(path: path)) }
+    }
+    let bytes: [UInt8]
+    do { bytes = try readWholeFile(path) } catch { fail("\(error)") }
+    if bytes.starts(with: "PERFILE2".utf8) { fail("\(path == "-" ? "standard input" : path): give recordings as files, not on standard input") }
+    do {
+        return .folded(try FoldedStacks.parse(String(decoding: bytes, as: UTF8.self)))
+    } catch {
+        fail("\(path == "-" ? "standard input" : path): \(error)")
+    }
+}
+

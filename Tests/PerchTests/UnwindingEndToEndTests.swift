@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+
+/// DWARF unwinding, `auto` and leaf-frame repair, end to end: the real `perch` on fixtures built
+/// without frame pointers, on the real kernel. Serialized: the weight checks need the CPUs.
+@Suite(.serialized) struct UnwindingEndToEndTests {
+    private func output(_ name: String) -> String { Support.workDirectory + "/" + name }
+
+    /// Builds a C fixture with the given flags into its own file, once.
+    private func buildC(_ name: String, suffix: String, flags: [String], extra: [String] = []) throws -> String {
+        let path = output(name + "-" + suffix)
+        if FileManager.default.fileExists(atPath: path) { return path }
+        let result = try Support.run("clang", flags + ["-o", path, Support.packageRoot + "/Fixtures/\(name).c"] + extra)
+        guard result.status == 0 else { throw TestFailure("clang failed for \(name): \(result.stderr)") }
+        chmod(path, 0o755)
+        return path
+    }
+
+    /// Folded stacks as (frames outermost first, count).
+    private func folded(_ path: String) throws -> [(frames: [String], count: Int)] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return text.split(separator: "\n").compactMap { line in
+            guard let space = line.lastIndex(of: " "), let count = Int(line[line.index(after: space)...]) else { return nil }
+            return (line[..<space].split(separator: ";").map(String.init), count)
+        }
+    }
+
+    private func share(_ stacks: [(frames: [String], count: Int)], where predicate: ([String]) -> Bool) -> Double {
+        let total = stacks.reduce(0) { $0 + $1.count }
+        let matching = stacks.filter { predicate($0.frames) }.reduce(0) { $0 + $1.count }
+        return total == 0 ? 0 : Double(matching) * 100 / Double(total)
+    }
+
+    /// Whether `frames` holds frames matching each of `names` in this order (callers first).
+    private func inOrder(_ frames: [String], _ names: [String]) -> Bool {
+        var index = frames.startIndex
+        for name in names {
+            guard let found = frames[index...].firstIndex(where: { $0.contains(name) }) else { return false }
+            index = found + 1
+        }
+        return true
+    }
+
+    private func expectWeights(_ result: Support.Outcome, _ label: String) throws {
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try JSONReport(result.stdout)
+        for (symbol, expected) in [("work_a", 50.0), ("work_b", 30.0), ("work_c", 20.0)] {
+            let share = try #require(report.children(of: symbol), "\(label): no entry for \(symbol)")
+            #expect(abs(share - expected) <= 2, "\(label): \(symbol) has \(share)%, expected \(expected)%")
+        }
+    }
+
+    private var noFramePointers: [String] { ["-O2", "-g", "-fomit-frame-pointer"] }
+
+    @Test func dwarfUnwindsCodeWithoutFramePointers() throws {
+        let binary = try buildC("known_weights", suffix: "omitfp", flags: noFramePointers)
+        let result = try Support.perch(["record", "--call-graph", "dwarf", "-o", output("unw-dwarf.data"), "--json", "--children", "--sort", "sym", "--", binary, "300"])
+        try expectWeights(result, "dwarf")
+        let summary = try JSONReport(result.stdout).summary
+        #expect(summary["callGraph"] as? String == "dwarf")
+        #expect(result.stderr.contains(" 0 lost"), "records were lost: \(result.stderr)")
+    }
+
+    @Test func autoUnwindsCodeWithoutFramePointers() throws {
+        let binary = try buildC("known_weights", suffix: "omitfp", flags: noFramePointers)
+        let result = try Support.perch(["record", "--call-graph", "auto", "-o", output("unw-auto.data"), "--json", "--children", "--sort", "sym", "--", binary, "300"])
+        try expectWeights(result, "auto")
+        let callGraph = try JSONReport(result.stdout).summary["callGraph"] as? String ?? ""
+        #expect(callGraph.hasPrefix("auto (dwarf for"), "\(callGraph)")
+    }
+
+    @Test func framePointerChainsWithoutLeafFramePointersAreRepaired() throws {
+        let binary = try buildC("known_weights", suffix: "leafomit",
+                                flags: ["-O2", "-g", "-fno-omit-frame-pointer", "-momit-leaf-frame-pointer"])
+        let result = try Support.perch(["record", "--call-graph", "fp", "-o", output("unw-leaf.data"), "--json", "--children", "--sort", "sym", "--", binary, "300"])
+        try expectWeights(result, "fp with leaf repair")
+        let callGraph = try JSONReport(result.stdout).summary["callGraph"] as? String ?? ""
+        #expect(callGraph.hasPrefix("fp (leaf frames repaired"), "\(callGraph)")
+    }
+
+    @Test func stacksDeeperThanTheCopyAreMarkedTruncated() throws {
+        let binary = try buildC("known_weights", suffix: "omitfp", flags: noFramePointers)
+        let stacks = output("unw-trunc.folded")
+        let result = try Support.perch(["record", "--call-graph", "dwarf,64", "-o", output("unw-trunc.data"), "--json", "--folded", stacks, "--", binary, "100"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = try JSONReport(result.stdout).summary
+        let notes = summary["notes"] as? [String] ?? []
+        #expect(notes.contains { $0.contains("[truncated]") }, "\(notes)")
+        let parsed = try folded(stacks)
+        // unit → work_X → main fit in 64 bytes, and main's return address into libc; nothing further.
+        #expect(share(parsed) { inOrder($0, ["[truncated]", "main", "work_", "unit"]) } > 90)
+        #expect(share(parsed) { $0.contains { $0.hasPrefix("__libc_start_main") || $0 == "_start" } } < 1)
+    }
+
+    @Test func swiftReleaseBuildShowsItsCallTree() throws {
+        let binary = output("swift_tree")
+        if !FileManager.default.fileExists(atPath: binary) {
+            let built = try Support.run("swiftc", ["-O", Support.packageRoot + "/Fixtures/swift_tree.swift", "-o", binary])
+            guard built.status == 0 else { throw TestFailure("swiftc failed: \(built.stderr)") }
+        }
+        let stacks = output("unw-swift.folded")
+        let result = try Support.perch(["record", "--call-graph", "dwarf", "-o", output("unw-swift.data"), "-q", "--folded", stacks, "--", binary, "20"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let parsed = try folded(stacks)
+        let stageOne = share(parsed) { inOrder($0, ["main", "Driver.run(rounds: Int)", "Pipeline.stageOne() -> UInt64", "hotLoop(Int) -> UInt64"]) }
+        let stageTwo = share(parsed) { inOrder($0, ["main", "Driver.run(rounds: Int)", "Pipeline.stageTwo() -> UInt64", "hotLoop(Int) -> UInt64"]) }
+        // Swift → libc → Swift: the comparator called from qsort.
+        let throughLibc = share(parsed) { inOrder($0, ["Driver.sortThroughLibc()", "qsort", "compareSpinning(", "hotLoop(Int)"]) }
+        #expect(stageOne > 40, "stageOne: \(stageOne)%")
+        #expect(stageTwo > 10, "stageTwo: \(stageTwo)%")
+        #expect(throughLibc > 5, "through qsort: \(throughLibc)%")
+        #expect(stageOne + stageTwo + throughLibc > 95, "Swift call tree covers only \(stageOne + stageTwo + throughLibc)%")
+    }
+
+    static let python = "/root/.pyenv/versions/3.11.7/bin/python3.11"
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: python), "pyenv CPython 3.11.7 is not installed"))
+    func pythonInterpreterFramesUnderItsMain() throws {
+        let script = output("spin.py")
+        try """
+        import sys
+        def fib(n):
+            return n if n < 2 else fib(n - 1) + fib(n - 2)
+        total = 0
+        for _ in range(int(sys.argv[1])):
+            total += fib(25)
+        print(total)
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        let stacks = output("unw-python.folded")
+        let result = try Support.perch(["record", "--call-graph", "dwarf", "-o", output("unw-python.data"), "-q", "--folded", stacks, "--", Self.python, script, "12"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let parsed = try folded(stacks)
+        let underMain = share(parsed) { frames in
+            inOrder(frames, ["Py_RunMain", "_PyEval_EvalFrameDefault"]) || inOrder(frames, ["pymain_run_python", "_PyEval_EvalFrameDefault"])
+        }
+        #expect(underMain > 50, "_PyEval_EvalFrameDefault under Py_RunMain in \(underMain)% of samples")
+    }
+
+    @Test func dlopenedLibraryAndSignalHandlerFrames() throws {
+        let library = try buildC("dlopen_lib", suffix: "so", flags: noFramePointers + ["-shared", "-fPIC"])
+        let binary = try buildC("mixed_stacks", suffix: "omitfp", flags: noFramePointers, extra: ["-ldl"])
+        let stacks = output("unw-mixed.folded")
+        let result = try Support.perch(["record", "--call-graph", "dwarf", "-o", output("unw-mixed.data"), "-q", "--folded", stacks, "--", binary, library])
+        #expect(result.status == 0, "\(result.stderr)")
+        let parsed = try folded(stacks)
+        let inLibrary = share(parsed) { inOrder($0, ["main", "load_and_call", "dl_work", "lib_spin"]) }
+        let callback = share(parsed) { inOrder($0, ["main", "load_and_call", "dl_work", "back_in_main", "spin"]) }
+        // The kernel's signal frame (glibc's __restore_rt) sits between the interrupted code and the handler.
+        let handler = share(parsed) { inOrder($0, ["main", "interrupted_spin", "on_signal", "handler_spin", "spin"]) }
+        #expect(inLibrary > 15, "dlopen'd library: \(inLibrary)%")
+        #expect(callback > 2, "callback from the library: \(callback)%")
+        #expect(handler > 25, "signal handler over the interrupted frame: \(handler)%")
+    }
+
+    @Test(.enabled(if: Support.commandExists("perf"), "perf is not installed"))
+    func perchReportUnwindsPerfDwarfRecordings() throws {
+        let binary = try buildC("known_weights", suffix: "omitfp", flags: noFramePointers)
+        let data = output("unw-perf-dwarf.data")
+        let recorded = try Support.run("perf", ["record", "-e", "cpu-clock", "-F", "2000", "--call-graph", "dwarf", "-o", data, "--", binary, "300"])
+        #expect(recorded.status == 0, "\(recorded.stderr)")
+        let result = try Support.perch(["report", "-i", data, "--json", "--children", "--sort", "sym"])
+        try expectWeights(result, "perf record --call-graph dwarf")
+    }
+}

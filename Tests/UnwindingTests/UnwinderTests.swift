@@ -1,0 +1,134 @@
+import Foundation
+import PerfRecords
+import Symbolication
+import Testing
+@testable import Unwinding
+
+/// The unwinder against the CFI of a real binary (built here, without frame pointers) and
+/// synthetic register sets and stack copies, so every stop reason can be provoked exactly.
+@Suite struct UnwinderTests {
+    /// A binary whose link-time addresses are used as run-time addresses (load bias 0).
+    final class Space: UnwindAddressSpace {
+        let path: String
+        let image: ELFImage
+        init(path: String) throws {
+            self.path = path
+            image = try ELFImage(path: path)
+        }
+        func module(at address: UInt64) -> (module: Int32, fileOffset: UInt64)? {
+            image.fileOffset(forVirtualAddress: address).map { (0, $0) }
+        }
+        func path(ofModule module: Int32) -> String { path }
+        func buildID(ofModule module: Int32) -> [UInt8]? { nil }
+    }
+
+    static let fixture: String? = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let output = NSTemporaryDirectory() + "perch-unwinder-\(getpid())-kw"
+        let clang = Process()
+        clang.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        clang.arguments = ["clang", "-O2", "-fomit-frame-pointer", "-o", output, root + "/Fixtures/known_weights.c"]
+        guard (try? clang.run()) != nil else { return nil }
+        clang.waitUntilExit()
+        return clang.terminationStatus == 0 ? output : nil
+    }()
+
+    /// Symbol addresses from `nm`.
+    func symbols(_ path: String) throws -> [String: UInt64] {
+        let nm = Process()
+        nm.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        nm.arguments = ["nm", path]
+        let pipe = Pipe()
+        nm.standardOutput = pipe
+        try nm.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        nm.waitUntilExit()
+        var result: [String: UInt64] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 3, let address = UInt64(parts[0], radix: 16) { result[String(parts[2])] = address }
+        }
+        return result
+    }
+
+    /// perf's x86_64 register words (mask 0xff0fff): ip at index 8, sp at 7.
+    func registers(ip: UInt64, sp: UInt64) -> [UInt64] {
+        var words = [UInt64](repeating: 0, count: 20)
+        words[8] = ip
+        words[7] = sp
+        return words
+    }
+
+    func unwind(_ unwinder: Unwinder, ip: UInt64, sp: UInt64, stack: [UInt64], space: Space) -> ([UInt64], UnwindStop) {
+        let words = registers(ip: ip, sp: sp)
+        var frames: [UInt64] = []
+        let stop = words.withUnsafeBytes { registerBytes in
+            stack.withUnsafeBytes { stackBytes in
+                unwinder.unwind(registers: WordArray(registerBytes), registerMask: UnwindArchitecture.x86_64.perfRegisterMask,
+                                stack: stackBytes, space: space, into: &frames)
+            }
+        }
+        return (frames, stop)
+    }
+
+    @Test(.enabled(if: fixture != nil && UnwindArchitecture.host == .x86_64, "needs clang on x86_64"))
+    func leafEntryFindsItsCallerThenStopsAtTheEndOfTheCopy() throws {
+        let path = try #require(Self.fixture)
+        let space = try Space(path: path)
+        let table = try symbols(path)
+        let unit = try #require(table["unit"]), workA = try #require(table["work_a"])
+        let unwinder = Unwinder(architecture: .x86_64)
+        // At unit's first instruction the return address is at [sp]; the copy holds only it.
+        let returnAddress = workA + 8
+        let (frames, stop) = unwind(unwinder, ip: unit, sp: 0x7fff_0000, stack: [returnAddress], space: space)
+        #expect(frames == [unit, returnAddress])
+        #expect(stop == .truncated)
+        #expect(unwinder.statistics.rowMisses == 2)
+        // The same pcs again: served from the per-(module, pc) cache.
+        _ = unwind(unwinder, ip: unit, sp: 0x7fff_0000, stack: [returnAddress], space: space)
+        #expect(unwinder.statistics.rowMisses == 2)
+        #expect(unwinder.statistics.rowLookups == 4)
+    }
+
+    @Test(.enabled(if: fixture != nil && UnwindArchitecture.host == .x86_64, "needs clang on x86_64"))
+    func leafRepairInsertsTheSkippedCallerOnly() throws {
+        let path = try #require(Self.fixture)
+        let space = try Space(path: path)
+        let table = try symbols(path)
+        let unit = try #require(table["unit"]), workA = try #require(table["work_a"]), main = try #require(table["main"])
+        let unwinder = Unwinder(architecture: .x86_64)
+        let words = registers(ip: unit, sp: 0x7fff_0000)
+        let stack: [UInt64] = [workA + 8]
+        func repair(_ chainCaller: UInt64?) -> UInt64? {
+            words.withUnsafeBytes { registerBytes in
+                stack.withUnsafeBytes { stackBytes in
+                    unwinder.leafCaller(registers: WordArray(registerBytes), registerMask: UnwindArchitecture.x86_64.perfRegisterMask,
+                                        stack: stackBytes, space: space, chainPC: unit, chainCaller: chainCaller)
+                }
+            }
+        }
+        #expect(repair(main + 20) == workA + 8, "the chain skipped work_a")
+        #expect(repair(nil) == workA + 8, "the chain stopped at the leaf")
+        #expect(repair(workA + 8) == nil, "the chain already has the caller")
+    }
+
+    @Test(.enabled(if: fixture != nil && UnwindArchitecture.host == .x86_64, "needs clang on x86_64"))
+    func codeOutsideAnyModuleStopsWithoutInventingFrames() throws {
+        let path = try #require(Self.fixture)
+        let unwinder = Unwinder(architecture: .x86_64)
+        let (frames, stop) = unwind(unwinder, ip: 0xdead_0000_0000, sp: 0x7fff_0000, stack: [1, 2, 3], space: try Space(path: path))
+        #expect(frames == [0xdead_0000_0000])
+        #expect(stop == .noUnwindInfo)
+    }
+
+    @Test func stackMemoryTellsTruncationFromGarbage() {
+        let words: [UInt64] = [10, 20]
+        words.withUnsafeBytes { bytes in
+            let memory = StackMemory(base: 0x1000, bytes: bytes)
+            guard case .value(20) = memory.read(0x1008) else { Issue.record("in range"); return }
+            guard case .truncated = memory.read(0x1010) else { Issue.record("past the copy"); return }
+            guard case .truncated = memory.read(0x100c) else { Issue.record("straddling the end"); return }
+            guard case .invalid = memory.read(0xff8) else { Issue.record("below the stack pointer"); return }
+        }
+    }
+}
