@@ -13,3 +13,7 @@ if ((${#need[@]})); then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# The browser test (headless Chromium + selenium) and the pprof check (protobuf); never fatal:
+# the tests that need them skip with the reason when they cannot be installed.
+"$(dirname "$0")/setup-browser-tests.sh" || echo "setup: browser test dependencies unavailable; those tests will skip" >&2

@@ -41,9 +41,11 @@ public struct RecordDecoder: Sendable {
 
     /// The event a record belongs to (index into ``events``).
     public func eventIndex(of bytes: UnsafeRawBufferPointer) -> Int {
-        guard !uniformLayout, bytes.count >= 16 else { return 0 }
+        guard events.count > 1, bytes.count >= 16 else { return 0 }
         let type = UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self))
         let layout = events[0].attributes
+        // Without an identifier in the record, one shared layout is all that can be known.
+        guard layout.sampleType.contains(.identifier) || !uniformLayout else { return 0 }
         let id: UInt64
         if type == RecordType.sample.rawValue {
             guard layout.sampleType.contains(.identifier) else { return 0 }

@@ -10,7 +10,7 @@ public final class ProfileBuilder {
     /// A sampled address after mapping resolution: a DSO and file offset, a kernel address, or
     /// an address no mapping covered.
     private struct Location: Hashable {
-        enum Kind: UInt8 { case user, kernel, unmapped, truncated }
+        enum Kind: UInt8 { case user, kernel, unmapped, truncated, label }
         var kind: Kind
         var dso: Int32
         var address: UInt64
@@ -67,7 +67,31 @@ public final class ProfileBuilder {
     @exclusivity(unchecked) private var noUnwindInfoSamples: UInt64 = 0
     @exclusivity(unchecked) private var repairedSamples: UInt64 = 0
 
-    public init(file: PerfDataFile, symbolizer: AddressSymbolizer) {
+    /// What a stack's weight measures.
+    public enum Weighting: Sendable {
+        /// On-CPU samples of the recording's first event (the default report).
+        case onCPU
+        /// Nanoseconds between each switch-out and the next switch-in of the same thread, on
+        /// the stack where it switched out (from the context-switches event) when recorded.
+        case offCPU
+        /// Both, under `[on-cpu]` and `[off-cpu]` roots, in nanoseconds.
+        case onAndOffCPU
+    }
+
+    private let weighting: Weighting
+    /// The `context-switches` event sampled at every switch-out, if the file has one besides the first.
+    private let switchEvent: Int?
+    @exclusivity(unchecked) private var switchOutTime: [Int32: (pid: Int32, time: UInt64)] = [:]
+    @exclusivity(unchecked) private var switchOutNode: [Int32: Int32] = [:]
+    @exclusivity(unchecked) private var offCPUIntervals: UInt64 = 0
+    @exclusivity(unchecked) private var offCPUWithoutStack: UInt64 = 0
+    /// Labels of synthetic frames (`[on-cpu]`, `[off-cpu]`, ...), by location address.
+    private var labels: [String] = []
+
+    public init(file: PerfDataFile, symbolizer: AddressSymbolizer, weighting: Weighting = .onCPU) {
+        self.weighting = weighting
+        let switchIndex = file.events.indices.dropFirst().first { file.events[$0].attributes.kind == .contextSwitches }
+        self.switchEvent = switchIndex
         self.file = file
         self.decoder = RecordDecoder(events: file.events)
         self.symbolizer = symbolizer
@@ -154,7 +178,17 @@ public final class ProfileBuilder {
         }
         switch decoded {
         case .sample(let sample):
-            add(sample)
+            let fromSwitchEvent = switchEvent != nil && decoder.eventIndex(of: record) == switchEvent
+            switch (weighting, fromSwitchEvent) {
+            case (.onCPU, false):
+                add(sample)
+            case (.onAndOffCPU, false):
+                add(sample, root: label("[on-cpu]"))
+            case (.offCPU, true), (.onAndOffCPU, true):
+                switchOutNode[sample.tid] = stackNode(for: sample, root: weighting == .onAndOffCPU ? label("[off-cpu]") : nil)
+            case (.offCPU, false), (.onCPU, true):
+                break  // not what this weighting measures
+            }
         case .mmap(let mmap):
             guard mmap.pid != -1 else { return }  // kernel maps: kallsyms covers them
             model.mmap(pid: mmap.pid, start: mmap.start, length: mmap.length, pageOffset: mmap.pageOffset,
@@ -173,13 +207,52 @@ public final class ProfileBuilder {
             summary.throttleEvents += 1
         case .unthrottle:
             summary.unthrottleEvents += 1
-        case .exit, .contextSwitch, .finishedRound, .other:
+        case .contextSwitch(let change):
+            guard weighting != .onCPU, change.sampleID.tid > 0 else { return }
+            let tid = change.sampleID.tid
+            if change.isOut {
+                switchOutTime[tid] = (change.sampleID.pid, change.sampleID.time)
+            } else if let out = switchOutTime.removeValue(forKey: tid) {
+                let node: Int32
+                if let stack = switchOutNode.removeValue(forKey: tid) {
+                    node = stack
+                } else {
+                    offCPUWithoutStack += 1
+                    let root: Int32 = weighting == .onAndOffCPU ? trie.child(of: 0, location: label("[off-cpu]")) : 0
+                    node = trie.child(of: root, location: label(switchEvent == nil ? "[blocked: no switch stacks recorded]" : "[blocked: stack not sampled]"))
+                }
+                offCPUIntervals += 1
+                count(pid: out.pid, tid: tid, node: node, weight: change.sampleID.time &- out.time)
+            }
+        case .exit, .finishedRound, .other:
             break
         }
     }
 
-    private func add(_ sample: SampleRecord) {
+    private func add(_ sample: SampleRecord, root: Int32? = nil) {
         summary.sampleCount += 1
+        count(pid: sample.pid, tid: sample.tid, node: stackNode(for: sample, root: root), weight: sample.period)
+    }
+
+    private func count(pid: Int32, tid: Int32, node: Int32, weight: UInt64) {
+        let key = UInt64(UInt32(bitPattern: thread(pid: pid, tid: tid))) << 32 | UInt64(UInt32(bitPattern: node))
+        let previous = counts[key] ?? (0, 0)
+        counts[key] = (previous.count + 1, previous.weight &+ weight)
+    }
+
+    /// A synthetic frame such as `[on-cpu]`.
+    private func label(_ text: String) -> Int32 {
+        let index = labels.firstIndex(of: text) ?? { labels.append(text); return labels.count - 1 }()
+        let location = Location(kind: .label, dso: -1, address: UInt64(index))
+        if let id = locationIDs[location] { return id }
+        let id = Int32(locations.count)
+        locations.append(location)
+        locationIDs[location] = id
+        return id
+    }
+
+    /// The trie node of a sample's stack (kernel frames innermost, then user frames), under `root`.
+    private func stackNode(for sample: SampleRecord, root: Int32?) -> Int32 {
         let space = model.spaceIfKnown(of: sample.pid)
         scratch.removeAll(keepingCapacity: true)
         kernelChain.removeAll(keepingCapacity: true)
@@ -208,13 +281,11 @@ public final class ProfileBuilder {
             first = false
         }
         if truncated { scratch.append(truncatedLocation()) }
-        var node: Int32 = 0
+        var node: Int32 = root.map { trie.child(of: 0, location: $0) } ?? 0
         for location in scratch.reversed() {
             node = trie.child(of: node, location: location)
         }
-        let key = UInt64(UInt32(bitPattern: thread(pid: sample.pid, tid: sample.tid))) << 32 | UInt64(UInt32(bitPattern: node))
-        let previous = counts[key] ?? (0, 0)
-        counts[key] = (previous.count + 1, previous.weight &+ sample.period)
+        return node
     }
 
     /// Replaces or repairs `userChain` from the sample's registers and stack copy, per
@@ -343,6 +414,15 @@ public final class ProfileBuilder {
 
     private func makeProfile() -> Profile {
         summarizeUnwinding(into: &summary)
+        if weighting != .onCPU {
+            summary.event = weighting == .offCPU ? "off-cpu (ns blocked)" : "on-cpu + off-cpu (ns)"
+            if weighting == .offCPU { summary.frequency = nil; summary.sampleCount = offCPUIntervals }
+            if offCPUIntervals == 0 {
+                summary.notes.append("no context-switch records in this recording: record with perch sched record, or perch record --switches")
+            } else if switchEvent == nil {
+                summary.notes.append("switch-out stacks were not recorded (the context-switches event never counts with exclude_kernel=1 at kernel.perf_event_paranoid=2 without CAP_PERFMON): off-CPU time is per thread, without stacks; to get them: sysctl kernel.perf_event_paranoid=1, or setcap cap_perfmon+ep $(which perch)")
+            }
+        }
         var profile = Profile(summary: summary)
         var frameIDs: [Frame: Int32] = [:]
         func intern(_ frame: Frame) -> Int32 {
@@ -366,6 +446,8 @@ public final class ProfileBuilder {
                 return [intern(Frame(symbol: Frame.unknownSymbol, dso: Frame.unknownSymbol, kind: .user, address: location.address))]
             case .truncated:
                 return [intern(Frame(symbol: "[truncated]", dso: Frame.unknownSymbol, kind: .user))]
+            case .label:
+                return [intern(Frame(symbol: labels[Int(location.address)], dso: "[perch]", kind: .user))]
             case .user:
                 let path = model.dsos[Int(location.dso)]
                 let symbolized = usable[Int(location.dso)] ? symbolizer.symbolize(path: path, fileOffset: location.address) : []

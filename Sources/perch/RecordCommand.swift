@@ -70,6 +70,8 @@ struct RecordCommand: ParsableCommand {
     var command: [String] = []
 
     mutating func validate() throws {
+        // Passthrough capture also takes a leading --help; anything after -- is the command's.
+        if command.first == "--help" || command.first == "-h" { throw CleanExit.helpRequest(self) }
         if command.first == "--" { command.removeFirst() }
         let targets = [pid != nil, tid != nil, !command.isEmpty && !allCPUs, allCPUs].filter { $0 }.count
         if targets == 0 { throw ValidationError("nothing to record: give a command after --, or -p PID, -t TID, or -a") }
@@ -129,9 +131,8 @@ struct RecordCommand: ParsableCommand {
         if !quiet && !noReport {
             let profile = loadProfile(path: result.outputPath, extraNotes: result.notes)
             try report.emit(profile, colour: isatty(1) != 0)
-        } else if let folded = report.folded {
-            let profile = loadProfile(path: result.outputPath, extraNotes: result.notes)
-            do { try writeFile(folded, FoldedWriter.write(profile, options: FoldedOptions())) } catch { fail("\(error)") }
+        } else if report.writesFiles {
+            report.writeFiles(loadProfile(path: result.outputPath, extraNotes: result.notes))
         }
         if case .targetExited(let status) = result.ending, status != 0 {
             throw ExitCode(status)

@@ -21,6 +21,12 @@ struct ReportCommand: ParsableCommand {
     @Flag(name: [.customShort("g"), .customLong("call-graph")], help: "Show a caller-based call tree under each entry.")
     var callGraph = false
 
+    @Flag(name: .customLong("off-cpu"), help: "Weight stacks by time blocked (switch-out to switch-in), from a recording with switches.")
+    var offCPU = false
+
+    @Flag(name: .customLong("on-off-cpu"), help: "On-CPU samples and off-CPU time in one profile, under [on-cpu] and [off-cpu] roots.")
+    var onOffCPU = false
+
     @Option(name: .long, help: "Only these commands (comma-separated).")
     var comm: String?
 
@@ -35,7 +41,8 @@ struct ReportCommand: ParsableCommand {
         filter.comms = Set((comm ?? "").split(separator: ",").map(String.init))
         filter.pids = try ids(pid, "pid")
         filter.tids = try ids(tid, "tid")
-        let profile = loadProfile(path: input).filtered(by: filter)
+        let weighting: ProfileBuilder.Weighting = onOffCPU ? .onAndOffCPU : offCPU ? .offCPU : .onCPU
+        let profile = loadProfile(path: input, weighting: weighting).filtered(by: filter)
         try report.emit(profile, colour: isatty(1) != 0, callGraph: callGraph)
     }
 }
@@ -50,7 +57,7 @@ private func ids(_ text: String?, _ what: String) throws -> Set<Int32> {
 }
 
 /// Reads and symbolizes a recording, or exits with a one-line error.
-func loadProfile(path: String, extraNotes: [String] = []) -> Profile {
+func loadProfile(path: String, extraNotes: [String] = [], weighting: ProfileBuilder.Weighting = .onCPU) -> Profile {
     let file: PerfDataFile
     do {
         file = try PerfDataFile(path: path)
@@ -58,7 +65,7 @@ func loadProfile(path: String, extraNotes: [String] = []) -> Profile {
         fail("\(error)")
     }
     do {
-        var profile = try ProfileBuilder(file: file, symbolizer: DWARFSymbolizer()).build()
+        var profile = try ProfileBuilder(file: file, symbolizer: DWARFSymbolizer(), weighting: weighting).build()
         if extraNotes.contains(where: { $0.hasPrefix("kernel frames left out") }) {
             profile.summary.notes.removeAll { $0.hasPrefix("kernel code was not sampled") }  // said better below
         }

@@ -23,6 +23,45 @@ import Testing
         #expect(timehist.stdout.split(separator: "\n").filter { $0.contains("off_cpu[") }.count >= 45)
     }
 
+    @Test func offCPUProfilePutsTheBlockingFunctionsAtThreeToOneToTwo() throws {
+        let workload = try Support.fixture("off_cpu")
+        let data = Support.workDirectory + "/off-cpu.data"
+        let recorded = try Support.perch(["record", "--switches", "-q", "-o", data, "--", workload, "15"])
+        #expect(recorded.status == 0, "\(recorded.stderr)")
+        let report = try Support.perch(["report", "-i", data, "--off-cpu", "--json", "--children", "--sort", "sym"])
+        let json = try JSONReport(report.stdout)
+        let long = try #require(json.children(of: "sleep_long"), "\(report.stdout.prefix(3000))")
+        let short = try #require(json.children(of: "sleep_short"))
+        let pipe = try #require(json.children(of: "wait_for_pipe"))
+        #expect(abs(long / short - 3) <= 0.3, "sleep_long:sleep_short = \(long / short)")
+        #expect(abs(pipe / short - 2) <= 0.2, "wait_for_pipe:sleep_short = \(pipe / short)")
+        let main = try #require(json.children(of: "main"))
+        #expect(abs(main - (long + short + pipe)) <= 1, "the three are called from main")
+
+        let folded = Support.workDirectory + "/off-cpu.folded"
+        let combined = try Support.perch(["report", "-i", data, "--on-off-cpu", "--folded", folded])
+        #expect(combined.status == 0)
+        let lines = try String(contentsOfFile: folded, encoding: .utf8).split(separator: "\n")
+        #expect(lines.contains { $0.contains(";[off-cpu];") && $0.contains("sleep_long") })
+        #expect(lines.contains { $0.contains(";[on-cpu];") })
+    }
+
+    @Test(.enabled(if: Support.isRoot && Support.commandExists("setpriv"), "needs root to drop privileges"))
+    func unprivilegedAtParanoid2KeepsOffCPUTimeWithoutStacksAndSaysSo() throws {
+        let paranoid = (try? String(contentsOfFile: "/proc/sys/kernel/perf_event_paranoid", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard paranoid == "2" else { return }
+        let workload = try Support.fixture("off_cpu")
+        let data = Support.workDirectory + "/off-cpu-nobody.data"
+        let nobody = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", Support.perch]
+        let recorded = try Support.run("setpriv", nobody + ["sched", "record", "-q", "-o", data, "--", workload, "10"])
+        #expect(recorded.status == 0, "\(recorded.stderr)")
+        #expect(recorded.stderr.contains("context-switch stacks unavailable"), "\(recorded.stderr)")
+        let report = try Support.run("setpriv", nobody + ["report", "-i", data, "--off-cpu", "--sort", "comm,tid"])
+        #expect(report.stdout.contains("switch-out stacks were not recorded"), "\(report.stdout)")
+        let sched = try Support.run("setpriv", nobody + ["sched", "report", "-i", data])
+        #expect(sched.status == 0 && sched.stdout.contains("off_cpu"))
+    }
+
     @Test func aRecordingWithoutSwitchesSaysHowToGetThem() throws {
         let workload = try Support.fixture("known_weights")
         let data = Support.workDirectory + "/no-switches.data"

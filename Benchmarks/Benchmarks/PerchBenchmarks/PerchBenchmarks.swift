@@ -21,7 +21,7 @@ enum Workload {
         var bytes: [UInt8] = []
         func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
         let depth = 8 + index % 8
-        put(RecordType.sample.rawValue); put(UInt16(2)); put(UInt16(8 + 8 * 8 + 8 * (depth + 1)))
+        put(RecordType.sample.rawValue); put(UInt16(2)); put(UInt16(8 + 7 * 8 + 8 * (depth + 1)))
         put(UInt64(1))                       // identifier
         put(UInt64(0x40_1000 + (index % 97) * 16))  // ip
         put(UInt32(100)); put(UInt32(100 + index % 4))
