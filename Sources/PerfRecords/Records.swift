@@ -12,6 +12,7 @@ struct ByteReader {
     }
 
 
+    @inline(__always)
     mutating func u64() throws(RecordError) -> UInt64 {
         guard offset + 8 <= bytes.count else { throw .truncated(type: type, size: bytes.count, needed: offset + 8) }
         defer { offset += 8 }
@@ -19,6 +20,7 @@ struct ByteReader {
     }
 
 
+    @inline(__always)
     mutating func u32() throws(RecordError) -> UInt32 {
         guard offset + 4 <= bytes.count else { throw .truncated(type: type, size: bytes.count, needed: offset + 4) }
         defer { offset += 4 }

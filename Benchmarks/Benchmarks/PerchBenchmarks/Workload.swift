@@ -1,0 +1,144 @@
+import Foundation
+import Glibc
+import PerfEvents
+import PerfRecords
+import Symbolication
+
+/// Where the benchmarks find their inputs. Every path can be overridden from the environment.
+enum Inputs {
+    /// The CPython 3.11 shared library: a large C library with DWARF and many inlines.
+    static let libpython = ProcessInfo.processInfo.environment["PERCH_BENCH_LIBPYTHON"]
+        ?? "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0"
+    static let python = ProcessInfo.processInfo.environment["PERCH_BENCH_PYTHON"]
+        ?? "/root/.pyenv/versions/3.11.7/bin/python3.11"
+
+    /// The directory of the Perch package (the parent of `Benchmarks/`), from this file's path.
+    static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<4 { url.deleteLastPathComponent() }  // PerchBenchmarks, Benchmarks, Benchmarks, (root)
+        return url.path
+    }()
+
+    /// A release `perch` (a Swift binary with DWARF): `$PERCH`, else the root package's release
+    /// build, else nil.
+    static let perch: String? = {
+        if let path = ProcessInfo.processInfo.environment["PERCH"], access(path, X_OK) == 0 { return path }
+        let path = packageRoot + "/.build/release/perch"
+        return access(path, X_OK) == 0 ? path : nil
+    }()
+
+    /// The Swift binary to symbolize: release `perch` when built, else this benchmark
+    /// executable (also a release Swift binary, with all of Perch's code in it).
+    static let swiftBinary: String = perch ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+
+    static let scratch = ProcessInfo.processInfo.environment["PERCH_BENCH_TMP"] ?? "/tmp"
+}
+
+/// A recording-shaped synthetic workload: `count` frame-pointer samples over many distinct
+/// stacks whose addresses fall inside the `.text` of a real library (libpython when present),
+/// so aggregation, symbolization and the writers see real symbol names.
+enum Workload {
+    static let pid: UInt32 = 100
+    static let mapStart: UInt64 = 0x7f00_0000_0000
+
+    static func attributes() -> EventAttributes {
+        var attributes = EventAttributes(kind: .cpuClock)
+        attributes.samplePeriodOrFrequency = 4000
+        attributes.flags = [.frequency, .sampleIDAll, .mmap2, .comm]
+        attributes.sampleType = [.identifier, .ip, .tid, .time, .cpu, .period, .callchain]
+        return attributes
+    }
+
+    static var events: [EventDescription] { [EventDescription(attributes: attributes(), ids: [1])] }
+
+    /// The library the synthetic stacks run in and its executable text: file offset and size.
+    static let library: (path: String, textOffset: UInt64, textSize: UInt64) = {
+        for path in [Inputs.libpython, Inputs.swiftBinary] {
+            if let image = try? ELFImage(path: path),
+               let text = image.sections.first(where: { $0.name == ".text" }) {
+                return (path, text.fileOffset, text.size)
+            }
+        }
+        return ("/usr/bin/true", 0x1000, 0x1000)
+    }()
+
+    /// The address of function `choice` at call depth `level`: 4,096 "functions" spread over
+    /// the text, so a stack's frames are a deterministic function of the sample index.
+    @inline(__always)
+    static func frame(level: Int, choice: Int) -> UInt64 {
+        let function = UInt64((level &* 7919 &+ choice &* 104_729) % 4096)
+        return mapStart + library.textOffset + function * (library.textSize / 4096) + UInt64(16 + level % 8)
+    }
+
+    /// Appends one sample record (header size: 8 + 7 × 8 + 8 × (depth + 1)).
+    static func appendSample(index: Int, to bytes: inout [UInt8]) {
+        func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
+        let depth = 8 + index % 8
+        put(RecordType.sample.rawValue); put(UInt16(2)); put(UInt16(8 + 7 * 8 + 8 * (depth + 1)))
+        put(UInt64(1))                                   // identifier
+        put(frame(level: depth, choice: index % 97))     // ip
+        put(pid); put(pid + UInt32(index % 4))           // pid, tid
+        put(UInt64(index))                               // time
+        put(UInt64(index % 2))                           // cpu
+        put(UInt64(250_000))                             // period
+        put(UInt64(depth + 1))                           // nr
+        put(CallchainContext.user.rawValue)
+        // Innermost first: the leaf varies fastest, callers less and less.
+        for level in stride(from: depth - 1, through: 0, by: -1) {
+            put(frame(level: level, choice: (index / (depth - level + 1)) % (level < 3 ? 3 : 31)))
+        }
+    }
+
+    /// Raw sample bytes back to back, as a drained ring holds them.
+    static func buffer(count: Int) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count * 160)
+        for index in 0..<count { appendSample(index: index, to: &bytes) }
+        return bytes
+    }
+
+    /// A perf.data file with an MMAP2 of the library, then `count` samples; made once per
+    /// size and reused by later benchmarks (the name carries the generator's version).
+    static func file(count: Int) throws -> String {
+        let path = "\(Inputs.scratch)/perch-bench-v2-\(count).data"
+        if access(path, R_OK) == 0 { return path }
+        let temporary = path + ".\(getpid()).tmp"
+        let writer = try PerfDataWriter(path: temporary, events: events)
+        var mmap: [UInt8] = []
+        func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { mmap += $0 } }
+        var name = Array(library.path.utf8) + [0]
+        while name.count % 8 != 0 { name.append(0) }
+        put(RecordType.mmap2.rawValue); put(UInt16(2)); put(UInt16(8 + 64 + name.count + 32))
+        put(pid); put(pid); put(mapStart); put(UInt64(1 << 30)); put(UInt64(0))
+        put(UInt32(0)); put(UInt32(0)); put(UInt64(0)); put(UInt64(0)); put(UInt32(5)); put(UInt32(2))
+        mmap += name
+        put(pid); put(pid); put(UInt64(0)); put(UInt32(0)); put(UInt32(0)); put(UInt64(1))  // sample_id_all: tid, time, cpu, identifier
+        mmap.withUnsafeBytes { writer.append($0) }
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity(1 << 20)
+        for index in 0..<count {
+            appendSample(index: index, to: &chunk)
+            if chunk.count >= (1 << 20) - 256 || index == count - 1 {
+                chunk.withUnsafeBytes { writer.append($0) }
+                chunk.removeAll(keepingCapacity: true)
+            }
+        }
+        try writer.finish(features: PerfDataFeatures())
+        guard rename(temporary, path) == 0 else { throw BenchmarkSetupError("rename \(temporary) failed") }
+        return path
+    }
+
+    /// `count` addresses evenly spread over the `.text` of `path`, as link-time virtual addresses.
+    static func textAddresses(path: String, count: Int) throws -> [UInt64] {
+        let image = try ELFImage(path: path)
+        guard let text = image.sections.first(where: { $0.name == ".text" }) else {
+            throw BenchmarkSetupError("\(path) has no .text")
+        }
+        return (0..<UInt64(count)).map { text.address + $0 * text.size / UInt64(count) }
+    }
+}
+
+struct BenchmarkSetupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
