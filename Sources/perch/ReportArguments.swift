@@ -75,6 +75,9 @@ struct ReportArguments: ParsableArguments {
     @Option(name: .long, help: "Hide entries below this percentage.")
     var percentLimit: Double = 0
 
+    @Flag(name: .long, help: "Show file:line of each symbol (from DWARF) and split entries by it.")
+    var srcline = false
+
     @Option(name: .long, help: "Also write folded stacks (frame;frame;frame count) to FILE.")
     var folded: String?
 
@@ -125,6 +128,7 @@ struct ReportArguments: ParsableArguments {
         options.children = children
         options.callGraph = callGraph
         options.percentLimit = percentLimit
+        options.showSourceLine = srcline
         options.colour = colour && !noColour && getenv("NO_COLOR") == nil
         return options
     }
