@@ -30,6 +30,9 @@ public struct RecordOptions: Sendable {
     public var duration: Double?
     /// Print a live status line on stderr (only when stderr is a terminal).
     public var statusLine = true
+    /// With `fp`, also copy a little of the user stack to repair leaf frames. System-wide
+    /// recording leaves it off by default: at high rates on every CPU the copies cost records.
+    public var leafRepair = true
     /// Also record context switches (`PERF_RECORD_SWITCH`).
     public var contextSwitches = false
     /// The command line to store in the file.

@@ -99,6 +99,11 @@ public enum RecordingPlanner {
         }
         attributes.sampleType = [.identifier, .ip, .tid, .time, .cpu, .period]
         options.callGraph.apply(to: &attributes)
+        if options.callGraph == .framePointer && !options.leafRepair {
+            attributes.sampleType.subtract([.regsUser, .stackUser])
+            attributes.sampleRegsUser = 0
+            attributes.sampleStackUser = 0
+        }
         attributes.flags.formUnion([.disabled, .mmap, .mmap2, .comm, .commExec, .task, .sampleIDAll, .buildID, .watermark])
         switch options.target {
         case .launch: attributes.flags.formUnion([.inherit, .enableOnExec])

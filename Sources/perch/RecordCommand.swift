@@ -43,7 +43,7 @@ struct RecordCommand: ParsableCommand {
     @Option(name: [.short, .customLong("event")], help: "cycles (default; falls back to cpu-clock without a PMU), instructions, cpu-clock, task-clock, ...")
     var event = "cycles"
 
-    @Option(name: .customLong("call-graph"), help: "auto (default: DWARF unwinding over a 4096-byte stack copy, frame pointers beyond it and where unwind tables are missing), fp (frame pointers, leaf frames repaired), dwarf[,SIZE] (unwind a SIZE-byte user stack copy, default 8192, at most 65528), or none.")
+    @Option(name: .customLong("call-graph"), help: "auto (default; with -a: fp without leaf repair. DWARF unwinding over a 4096-byte stack copy, frame pointers beyond it and where unwind tables are missing), fp (frame pointers, leaf frames repaired), dwarf[,SIZE] (unwind a SIZE-byte user stack copy, default 8192, at most 65528), or none.")
     var callGraph: String?
 
     @Flag(name: .customShort("g"), help: "Record call graphs (always on; accepted for perf compatibility).")
@@ -103,7 +103,14 @@ struct RecordCommand: ParsableCommand {
         options.event = EventKind(name: event)!
         options.frequency = frequency
         options.period = period
-        options.callGraph = CallGraphMode(parsing: callGraph ?? "auto")!
+        if allCPUs && callGraph == nil {
+            // System-wide, perf's way: kernel frame-pointer chains only, so 50 kHz on every CPU
+            // loses nothing. --call-graph fp/auto/dwarf asks for more.
+            options.callGraph = .framePointer
+            options.leafRepair = false
+        } else {
+            options.callGraph = CallGraphMode(parsing: callGraph ?? "auto")!
+        }
         options.kernel = !userOnly
         options.dataPages = mmapPages
         options.outputPath = output

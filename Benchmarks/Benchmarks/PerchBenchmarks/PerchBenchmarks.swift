@@ -34,7 +34,7 @@ func configuration(_ metrics: [BenchmarkMetric], maxIterations: Int = 20, malloc
             thresholds[metric] = BenchmarkThresholds(relative: [.p90: timeTolerance])
         }
     }
-    return .init(metrics: metrics, timeUnits: .milliseconds, warmupIterations: 1, maxDuration: .seconds(10),
+    return .init(metrics: metrics, warmupIterations: 1, maxDuration: .seconds(10),
                  maxIterations: maxIterations, thresholds: thresholds)
 }
 

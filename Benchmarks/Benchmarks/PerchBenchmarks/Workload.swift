@@ -19,12 +19,15 @@ enum Inputs {
         return url.path
     }()
 
-    /// A release `perch` (a Swift binary with DWARF): `$PERCH`, else the root package's release
-    /// build, else nil.
+    /// A release `perch` (a Swift binary with DWARF): `$PERCH`, else the one `Scripts/compare`
+    /// builds (`.build-compare`), else the root package's release build, else nil.
     static let perch: String? = {
         if let path = ProcessInfo.processInfo.environment["PERCH"], access(path, X_OK) == 0 { return path }
-        let path = packageRoot + "/.build/release/perch"
-        return access(path, X_OK) == 0 ? path : nil
+        for build in [".build-compare", ".build"] {
+            let path = packageRoot + "/" + build + "/release/perch"
+            if access(path, X_OK) == 0 { return path }
+        }
+        return nil
     }()
 
     /// The Swift binary to symbolize: release `perch` when built, else this benchmark
