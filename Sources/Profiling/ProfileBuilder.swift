@@ -10,7 +10,7 @@ public final class ProfileBuilder {
     /// A sampled address after mapping resolution: a DSO and file offset, a kernel address, or
     /// an address no mapping covered.
     private struct Location: Hashable {
-        enum Kind: UInt8 { case user, kernel, unmapped, truncated, label }
+        enum Kind: UInt8 { case user, kernel, unmapped, truncated, label, jit }
         var kind: Kind
         var dso: Int32
         var address: UInt64
@@ -85,6 +85,10 @@ public final class ProfileBuilder {
     @exclusivity(unchecked) private var switchOutNode: [Int32: Int32] = [:]
     @exclusivity(unchecked) private var offCPUIntervals: UInt64 = 0
     @exclusivity(unchecked) private var offCPUWithoutStack: UInt64 = 0
+    /// JIT symbol maps (`/tmp/perf-PID.map`) by process, loaded on first need.
+    private var jitMaps: [Int32: PerfMapSymbols?] = [:]
+    /// The process of the sample being resolved.
+    @exclusivity(unchecked) private var currentPID: Int32 = -1
     /// Labels of synthetic frames (`[on-cpu]`, `[off-cpu]`, ...), by location address.
     private var labels: [String] = []
 
@@ -253,6 +257,7 @@ public final class ProfileBuilder {
 
     /// The trie node of a sample's stack (kernel frames innermost, then user frames), under `root`.
     private func stackNode(for sample: SampleRecord, root: Int32?) -> Int32 {
+        currentPID = sample.pid
         let space = model.spaceIfKnown(of: sample.pid)
         scratch.removeAll(keepingCapacity: true)
         kernelChain.removeAll(keepingCapacity: true)
@@ -380,6 +385,10 @@ public final class ProfileBuilder {
         let location: Location
         if kernel {
             location = Location(kind: .kernel, dso: -1, address: lookup)
+        } else if let mapping = space?.find(lookup), !isAnonymous(mapping.dso) {
+            location = Location(kind: .user, dso: mapping.dso, address: lookup - mapping.start + mapping.pageOffset)
+        } else if jitSymbols(of: currentPID)?.lookup(lookup) != nil {
+            location = Location(kind: .jit, dso: currentPID, address: lookup)
         } else if let mapping = space?.find(lookup) {
             location = Location(kind: .user, dso: mapping.dso, address: lookup - mapping.start + mapping.pageOffset)
         } else {
@@ -390,6 +399,19 @@ public final class ProfileBuilder {
         locations.append(location)
         locationIDs[location] = id
         return id
+    }
+
+    /// Anonymous executable memory is where JITs put code.
+    private func isAnonymous(_ dso: Int32) -> Bool {
+        let path = model.dsos[Int(dso)]
+        return path == "//anon" || path.hasPrefix("[anon") || path.hasPrefix("/memfd:") || path == "[heap]"
+    }
+
+    private func jitSymbols(of pid: Int32) -> PerfMapSymbols? {
+        if let cached = jitMaps[pid] { return cached }
+        let map = PerfMapSymbols(pid: pid)
+        jitMaps[pid] = .some(map)
+        return map
     }
 
     private func thread(pid: Int32, tid: Int32) -> Int32 {
@@ -446,6 +468,9 @@ public final class ProfileBuilder {
                 return [intern(Frame(symbol: Frame.unknownSymbol, dso: Frame.unknownSymbol, kind: .user, address: location.address))]
             case .truncated:
                 return [intern(Frame(symbol: "[truncated]", dso: Frame.unknownSymbol, kind: .user))]
+            case .jit:
+                let name = jitMaps[location.dso]??.lookup(location.address) ?? Frame.unknownSymbol
+                return [intern(Frame(symbol: name, dso: "/tmp/perf-\(location.dso).map", kind: .jit, address: location.address))]
             case .label:
                 return [intern(Frame(symbol: labels[Int(location.address)], dso: "[perch]", kind: .user))]
             case .user:
@@ -456,7 +481,8 @@ public final class ProfileBuilder {
                 }
                 return symbolized.reversed().map { frame in
                     let line = frame.sourceFile.map { file in frame.line.map { "\(file):\($0)" } ?? file }
-                    return intern(Frame(symbol: frame.function, dso: path, kind: frame.isInlined ? .inlined : .user,
+                    let name = frame.function == "??" || frame.function.isEmpty ? Frame.unknownSymbol : frame.function
+                    return intern(Frame(symbol: name, dso: path, kind: frame.isInlined ? .inlined : .user,
                                         address: location.address, sourceLine: line))
                 }
             }

@@ -163,3 +163,25 @@ import Testing
         }
     }
 }
+
+/// JIT code named through /tmp/perf-PID.map.
+@Suite struct JITMapTests {
+    #if arch(x86_64)
+    @Test func jitFramesAreNamedFromThePerfMap() throws {
+        let binary = try Support.fixture("jit", flags: ["-O2"])
+        let data = Support.workDirectory + "/jit.data"
+        let folded = Support.workDirectory + "/jit.folded"
+        let result = try Support.perch(["record", "-o", data, "--folded", folded, "--jit", "--", binary])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[j] jit_spin"), "\(result.stdout)")
+        let lines = try String(contentsOfFile: folded, encoding: .utf8).split(separator: "\n")
+        let jit = lines.filter { $0.contains("jit_spin_[j]") }.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+        let total = lines.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+        #expect(total > 0 && Double(jit) / Double(total) > 0.9, "\(jit) of \(total) samples in jit_spin")
+        // The fixture leaves its map behind, as JITs do; clean up after it.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? [] where name.hasPrefix("perf-") && name.hasSuffix(".map") {
+            if let pid = Int32(name.dropFirst(5).dropLast(4)), kill(pid, 0) != 0 { try? FileManager.default.removeItem(atPath: "/tmp/" + name) }
+        }
+    }
+    #endif
+}
