@@ -135,7 +135,8 @@ func readInteger(_ path: String) -> Int? {
 }
 
 extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
+    /// The string without leading and trailing characters from `set`.
+    public func trimmingCharacters(in set: String) -> String {
         var slice = Substring(self)
         while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
         while let last = slice.last, set.contains(last) { slice = slice.dropLast() }

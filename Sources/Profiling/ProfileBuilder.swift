@@ -248,11 +248,7 @@ public final class ProfileBuilder {
     private func label(_ text: String) -> Int32 {
         let index = labels.firstIndex(of: text) ?? { labels.append(text); return labels.count - 1 }()
         let location = Location(kind: .label, dso: -1, address: UInt64(index))
-        if let id = locationIDs[location] { return id }
-        let id = Int32(locations.count)
-        locations.append(location)
-        locationIDs[location] = id
-        return id
+        return intern(location)
     }
 
     /// The trie node of a sample's stack (kernel frames innermost, then user frames), under `root`.
@@ -342,13 +338,18 @@ public final class ProfileBuilder {
         }
     }
 
-    private func truncatedLocation() -> Int32 {
-        let location = Location(kind: .truncated, dso: -1, address: 0)
+    /// The id of a location, assigned on first sight.
+    private func intern(_ location: Location) -> Int32 {
         if let id = locationIDs[location] { return id }
         let id = Int32(locations.count)
         locations.append(location)
         locationIDs[location] = id
         return id
+    }
+
+    private func truncatedLocation() -> Int32 {
+        let location = Location(kind: .truncated, dso: -1, address: 0)
+        return intern(location)
     }
 
     /// Notes and the call-graph description, once every sample is in.
@@ -394,11 +395,7 @@ public final class ProfileBuilder {
         } else {
             location = Location(kind: .unmapped, dso: -1, address: lookup)
         }
-        if let id = locationIDs[location] { return id }
-        let id = Int32(locations.count)
-        locations.append(location)
-        locationIDs[location] = id
-        return id
+        return intern(location)
     }
 
     /// Anonymous executable memory is where JITs put code.

@@ -1,3 +1,4 @@
+import PerfEvents
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,13 +57,4 @@ func readFile(_ path: String) -> String? {
         bytes.append(contentsOf: chunk[0..<n])
     }
     return String(decoding: bytes, as: UTF8.self)
-}
-
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        var slice = Substring(self)
-        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
-        return String(slice)
-    }
 }
