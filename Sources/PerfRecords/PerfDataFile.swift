@@ -45,6 +45,16 @@ public final class PerfDataFile {
         UnsafeRawBufferPointer(start: base + data.lowerBound, count: data.count)
     }
 
+    /// Tells the kernel the data section below `offset` will not be read again, so its pages
+    /// leave this process's memory (they are read back from the file if touched after all).
+    public func releaseData(below offset: Int) {
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (data.lowerBound + pageSize - 1) / pageSize * pageSize
+        let end = (data.lowerBound + min(offset, data.count)) / pageSize * pageSize
+        guard end > start else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
     /// Calls `body` with each record of the data section in file order, with its offset in the
     /// data section. Stops with `.malformed` at a record whose size is impossible.
     public func forEachRecord(_ body: (UnsafeRawBufferPointer, Int) throws -> Void) throws {

@@ -125,10 +125,23 @@ public final class ProfileBuilder {
 
     /// Reads every record and returns the aggregated, symbolized profile.
     public func build() throws -> Profile {
-        for offset in try timeOrderedOffsets() {
-            let bytes = file.dataBytes
+        let offsets = try timeOrderedOffsets()
+        // Records come nearly in file order: once no later record lies below an offset, the
+        // file's pages below it are released, so memory stays flat however large the file.
+        var lowestAhead = [Int](repeating: 0, count: offsets.count + 1)
+        lowestAhead[offsets.count] = Int.max
+        for index in offsets.indices.reversed() { lowestAhead[index] = min(offsets[index], lowestAhead[index + 1]) }
+        let releaseStep = 32 << 20
+        var released = 0
+        let bytes = file.dataBytes
+        for (index, offset) in offsets.enumerated() {
             let size = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)))
             process(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size]))
+            let safe = lowestAhead[index + 1]
+            if safe != Int.max, safe - released >= releaseStep {
+                file.releaseData(below: safe)
+                released = safe
+            }
         }
         return makeProfile()
     }
@@ -146,7 +159,12 @@ public final class ProfileBuilder {
         if file.events.count == 1 && timed {
             fixedTimeOffset = 8 + [SampleType.identifier, .ip, .tid].filter { sampleType.contains($0) }.count * 8
         }
+        var scanned = 0
         try file.forEachRecord { record, offset in
+            if offset - scanned >= 32 << 20 {
+                file.releaseData(below: offset)
+                scanned = offset
+            }
             var time = lastTime
             if timed {
                 let type = RecordDecoder.type(of: record)
