@@ -311,6 +311,10 @@ public final class Recorder {
     // MARK: - Draining
 
     private func eventLoop(writer: PerfDataWriter, decoder: RecordDecoder, start: Double) -> RecordingResult.Ending {
+        // The drain thread competes with the threads it profiles; where permitted (CAP_SYS_NICE),
+        // run it a little ahead of them so the rings do not overflow. Only this thread: the
+        // profiled command keeps its own priority.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(perch_gettid()), -5)
         var fds = rings.map { pollfd(fd: $0.event.fd, events: Int16(POLLIN), revents: 0) }
         let firstPidfd = fds.count
         fds += pidfds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
