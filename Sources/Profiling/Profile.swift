@@ -42,8 +42,10 @@ public struct Frame: Hashable, Sendable {
 public struct ThreadInfo: Hashable, Sendable {
     public var pid: Int32
     public var tid: Int32
-    /// The thread's name (its comm) at the end of the recording.
+    /// The thread's name (its comm) when these samples were taken.
     public var comm: String
+    /// The CPU these samples ran on, when the profile keeps CPUs apart (`--cpu`); else nil.
+    public var cpu: Int32?
 
     public init(pid: Int32, tid: Int32, comm: String) {
         self.pid = pid

@@ -35,6 +35,8 @@ public final class ProfileBuilder {
         var pid: Int32
         var tid: Int32
         var comm: Int32
+        /// The CPU, when the builder keeps samples apart by CPU; else -1.
+        var cpu: Int32 = -1
     }
     @exclusivity(unchecked) private var counts: [UInt64: (count: UInt64, weight: UInt64)] = [:]
     @exclusivity(unchecked) private var scratch: [Int32] = []
@@ -92,8 +94,12 @@ public final class ProfileBuilder {
     /// Labels of synthetic frames (`[on-cpu]`, `[off-cpu]`, ...), by location address.
     private var labels: [String] = []
 
-    public init(file: PerfDataFile, symbolizer: AddressSymbolizer, weighting: Weighting = .onCPU) {
+    /// Keep samples of different CPUs apart (for `--cpu`); each ``ThreadInfo`` then has its `cpu`.
+    private let splitByCPU: Bool
+
+    public init(file: PerfDataFile, symbolizer: AddressSymbolizer, weighting: Weighting = .onCPU, splitByCPU: Bool = false) {
         self.weighting = weighting
+        self.splitByCPU = splitByCPU
         let switchIndex = file.events.indices.dropFirst().first { file.events[$0].attributes.kind == .contextSwitches }
         self.switchEvent = switchIndex
         self.file = file
@@ -244,7 +250,7 @@ public final class ProfileBuilder {
                     node = trie.child(of: root, location: label(switchEvent == nil ? "[blocked: no switch stacks recorded]" : "[blocked: stack not sampled]"))
                 }
                 offCPUIntervals += 1
-                count(pid: out.pid, tid: tid, node: node, weight: change.sampleID.time &- out.time)
+                count(pid: out.pid, tid: tid, cpu: Int32(bitPattern: change.sampleID.cpu), node: node, weight: change.sampleID.time &- out.time)
             }
         case .exit, .finishedRound, .other:
             break
@@ -253,11 +259,11 @@ public final class ProfileBuilder {
 
     private func add(_ sample: SampleRecord, root: Int32? = nil) {
         summary.sampleCount += 1
-        count(pid: sample.pid, tid: sample.tid, node: stackNode(for: sample, root: root), weight: sample.period)
+        count(pid: sample.pid, tid: sample.tid, cpu: Int32(bitPattern: sample.cpu), node: stackNode(for: sample, root: root), weight: sample.period)
     }
 
-    private func count(pid: Int32, tid: Int32, node: Int32, weight: UInt64) {
-        let key = UInt64(UInt32(bitPattern: thread(pid: pid, tid: tid))) << 32 | UInt64(UInt32(bitPattern: node))
+    private func count(pid: Int32, tid: Int32, cpu: Int32, node: Int32, weight: UInt64) {
+        let key = UInt64(UInt32(bitPattern: thread(pid: pid, tid: tid, cpu: cpu))) << 32 | UInt64(UInt32(bitPattern: node))
         let previous = counts[key] ?? (0, 0)
         counts[key] = (previous.count + 1, previous.weight &+ weight)
     }
@@ -429,9 +435,9 @@ public final class ProfileBuilder {
         return map
     }
 
-    private func thread(pid: Int32, tid: Int32) -> Int32 {
+    private func thread(pid: Int32, tid: Int32, cpu: Int32) -> Int32 {
         let comm = currentComm[tid] ?? commID(model.name(ofThread: tid, pid: pid))
-        let key = ThreadKey(pid: pid, tid: tid, comm: comm)
+        let key = ThreadKey(pid: pid, tid: tid, comm: comm, cpu: splitByCPU ? cpu : -1)
         if let id = threadIDs[key] { return id }
         let id = Int32(threads.count)
         threads.append(key)
@@ -502,7 +508,11 @@ public final class ProfileBuilder {
                 }
             }
         }
-        profile.threads = threads.map { ThreadInfo(pid: $0.pid, tid: $0.tid, comm: commNames[Int($0.comm)]) }
+        profile.threads = threads.map {
+            var info = ThreadInfo(pid: $0.pid, tid: $0.tid, comm: commNames[Int($0.comm)])
+            if $0.cpu >= 0 { info.cpu = $0.cpu }
+            return info
+        }
         profile.stacks.reserveCapacity(counts.count)
         for (key, value) in counts {
             let thread = Int32(truncatingIfNeeded: key >> 32)

@@ -110,6 +110,21 @@ public struct SymbolTable: Sendable {
             }
         }
 
+        // PLT slots have no symbols; name them `callee@plt` from .rela.plt, as perf does (x86_64).
+        var pltNames: [UnsafeMutablePointer<CChar>] = []
+        defer { for name in pltNames { free(name) } }
+        do {
+            for image in images where image.machine == UInt16(EM_X86_64) {
+                for slot in Self.pltSlots(of: image) {
+                    guard let name = strdup(slot.name + "@plt") else { continue }
+                    pltNames.append(name)
+                    candidates.append(Candidate(start: slot.address, size: 16, sectionEnd: slot.sectionEnd, rank: 2,
+                                                underscores: 0, order: candidates.count, name: UnsafePointer(name),
+                                                nameLength: strlen(name)))
+                }
+            }
+        }
+
         candidates.sort { a, b in
             if a.start != b.start { return a.start < b.start }
             if aliases == .llvmSymbolizer {
@@ -156,6 +171,32 @@ public struct SymbolTable: Sendable {
 
     /// The function containing `vaddr` (a link-time virtual address, see
     /// `ELFImage.virtualAddress(forFileOffset:)`), or `nil` when no symbol covers it.
+    /// The PLT entries of an x86_64 image: each `.rela.plt` relocation's slot in `.plt.sec`
+    /// (IBT binaries) or `.plt` (after the 16-byte header), named by the relocated symbol.
+    static func pltSlots(of image: ELFImage) -> [(address: UInt64, sectionEnd: UInt64, name: String)] {
+        guard let relocations = image.section(named: ".rela.plt"), relocations.entrySize > 0,
+              let plt = image.section(named: ".plt.sec") ?? image.section(named: ".plt"),
+              let dynsym = image.sections.first(where: { $0.index == Int(relocations.link) }),
+              let relocationSection = elf_getscn(image.elf, relocations.index), let relocationData = elf_getdata(relocationSection, nil),
+              let symbolSection = elf_getscn(image.elf, dynsym.index), let symbolData = elf_getdata(symbolSection, nil)
+        else { return [] }
+        let first = plt.name == ".plt.sec" ? plt.address : plt.address + 16
+        let count = Int(clamping: relocations.size / relocations.entrySize)
+        var slots: [(UInt64, UInt64, String)] = []
+        var relocation = GElf_Rela()
+        var symbol = GElf_Sym()
+        for index in 0..<count {
+            guard gelf_getrela(relocationData, Int32(clamping: index), &relocation) != nil else { continue }
+            let symbolIndex = Int32(truncatingIfNeeded: relocation.r_info >> 32)
+            guard gelf_getsym(symbolData, symbolIndex, &symbol) != nil, symbol.st_name != 0,
+                  let name = elf_strptr(image.elf, Int(dynsym.link), Int(symbol.st_name)) else { continue }
+            let address = first + UInt64(index) * 16
+            guard address + 16 <= plt.address + plt.size else { break }
+            slots.append((address, plt.address + plt.size, String(cString: name)))
+        }
+        return slots
+    }
+
     public func lookup(_ vaddr: UInt64) -> (name: String, start: UInt64, size: UInt64)? {
         guard let index = index(containing: vaddr) else { return nil }
         let entry = entries[index]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PerfEvents
 import PerfRecords
 import Profiling
 import Reporting
@@ -36,13 +37,20 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .long, help: "Only these threads (comma-separated).")
     var tid: String?
 
+    @Option(name: .long, help: "Only samples taken on these CPUs (e.g. 0,2-3).")
+    var cpu: String?
+
     func run() throws {
         var filter = ProfileFilter()
         filter.comms = Set((comm ?? "").split(separator: ",").map(String.init))
         filter.pids = try ids(pid, "pid")
         filter.tids = try ids(tid, "tid")
+        if let cpu {
+            guard let cpus = parseCPUList(cpu) else { throw ValidationError("bad CPU list '\(cpu)'") }
+            filter.cpus = Set(cpus)
+        }
         let weighting: ProfileBuilder.Weighting = onOffCPU ? .onAndOffCPU : offCPU ? .offCPU : .onCPU
-        let profile = loadProfile(path: input, weighting: weighting).filtered(by: filter)
+        let profile = loadProfile(path: input, weighting: weighting, splitByCPU: !filter.cpus.isEmpty).filtered(by: filter)
         try report.emit(profile, colour: isatty(1) != 0, callGraph: callGraph)
     }
 }
@@ -57,7 +65,8 @@ private func ids(_ text: String?, _ what: String) throws -> Set<Int32> {
 }
 
 /// Reads and symbolizes a recording, or exits with a one-line error.
-func loadProfile(path: String, extraNotes: [String] = [], weighting: ProfileBuilder.Weighting = .onCPU) -> Profile {
+func loadProfile(path: String, extraNotes: [String] = [], weighting: ProfileBuilder.Weighting = .onCPU,
+                 splitByCPU: Bool = false) -> Profile {
     let file: PerfDataFile
     do {
         file = try PerfDataFile(path: path)
@@ -65,7 +74,7 @@ func loadProfile(path: String, extraNotes: [String] = [], weighting: ProfileBuil
         fail("\(error)")
     }
     do {
-        var profile = try ProfileBuilder(file: file, symbolizer: DWARFSymbolizer(), weighting: weighting).build()
+        var profile = try ProfileBuilder(file: file, symbolizer: DWARFSymbolizer(), weighting: weighting, splitByCPU: splitByCPU).build()
         if extraNotes.contains(where: { $0.hasPrefix("kernel frames left out") }) {
             profile.summary.notes.removeAll { $0.hasPrefix("kernel code was not sampled") }  // said better below
         }

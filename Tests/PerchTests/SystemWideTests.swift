@@ -58,5 +58,15 @@ struct SystemWideTests {
             ($0["dso"] as? String)?.hasSuffix("fork_heavy") == true && $0["symbol"] as? String == "[unknown]"
         }
         #expect(unknownInOwnCode.isEmpty, "\(unknownInOwnCode)")
+
+        // --cpu keeps each CPU's samples; together they are all of them.
+        func total(_ extra: [String]) throws -> Int {
+            let report = try Support.perch(["report", "-i", data, "--json"] + extra)
+            return try JSONReport(report.stdout).summary["totalSamples"] as? Int ?? -1
+        }
+        let all = try total([])
+        let online = (try String(contentsOfFile: "/sys/devices/system/cpu/online", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
+        let perCPU = try (0..<ProcessInfo.processInfo.activeProcessorCount).map { try total(["--cpu", "\($0)"]) }
+        #expect(all > 0 && perCPU.reduce(0, +) == all, "per CPU \(perCPU) vs \(all) (online \(online))")
     }
 }
