@@ -33,6 +33,7 @@ public final class PerfDataFile {
             munmap(mapped, length)
             throw error
         }
+        madvise(mapped, length, MADV_SEQUENTIAL)  // read front to back: larger readahead
         self.path = path
         self.base = UnsafeRawPointer(mapped)
         self.length = length

@@ -87,6 +87,8 @@ public final class ProfileBuilder {
     @exclusivity(unchecked) private var switchOutNode: [Int32: Int32] = [:]
     @exclusivity(unchecked) private var offCPUIntervals: UInt64 = 0
     @exclusivity(unchecked) private var offCPUWithoutStack: UInt64 = 0
+    /// Whether each DSO is anonymous memory (where JITs put code), filled as DSOs appear.
+    @exclusivity(unchecked) private var anonymousDSOs: [Bool] = []
     /// JIT symbol maps (`/tmp/perf-PID.map`) by process, loaded on first need.
     private var jitMaps: [Int32: PerfMapSymbols?] = [:]
     /// The process of the sample being resolved.
@@ -424,8 +426,11 @@ public final class ProfileBuilder {
 
     /// Anonymous executable memory is where JITs put code.
     private func isAnonymous(_ dso: Int32) -> Bool {
-        let path = model.dsos[Int(dso)]
-        return path == "//anon" || path.hasPrefix("[anon") || path.hasPrefix("/memfd:") || path == "[heap]"
+        while anonymousDSOs.count < model.dsos.count {
+            let path = model.dsos[anonymousDSOs.count]
+            anonymousDSOs.append(path == "//anon" || path.hasPrefix("[anon") || path.hasPrefix("/memfd:") || path == "[heap]")
+        }
+        return anonymousDSOs[Int(dso)]
     }
 
     private func jitSymbols(of pid: Int32) -> PerfMapSymbols? {
