@@ -1,6 +1,6 @@
 // swift-tools-version: 6.1
 // Perch's benchmarks: a package of their own, so users and CI never build benchmark
-// dependencies. Run: cd Benchmarks && swift package benchmark
+// dependencies. Run: cd Benchmarks && swift package benchmark (see README.md)
 import PackageDescription
 
 let package = Package(
@@ -8,7 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     dependencies: [
         .package(name: "Perch", path: ".."),
-        .package(url: "https://github.com/ordo-one/benchmark", from: "1.29.0", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
         .executableTarget(

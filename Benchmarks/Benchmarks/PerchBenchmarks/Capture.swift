@@ -22,7 +22,7 @@ enum DWARFCapture {
             """]
         let recorder: [String]
         if let perch = Inputs.perch {
-            recorder = [perch, "record", "-q", "--call-graph", "dwarf", "-F", "\(frequency)", "-o", temporary, "--"]
+            recorder = [perch, "record", "-q", "-e", "cpu-clock", "--call-graph", "dwarf", "-F", "\(frequency)", "-o", temporary, "--"]
         } else {
             recorder = ["/usr/bin/env", "perf", "record", "-q", "--call-graph", "dwarf", "-e", "cpu-clock",
                         "-F", "\(frequency)", "-o", temporary, "--"]

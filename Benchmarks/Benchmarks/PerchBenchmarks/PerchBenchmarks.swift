@@ -8,13 +8,16 @@ import Reporting
 import Symbolication
 import Unwinding
 
-// Perch's benchmarks. Each reports wall time and a rate (records, samples or addresses per
-// second, or nanoseconds per sample) as a custom metric; tolerances for `thresholds check` are in
-// `tolerances` below, the checked-in p90 values in Thresholds/. See Benchmarks/README.md.
+// Perch's benchmarks. Each reports wall time and, as a custom metric, a rate (records, samples or
+// addresses per second, or nanoseconds per sample). `thresholds check` compares a run's p90 with
+// the values checked in under Thresholds/, within the tolerances `configuration` sets below.
+// Names have no spaces or slashes: the plugin writes threshold files with those replaced by `_`
+// but reads them back by the raw name. See Benchmarks/README.md.
 
-/// Relative p90 tolerance, in percent, for times and rates: the reference machine is a 2-core VM
-/// shared with other work, where run-to-run noise of 15–20% is common.
-let timeTolerance = 35.0
+/// Relative p90 tolerance, in percent, for times and rates (`PERCH_BENCH_TOLERANCE` overrides it):
+/// the reference machine is a 2-core VM shared with other work, where one run's p90 can be 30–60%
+/// off another's. On a quiet machine 10–15 catches much smaller regressions.
+let timeTolerance = ProcessInfo.processInfo.environment["PERCH_BENCH_TOLERANCE"].flatMap(Double.init) ?? 40.0
 
 func rate(_ name: String) -> BenchmarkMetric { .custom(name, polarity: .prefersLarger, useScalingFactor: false) }
 func cost(_ name: String) -> BenchmarkMetric { .custom(name, polarity: .prefersSmaller, useScalingFactor: false) }
@@ -62,11 +65,11 @@ let symbolizeCount = 20_000
 let benchmarks: @Sendable () -> Void = {
     // MARK: Records
 
-    Benchmark("Decode records (100k fp samples)",
-              configuration: configuration([.wallClock, rate("records/s"), .mallocCountTotal], maxIterations: 50)) { benchmark, buffer in
+    Benchmark("Decode-records-10x100k-fp",
+              configuration: configuration([.wallClock, rate("records/s"), .mallocCountTotal], maxIterations: 30)) { benchmark, buffer in
         let decoder = RecordDecoder(events: Workload.events)
-        measureRate(benchmark, rate("records/s"), count: 100_000) {
-            buffer.value.withUnsafeBytes { raw in
+        measureRate(benchmark, rate("records/s"), count: 10 * 100_000) {
+            for _ in 0..<10 { buffer.value.withUnsafeBytes { raw in
                 var offset = 0, frames = 0
                 while offset < raw.count {
                     let size = Int(raw.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self))
@@ -76,13 +79,13 @@ let benchmarks: @Sendable () -> Void = {
                     offset += size
                 }
                 blackHole(frames)
-            }
+            } }
         }
     } setup: {
         State(Workload.buffer(count: 100_000))
     }
 
-    Benchmark("Read perf.data (1M fp samples)",
+    Benchmark("Read-perf.data-1M-fp",
               configuration: configuration([.wallClock, rate("records/s"), .peakMemoryResident], maxIterations: 10)) { benchmark, path in
         measureRate(benchmark, rate("records/s"), count: million + 1) {
             let file = try! PerfDataFile(path: path.value)
@@ -99,7 +102,7 @@ let benchmarks: @Sendable () -> Void = {
 
     // MARK: Aggregation
 
-    Benchmark("Aggregate into the stack trie (1M fp samples)",
+    Benchmark("Aggregate-stack-trie-1M-fp",
               configuration: configuration([.wallClock, rate("samples/s"), .peakMemoryResident], maxIterations: 5)) { benchmark, path in
         measureRate(benchmark, rate("samples/s"), count: million) {
             let profile = try! ProfileBuilder(file: PerfDataFile(path: path.value), symbolizer: ELFSymbolizer()).build()
@@ -112,8 +115,8 @@ let benchmarks: @Sendable () -> Void = {
 
     // MARK: Symbolization
 
-    for (label, path) in [("libpython3.11", Inputs.libpython), ("perch (Swift)", Inputs.swiftBinary)] {
-        Benchmark("Symbolize \(label) cold (20k addresses, inlines)",
+    for (label, path) in [("libpython3.11", Inputs.libpython), ("perch-Swift", Inputs.swiftBinary)] {
+        Benchmark("Symbolize-\(label)-cold-20k-inlines",
                   configuration: configuration([.wallClock, rate("addresses/s"), .peakMemoryResident], maxIterations: 10)) { benchmark, addresses in
             measureRate(benchmark, rate("addresses/s"), count: addresses.value.count) {
                 let symbolizer = DWARFSymbolizer()
@@ -125,12 +128,14 @@ let benchmarks: @Sendable () -> Void = {
             State(try Workload.textAddresses(path: path, count: symbolizeCount))
         }
 
-        Benchmark("Symbolize \(label) warm (20k addresses, inlines)",
-                  configuration: configuration([.wallClock, rate("addresses/s")], maxIterations: 50)) { (benchmark: Benchmark, state: State<(DWARFSymbolizer, [UInt64])>) in
+        Benchmark("Symbolize-\(label)-warm-10x20k-inlines",
+                  configuration: configuration([.wallClock, rate("addresses/s")], maxIterations: 30)) { (benchmark: Benchmark, state: State<(DWARFSymbolizer, [UInt64])>) in
             let (symbolizer, addresses) = state.value
-            measureRate(benchmark, rate("addresses/s"), count: addresses.count) {
+            measureRate(benchmark, rate("addresses/s"), count: 10 * addresses.count) {
                 var frames = 0
-                for address in addresses { frames &+= symbolizer.symbolize(path: path, virtualAddress: address).count }
+                for _ in 0..<10 {
+                    for address in addresses { frames &+= symbolizer.symbolize(path: path, virtualAddress: address).count }
+                }
                 blackHole(frames)
             }
         } setup: {
@@ -143,23 +148,23 @@ let benchmarks: @Sendable () -> Void = {
 
     // MARK: DWARF unwinding
 
-    Benchmark("DWARF unwind (CPython capture, per sample)",
-              configuration: configuration([.wallClock, cost("ns/sample"), rate("frames/sample")], maxIterations: 50)) { (benchmark: Benchmark, state: UnwindState) in
+    Benchmark("DWARF-unwind-CPython-capture-10x",
+              configuration: configuration([.wallClock, cost("ns/sample"), rate("frames/sample")], maxIterations: 30)) { (benchmark: Benchmark, state: UnwindState) in
         let (unwinder, maps, samples, mask, _) = state.value
         var frames: [UInt64] = []
         frames.reserveCapacity(256)
         var total = 0
         let start = ContinuousClock.now
-        for sample in samples {
+        for _ in 0..<10 { for sample in samples {
             frames.removeAll(keepingCapacity: true)
             _ = unwinder.unwind(registers: sample.userRegisters, registerMask: mask, stack: sample.userStack,
                                 space: maps.space(pid: sample.pid), into: &frames)
             total += frames.count
-        }
+        } }
         let elapsed = ContinuousClock.now - start
         let nanoseconds = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) * 1e-9
-        benchmark.measurement(cost("ns/sample"), Int(nanoseconds / Double(max(samples.count, 1))))
-        benchmark.measurement(rate("frames/sample"), total / max(samples.count, 1))
+        benchmark.measurement(cost("ns/sample"), Int(nanoseconds / Double(max(10 * samples.count, 1))))
+        benchmark.measurement(rate("frames/sample"), total / max(10 * samples.count, 1))
     } setup: {
         let file = try PerfDataFile(path: try DWARFCapture.file())
         let maps = try CaptureMaps(file: file)
@@ -176,7 +181,7 @@ let benchmarks: @Sendable () -> Void = {
         return UnwindState((unwinder, maps, samples, file.events[0].attributes.sampleRegsUser, file))
     }
 
-    Benchmark("Report a DWARF capture (CPython: unwind, aggregate, symbolize)",
+    Benchmark("Report-DWARF-capture-CPython",
               configuration: configuration([.wallClock, rate("samples/s"), .peakMemoryResident], maxIterations: 10)) { benchmark, path in
         let file = try! PerfDataFile(path: path.value)
         var count = 0
@@ -190,14 +195,14 @@ let benchmarks: @Sendable () -> Void = {
 
     // MARK: Output
 
-    Benchmark("Folded stacks (1M samples)",
+    Benchmark("Folded-stacks-1M-samples",
               configuration: configuration([.wallClock, .peakMemoryResident], maxIterations: 10)) { benchmark, profile in
         blackHole(FoldedWriter.bytes(profile.value, options: FoldedOptions()))
     } setup: {
         State(try ProfileBuilder(file: PerfDataFile(path: try Workload.file(count: million)), symbolizer: ELFSymbolizer()).build())
     }
 
-    Benchmark("SVG flame graph (1M samples)",
+    Benchmark("SVG-flamegraph-1M-samples",
               configuration: configuration([.wallClock, .peakMemoryResident], maxIterations: 10)) { benchmark, profile in
         let graph = FlameGraph(profile: profile.value)
         blackHole(FlameGraphSVG.bytes(graph, options: FlameGraphOptions()))
@@ -205,7 +210,7 @@ let benchmarks: @Sendable () -> Void = {
         State(try ProfileBuilder(file: PerfDataFile(path: try Workload.file(count: million)), symbolizer: ELFSymbolizer()).build())
     }
 
-    Benchmark("Text report (1M samples)",
+    Benchmark("Text-report-1M-samples",
               configuration: configuration([.wallClock], maxIterations: 10)) { benchmark, profile in
         blackHole(TextReport.render(profile.value, options: ReportOptions()))
     } setup: {

@@ -65,30 +65,43 @@ enum Workload {
         return ("/usr/bin/true", 0x1000, 0x1000)
     }()
 
+    /// Distinct stacks in the workload; sample `index` takes stack `stackID(index)`, skewed so a
+    /// few stacks are hot and most are rare, as in real profiles (all 50,000 occur in 1M samples).
+    static let stackCount = 50_000
+
+    static func stackID(index: Int) -> Int {
+        var x = UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15
+        x ^= x >> 29; x &*= 0xBF58_476D_1CE4_E5B9; x ^= x >> 32
+        let u = Double(x >> 11) / Double(1 << 53)
+        return min(stackCount - 1, Int(Double(stackCount) * u * u * u))
+    }
+
     /// The address of function `choice` at call depth `level`: 4,096 "functions" spread over
-    /// the text, so a stack's frames are a deterministic function of the sample index.
+    /// the text.
     @inline(__always)
     static func frame(level: Int, choice: Int) -> UInt64 {
         let function = UInt64((level &* 7919 &+ choice &* 104_729) % 4096)
         return mapStart + library.textOffset + function * (library.textSize / 4096) + UInt64(16 + level % 8)
     }
 
-    /// Appends one sample record (header size: 8 + 7 × 8 + 8 × (depth + 1)).
+    /// Appends one sample record (header size: 8 + 7 × 8 + 8 × (depth + 1)). Stacks form a call
+    /// tree: callers near the root are shared by many stacks (4 roots), the leaf is the stack's own.
     static func appendSample(index: Int, to bytes: inout [UInt8]) {
         func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
-        let depth = 8 + index % 8
+        let id = stackID(index: index)
+        let depth = 8 + id % 8
         put(RecordType.sample.rawValue); put(UInt16(2)); put(UInt16(8 + 7 * 8 + 8 * (depth + 1)))
         put(UInt64(1))                                   // identifier
-        put(frame(level: depth, choice: index % 97))     // ip
-        put(pid); put(pid + UInt32(index % 4))           // pid, tid
+        put(frame(level: depth, choice: id))             // ip
+        put(pid); put(pid + UInt32(id % 4))              // pid, tid
         put(UInt64(index))                               // time
         put(UInt64(index % 2))                           // cpu
         put(UInt64(250_000))                             // period
         put(UInt64(depth + 1))                           // nr
         put(CallchainContext.user.rawValue)
-        // Innermost first: the leaf varies fastest, callers less and less.
+        // Innermost first; level 0 is the outermost caller.
         for level in stride(from: depth - 1, through: 0, by: -1) {
-            put(frame(level: level, choice: (index / (depth - level + 1)) % (level < 3 ? 3 : 31)))
+            put(frame(level: level, choice: id / max(1, stackCount >> (2 * (level + 1)))))
         }
     }
 
@@ -103,7 +116,7 @@ enum Workload {
     /// A perf.data file with an MMAP2 of the library, then `count` samples; made once per
     /// size and reused by later benchmarks (the name carries the generator's version).
     static func file(count: Int) throws -> String {
-        let path = "\(Inputs.scratch)/perch-bench-v2-\(count).data"
+        let path = "\(Inputs.scratch)/perch-bench-v3-\(count).data"
         if access(path, R_OK) == 0 { return path }
         let temporary = path + ".\(getpid()).tmp"
         let writer = try PerfDataWriter(path: temporary, events: events)
