@@ -7,8 +7,9 @@ Scripts/setup.sh
 swift build -c release --product perch 2>&1 | grep -v "^\[" >&2 || true
 mkdir -p demo-output
 clang -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -o demo-output/known_weights Fixtures/known_weights.c
-.build/release/perch record -o demo-output/perch.data --children --folded demo-output/perch.folded \
-    -- demo-output/known_weights
+.build/release/perch record -o demo-output/perch.data --children --percent-limit 1 \
+    --folded demo-output/perch.folded --flamegraph demo-output/perch.svg -- demo-output/known_weights
 echo
 echo "recording: demo-output/perch.data (perch report -i demo-output/perch.data, or perf report -i ...)"
 echo "folded stacks: demo-output/perch.folded"
+echo "flame graph: demo-output/perch.svg (open it in a browser)"
