@@ -22,7 +22,7 @@ public final class ProfileBuilder {
     private let model = ProcessModel()
     @exclusivity(unchecked) private var trie = StackTrie()
     @exclusivity(unchecked) private var locations: [Location] = []
-    @exclusivity(unchecked) private var locationIDs: [Location: Int32] = [:]
+    @exclusivity(unchecked) private var locationIDs = WordPairTable(capacity: 4096)
     @exclusivity(unchecked) private var threadIDs: [ThreadKey: Int32] = [:]
     @exclusivity(unchecked) private var threads: [ThreadKey] = []
     @exclusivity(unchecked) private var commNames: [String] = []
@@ -38,7 +38,11 @@ public final class ProfileBuilder {
         /// The CPU, when the builder keeps samples apart by CPU; else -1.
         var cpu: Int32 = -1
     }
-    @exclusivity(unchecked) private var counts: [UInt64: (count: UInt64, weight: UInt64)] = [:]
+    /// Samples per (thread, stack node): `countIndex` maps the pair to its row in the arrays.
+    @exclusivity(unchecked) private var countIndex = WordPairTable(capacity: 4096)
+    @exclusivity(unchecked) private var countKeys: [UInt64] = []
+    @exclusivity(unchecked) private var countSamples: [UInt64] = []
+    @exclusivity(unchecked) private var countWeights: [UInt64] = []
     @exclusivity(unchecked) private var scratch: [Int32] = []
     @exclusivity(unchecked) private var summary: RecordingSummary
 
@@ -266,8 +270,15 @@ public final class ProfileBuilder {
 
     private func count(pid: Int32, tid: Int32, cpu: Int32, node: Int32, weight: UInt64) {
         let key = UInt64(UInt32(bitPattern: thread(pid: pid, tid: tid, cpu: cpu))) << 32 | UInt64(UInt32(bitPattern: node))
-        let previous = counts[key] ?? (0, 0)
-        counts[key] = (previous.count + 1, previous.weight &+ weight)
+        if let row = countIndex.find(key, 0) {
+            countSamples[Int(row)] += 1
+            countWeights[Int(row)] &+= weight
+        } else {
+            countIndex.insert(key, 0, value: Int32(countKeys.count))
+            countKeys.append(key)
+            countSamples.append(1)
+            countWeights.append(weight)
+        }
     }
 
     /// A synthetic frame such as `[on-cpu]`.
@@ -366,10 +377,11 @@ public final class ProfileBuilder {
 
     /// The id of a location, assigned on first sight.
     private func intern(_ location: Location) -> Int32 {
-        if let id = locationIDs[location] { return id }
+        let meta = UInt64(location.kind.rawValue) << 32 | UInt64(UInt32(bitPattern: location.dso))
+        if let id = locationIDs.find(meta, location.address) { return id }
         let id = Int32(locations.count)
         locations.append(location)
-        locationIDs[location] = id
+        locationIDs.insert(meta, location.address, value: id)
         return id
     }
 
@@ -518,8 +530,9 @@ public final class ProfileBuilder {
             if $0.cpu >= 0 { info.cpu = $0.cpu }
             return info
         }
-        profile.stacks.reserveCapacity(counts.count)
-        for (key, value) in counts {
+        profile.stacks.reserveCapacity(countKeys.count)
+        for (row, key) in countKeys.enumerated() {
+            let value = (count: countSamples[row], weight: countWeights[row])
             let thread = Int32(truncatingIfNeeded: key >> 32)
             let node = Int32(truncatingIfNeeded: key & 0xffff_ffff)
             let frames = trie.path(to: node).flatMap { expanded[Int($0)] }
