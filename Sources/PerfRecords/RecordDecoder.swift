@@ -140,6 +140,19 @@ public struct RecordDecoder: Sendable {
         }
     }
 
+    /// Decodes a record known to be a `PERF_RECORD_SAMPLE`, without wrapping it in ``Record``
+    /// (the hot path of reports: no copy of the enum payload).
+    public func decodeSample(_ bytes: UnsafeRawBufferPointer) throws(RecordError) -> SampleRecord {
+        guard bytes.count >= 8 else { throw .badSize(type: 0, size: bytes.count) }
+        let type = UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self))
+        let misc = RecordMisc(rawValue: UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt16.self)))
+        let size = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
+        guard type == RecordType.sample.rawValue, size >= 8, size <= bytes.count else { throw .badSize(type: type, size: size) }
+        let record = UnsafeRawBufferPointer(rebasing: bytes[0..<size])
+        var reader = ByteReader(record, type: type)
+        return try decodeSample(&reader, misc: misc, attributes: events[eventIndex(of: record)].attributes)
+    }
+
     /// The `sample_id_all` fields at the end of a non-sample record.
     public func trailer(_ record: UnsafeRawBufferPointer, attributes: EventAttributes) throws(RecordError) -> SampleID {
         var id = SampleID()

@@ -91,6 +91,8 @@ public final class ProfileBuilder {
     @exclusivity(unchecked) private var switchOutNode: [Int32: Int32] = [:]
     @exclusivity(unchecked) private var offCPUIntervals: UInt64 = 0
     @exclusivity(unchecked) private var offCPUWithoutStack: UInt64 = 0
+    /// The last thread looked up, for the common run of samples from one thread.
+    @exclusivity(unchecked) private var lastThread: (pid: Int32, tid: Int32, cpu: Int32, id: Int32)?
     /// Whether each DSO is anonymous memory (where JITs put code), filled as DSOs appear.
     @exclusivity(unchecked) private var anonymousDSOs: [Bool] = []
     /// JIT symbol maps (`/tmp/perf-PID.map`) by process, loaded on first need.
@@ -202,7 +204,29 @@ public final class ProfileBuilder {
         return entries.map(\.offset)
     }
 
+    private func processSample(_ sample: SampleRecord, record: UnsafeRawBufferPointer) {
+        let fromSwitchEvent = switchEvent != nil && decoder.eventIndex(of: record) == switchEvent
+        switch (weighting, fromSwitchEvent) {
+        case (.onCPU, false):
+            add(sample)
+        case (.onAndOffCPU, false):
+            add(sample, root: label("[on-cpu]"))
+        case (.offCPU, true), (.onAndOffCPU, true):
+            switchOutNode[sample.tid] = stackNode(for: sample, root: weighting == .onAndOffCPU ? label("[off-cpu]") : nil)
+        case (.offCPU, false), (.onCPU, true):
+            break  // not what this weighting measures
+        }
+    }
+
     private func process(_ record: UnsafeRawBufferPointer) {
+        if RecordDecoder.type(of: record) == RecordType.sample.rawValue {
+            do {
+                processSample(try decoder.decodeSample(record), record: record)
+            } catch {
+                summary.malformedRecords += 1
+            }
+            return
+        }
         let decoded: Record
         do {
             decoded = try decoder.decode(record)
@@ -212,17 +236,7 @@ public final class ProfileBuilder {
         }
         switch decoded {
         case .sample(let sample):
-            let fromSwitchEvent = switchEvent != nil && decoder.eventIndex(of: record) == switchEvent
-            switch (weighting, fromSwitchEvent) {
-            case (.onCPU, false):
-                add(sample)
-            case (.onAndOffCPU, false):
-                add(sample, root: label("[on-cpu]"))
-            case (.offCPU, true), (.onAndOffCPU, true):
-                switchOutNode[sample.tid] = stackNode(for: sample, root: weighting == .onAndOffCPU ? label("[off-cpu]") : nil)
-            case (.offCPU, false), (.onCPU, true):
-                break  // not what this weighting measures
-            }
+            processSample(sample, record: record)
         case .mmap(let mmap):
             guard mmap.pid != -1 else { return }  // kernel maps: kallsyms covers them
             model.mmap(pid: mmap.pid, start: mmap.start, length: mmap.length, pageOffset: mmap.pageOffset,
@@ -230,9 +244,11 @@ public final class ProfileBuilder {
         case .comm(let comm):
             model.comm(pid: comm.pid, tid: comm.tid, name: comm.name, exec: comm.isExec)
             currentComm[comm.tid] = commID(comm.name)
+            lastThread = nil
         case .fork(let task):
             model.fork(pid: task.pid, parentPID: task.parentPID, tid: task.tid, parentTID: task.parentTID)
             if let parent = currentComm[task.parentTID] ?? currentComm[task.parentPID] { currentComm[task.tid] = parent }
+            lastThread = nil
         case .lost(_, let count, _):
             summary.lostRecords += count
         case .lostSamples(let count, _):
@@ -453,12 +469,21 @@ public final class ProfileBuilder {
     }
 
     private func thread(pid: Int32, tid: Int32, cpu: Int32) -> Int32 {
+        // Consecutive samples usually come from the same thread: skip the lookups then. Any
+        // COMM or FORK record clears this, since it may rename the thread.
+        let cpuKey = splitByCPU ? cpu : -1
+        if let last = lastThread, last.pid == pid, last.tid == tid, last.cpu == cpuKey { return last.id }
         let comm = currentComm[tid] ?? commID(model.name(ofThread: tid, pid: pid))
-        let key = ThreadKey(pid: pid, tid: tid, comm: comm, cpu: splitByCPU ? cpu : -1)
-        if let id = threadIDs[key] { return id }
-        let id = Int32(threads.count)
-        threads.append(key)
-        threadIDs[key] = id
+        let key = ThreadKey(pid: pid, tid: tid, comm: comm, cpu: cpuKey)
+        let id: Int32
+        if let existing = threadIDs[key] {
+            id = existing
+        } else {
+            id = Int32(threads.count)
+            threads.append(key)
+            threadIDs[key] = id
+        }
+        lastThread = (pid, tid, cpuKey, id)
         return id
     }
 

@@ -116,7 +116,7 @@ public struct SymbolTable: Sendable {
         do {
             for image in images where image.machine == UInt16(EM_X86_64) {
                 for slot in Self.pltSlots(of: image) {
-                    guard let name = strdup(slot.name + "@plt") else { continue }
+                    guard let name = strdup(slot.name.isEmpty ? "[plt]" : slot.name + "@plt") else { continue }
                     pltNames.append(name)
                     candidates.append(Candidate(start: slot.address, size: 16, sectionEnd: slot.sectionEnd, rank: 2,
                                                 underscores: 0, order: candidates.count, name: UnsafePointer(name),
@@ -183,6 +183,10 @@ public struct SymbolTable: Sendable {
         let first = plt.name == ".plt.sec" ? plt.address : plt.address + 16
         let count = Int(clamping: relocations.size / relocations.entrySize)
         var slots: [(UInt64, UInt64, String)] = []
+        // The lazy-binding header (PLT0) before the first entry: named "[plt]" (empty name here).
+        if let header = image.section(named: ".plt"), header.size >= 16 {
+            slots.append((header.address, header.address + header.size, ""))
+        }
         var relocation = GElf_Rela()
         var symbol = GElf_Sym()
         for index in 0..<count {
