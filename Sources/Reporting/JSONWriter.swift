@@ -1,7 +1,7 @@
 /// Minimal JSON value encoding for the reporters (no Foundation needed).
-enum JSON {
+public enum JSON {
     /// A JSON string literal with `"`, `\` and control characters escaped.
-    static func string(_ s: String) -> String {
+    public static func string(_ s: String) -> String {
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for scalar in s.unicodeScalars {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import PerfEvents
 import Profiling
+import Reporting
 
 struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,19 +47,7 @@ struct DoctorCommand: ParsableCommand {
     }
 
     private func renderJSON(probe: PrivilegeProbe, checks: [DoctorCheck]) -> String {
-        func string(_ value: String?) -> String {
-            guard let value else { return "null" }
-            var escaped = ""
-            for scalar in value.unicodeScalars {
-                switch scalar {
-                case "\"": escaped += "\\\""
-                case "\\": escaped += "\\\\"
-                case "\n": escaped += "\\n"
-                default: escaped.unicodeScalars.append(scalar)
-                }
-            }
-            return "\"\(escaped)\""
-        }
+        func string(_ value: String?) -> String { value.map(JSON.string) ?? "null" }
         let settings = probe.settings
         let capabilities = Capability.allCases.filter { settings.hasCapability($0) }.map { string($0.name) }
         var text = "{\n  \"kernel\": \(string(settings.release)),\n"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Reporting
 import Symbolication
 #if canImport(Glibc)
 import Glibc
@@ -134,26 +135,7 @@ struct SymbolizeCommand: ParsableCommand {
         return out + "]}"
     }
 
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ text: String) -> String { JSON.string(text) }
 }
 
 /// Collects output bytes and writes them to standard output in large chunks.
