@@ -31,7 +31,7 @@ static void *worker(void *arg) {
     double end = now() + seconds;
     while (forever || now() < end) {
         thread_spin();
-        if (forever) usleep(2000);  // many threads, little CPU each
+        if (forever) usleep(20000);  // many threads, about one CPU between them
     }
     return NULL;
 }
