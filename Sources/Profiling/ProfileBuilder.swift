@@ -196,10 +196,9 @@ public final class ProfileBuilder {
             entries.append((time, offset))
         }
         if !sorted {
-            // Stable sort by time: ties keep file order.
-            entries = entries.enumerated().sorted {
-                $0.element.time != $1.element.time ? $0.element.time < $1.element.time : $0.offset < $1.offset
-            }.map(\.element)
+            // By time, ties in file order: offsets grow with file order, so (time, offset) is a
+            // total order and an in-place sort is as good as a stable one.
+            entries.sort { $0.time != $1.time ? $0.time < $1.time : $0.offset < $1.offset }
         }
         return entries.map(\.offset)
     }
