@@ -133,13 +133,3 @@ public func readFirstLine(_ path: String) -> String? {
 func readInteger(_ path: String) -> Int? {
     readFirstLine(path).flatMap { Int($0.trimmingCharacters(in: " \t")) }
 }
-
-extension StringProtocol {
-    /// The string without leading and trailing characters from `set`.
-    public func trimmingCharacters(in set: String) -> String {
-        var slice = Substring(self)
-        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
-        return String(slice)
-    }
-}

@@ -1,3 +1,4 @@
+import PerfEvents
 /// Constants of the perf.data file format (tools/perf/Documentation/perf.data-file-format.txt).
 enum PerfDataFormat {
     /// "PERFILE2" read as a little-endian u64.
@@ -27,7 +28,7 @@ public struct BuildIDEntry: Sendable, Hashable {
         self.isKernel = isKernel
     }
 
-    public var hex: String { buildID.map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+    public var hex: String { buildID.map { String($0, radix: 16).alignedRight(2, pad: "0") }.joined() }
 }
 
 /// The metadata a perf.data reader needs beside the records.
@@ -69,8 +70,3 @@ import Glibc
 
 func errnoText(_ code: Int32) -> String { String(cString: strerror(code)) }
 
-extension String {
-    func leftPadded(to width: Int, with pad: Character = "0") -> String {
-        count >= width ? self : String(repeating: pad, count: width - count) + self
-    }
-}

@@ -1,3 +1,4 @@
+import PerfEvents
 import Profiling
 
 extension TextReport {
@@ -43,8 +44,8 @@ extension TextReport {
         let wThreads = threads.reduce(7) { max($0, $1.count) }
         let wSamples = samples.reduce(7) { max($0, $1.count) }
         let wPercent = percents.reduce(7) { max($0, $1.count) }
-        func right(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
-        func left(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
+        func right(_ s: String, _ w: Int) -> String { s.alignedRight(w) }
+        func left(_ s: String, _ w: Int) -> String { s.alignedLeft(w) }
         var out = "# Processes: \(rows.count)   Samples: \(total)\n#\n"
         out += "# " + right("Pid", wPid) + "  " + left("Command", wComm) + "  " + right("Threads", wThreads) + "  "
             + right("Samples", wSamples) + "  " + right("Percent", wPercent) + "\n#\n"

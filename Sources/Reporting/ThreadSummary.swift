@@ -1,3 +1,4 @@
+import PerfEvents
 import Profiling
 
 extension TextReport {
@@ -42,8 +43,8 @@ extension TextReport {
         let wComm = rows.reduce(7) { max($0, $1.thread.comm.count) }
         let wSamples = samples.reduce(7) { max($0, $1.count) }
         let wPercent = percents.reduce(7) { max($0, $1.count) }
-        func right(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
-        func left(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
+        func right(_ s: String, _ w: Int) -> String { s.alignedRight(w) }
+        func left(_ s: String, _ w: Int) -> String { s.alignedLeft(w) }
 
         var out = "# Threads: \(profile.threads.count)   Samples: \(total)\n#\n"
         out += "# " + right("Pid", wPid) + "  " + right("Tid", wTid) + "  " + left("Command", wComm) + "  "

@@ -36,8 +36,8 @@ struct DoctorCommand: ParsableCommand {
         text += "seccomp: \(probe.seccompMode.map(String.init) ?? "unknown"); hardware PMU: \(probe.hardwarePMU ? "yes" : "no")\n#\n"
         let width = checks.map(\.mode.rawValue.count).max() ?? 10
         for check in checks {
-            let name = padded(check.mode.rawValue, width)
-            let outcome = padded(check.outcome.rawValue, 8)
+            let name = check.mode.rawValue.alignedLeft(width)
+            let outcome = check.outcome.rawValue.alignedLeft(8)
             text += "\(name)  \(outcome)  \(check.reason)\n"
             if let remedy = check.remedy, check.outcome != .works {
                 text += String(repeating: " ", count: width + 12) + "to get it: \(remedy)\n"
@@ -64,9 +64,5 @@ struct DoctorCommand: ParsableCommand {
         }.joined(separator: ",\n")
         text += "\n  ]\n}"
         return text
-    }
-
-    private func padded(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PerfEvents
 import PerfRecords
 import Profiling
 
@@ -58,8 +59,7 @@ struct SchedReportCommand: ParsableCommand {
     }
 
     private func column(_ text: String, _ width: Int, left: Bool = false) -> String {
-        let pad = String(repeating: " ", count: max(0, width - text.count))
-        return left ? text + pad : pad + text
+        left ? text.alignedLeft(width) : text.alignedRight(width)
     }
 
     private func renderSummary(_ timeline: SchedTimeline) -> String {
@@ -89,7 +89,7 @@ struct SchedReportCommand: ParsableCommand {
         text += column("(msec)", 15) + " " + column("", 5) + "  " + column("", 30, left: true) + " " + column("(msec)", 10) + " " + column("(msec)", 10) + "\n"
         for change in timeline.switches {
             let seconds = change.time / 1_000_000_000, micros = (change.time / 1000) % 1_000_000
-            let time = "\(seconds).\(String(micros).leftPadded(6))"
+            let time = "\(seconds).\(String(micros).alignedRight(6, pad: "0"))"
             let task = "\(names[change.tid] ?? "?")[\(change.tid)]"
             text += column(time, 15) + " " + column("[\(change.cpu)]", 5) + "  " + column(task, 30, left: true) + " "
                 + column(ms(change.waitBefore), 10) + " " + column(ms(change.run), 10) + "  " + (change.preempted ? "preempted" : "blocked") + "\n"
@@ -98,6 +98,3 @@ struct SchedReportCommand: ParsableCommand {
     }
 }
 
-extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
-}
