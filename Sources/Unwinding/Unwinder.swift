@@ -205,6 +205,23 @@ public final class Unwinder {
         callerRegisters[architecture.spSlot] = cfa
         callerKnown |= 1 << UInt64(architecture.spSlot)
         let returnColumn = Int(row.returnAddressColumn)
+        /// Records a recovered register. A lost callee-saved register only matters if a caller
+        /// needs it; the return address always does, so losing it ends the unwind.
+        func store(_ read: StackMemory.Read, slot: Int) -> Step? {
+            let bit: UInt64 = 1 << UInt64(slot)
+            switch read {
+            case .value(let value):
+                callerRegisters[slot] = value
+                callerKnown |= bit
+                return nil
+            case .truncated:
+                if slot == returnColumn { return .truncated }
+            case .invalid:
+                if slot == returnColumn { return .invalid }
+            }
+            callerKnown &= ~bit
+            return nil
+        }
         for rule in row.rules {
             let slot = Int(rule.slot)
             let bit: UInt64 = 1 << UInt64(slot)
@@ -213,18 +230,7 @@ public final class Unwinder {
                 if slot == returnColumn { return .outermost }
                 callerKnown &= ~bit
             case .atCFAOffset:
-                switch memory.read(cfa &+ UInt64(bitPattern: rule.offset)) {
-                case .value(let value):
-                    callerRegisters[slot] = value
-                    callerKnown |= bit
-                case .truncated:
-                    // A lost callee-saved register only matters if a caller needs it; the return address always does.
-                    if slot == returnColumn { return .truncated }
-                    callerKnown &= ~bit
-                case .invalid:
-                    if slot == returnColumn { return .invalid }
-                    callerKnown &= ~bit
-                }
+                if let stop = store(memory.read(cfa &+ UInt64(bitPattern: rule.offset)), slot: slot) { return stop }
             case .cfaPlusOffset:
                 callerRegisters[slot] = cfa &+ UInt64(bitPattern: rule.offset)
                 callerKnown |= bit
@@ -239,17 +245,7 @@ public final class Unwinder {
             case .atExpression, .valueExpression:
                 var result = evaluate(expressions[Int(rule.expression)], cfa: cfa, known: known, memory: memory)
                 if rule.kind == .atExpression, case .value(let address) = result { result = memory.read(address) }
-                switch result {
-                case .value(let value):
-                    callerRegisters[slot] = value
-                    callerKnown |= bit
-                case .truncated:
-                    if slot == returnColumn { return .truncated }
-                    callerKnown &= ~bit
-                case .invalid:
-                    if slot == returnColumn { return .invalid }
-                    callerKnown &= ~bit
-                }
+                if let stop = store(result, slot: slot) { return stop }
             }
         }
         guard callerKnown & (1 << UInt64(returnColumn)) != 0 else { return .invalid }
