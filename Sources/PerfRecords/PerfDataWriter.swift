@@ -195,7 +195,8 @@ public final class PerfDataWriter {
 }
 
 extension Array where Element == UInt8 {
-    mutating func append<T: FixedWidthInteger>(littleEndian value: T) {
+    /// Appends an integer's bytes in little-endian order (how records and perf.data lay them out).
+    public mutating func append<T: FixedWidthInteger>(littleEndian value: T) {
         Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
     }
 }

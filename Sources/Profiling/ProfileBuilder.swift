@@ -9,7 +9,7 @@ import Unwinding
 public final class ProfileBuilder {
     /// A sampled address after mapping resolution: a DSO and file offset, a kernel address, or
     /// an address no mapping covered.
-    private struct Location: Hashable {
+    private struct Location {
         enum Kind: UInt8 { case user, kernel, unmapped, truncated, label, jit }
         var kind: Kind
         var dso: Int32

@@ -128,9 +128,3 @@ struct ProcMapsLine {
         self.path = fields.count > 5 ? fields[5].trimmingCharacters(in: " ") : ""
     }
 }
-
-extension Array where Element == UInt8 {
-    mutating func append<T: FixedWidthInteger>(littleEndian value: T) {
-        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
-    }
-}
