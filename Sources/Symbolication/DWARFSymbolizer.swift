@@ -16,7 +16,8 @@ import Glibc
 ///
 /// Caches: one module per path (shared between paths with the same build id), frames per
 /// (module, address), demangled names per symbol and per DIE. Not thread-safe (libdw is not): confine an instance to
-/// one thread or actor.
+/// one thread or actor. `prepare(path:)` loads modules on a background thread, each handed over
+/// whole before this instance touches it.
 public final class DWARFSymbolizer: AddressSymbolizer {
     private final class Module {
         let image: ELFImage
@@ -51,6 +52,8 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     private let kernel: ELFSymbolizer
     private var modules: [String: Module] = [:]
     private var modulesByBuildID: [[UInt8]: Module] = [:]
+    /// Modules being loaded in the background since `prepare(path:)`.
+    private var loads: [String: BackgroundLoad<Loaded>] = [:]
 
     /// - Parameters:
     ///   - simplifiedNames: demangle Swift names to the shorter form (see `Demangler`).
@@ -80,6 +83,19 @@ public final class DWARFSymbolizer: AddressSymbolizer {
 
     public func symbolizeKernel(address: UInt64) -> (frame: SymbolizedFrame, module: String?)? {
         kernel.symbolizeKernel(address: address)
+    }
+
+    /// Starts loading the module at `path` (image, debug file, DWARF index, symbols) on a
+    /// background thread; `symbolize` collects it.
+    public func prepare(path: String) {
+        guard modules[path] == nil, failures[path] == nil, loads[path] == nil else { return }
+        let locator = self.locator
+        loads[path] = BackgroundLoad { DWARFSymbolizer.load(path: path, locator: locator) }
+    }
+
+    /// Starts reading the kernel symbols on a background thread.
+    public func prepareKernel() {
+        kernel.prepareKernel()
     }
 
     // MARK: - More
@@ -162,17 +178,59 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     private func module(for path: String) -> Module? {
         if let module = modules[path] { return module }
         if failures[path] != nil { return nil }
-        let image: ELFImage
-        do {
-            image = try ELFImage(path: path)
-        } catch {
+        let loaded: Loaded
+        if let load = loads.removeValue(forKey: path) {
+            loaded = load.value
+        } else {
+            // Not prepared: open the image first, so a path that shares a loaded build id
+            // costs no DWARF index.
+            do {
+                let image = try ELFImage(path: path)
+                if let id = image.buildID, let shared = modulesByBuildID[id] {
+                    modules[path] = shared
+                    return shared
+                }
+                loaded = DWARFSymbolizer.load(image, locator: locator)
+            } catch {
+                loaded = Loaded(module: .failure(error), notes: [])
+            }
+        }
+        notes += loaded.notes
+        switch loaded.module {
+        case .failure(let error):
             failures[path] = error
             return nil
+        case .success(let module):
+            if let id = module.image.buildID, let shared = modulesByBuildID[id] {
+                modules[path] = shared
+                return shared
+            }
+            modules[path] = module
+            if let id = module.image.buildID { modulesByBuildID[id] = module }
+            return module
         }
-        if let id = image.buildID, let shared = modulesByBuildID[id] {
-            modules[path] = shared
-            return shared
+    }
+
+    /// What loading one path gave: its module or why it has none, and notes on debug files
+    /// that were rejected.
+    private struct Loaded {
+        var module: Result<Module, SymbolicationError>
+        var notes: [String]
+    }
+
+    /// Opens the image at `path` and builds its module (on any thread: it touches no shared state).
+    private static func load(path: String, locator: DebugFileLocator) -> Loaded {
+        do {
+            return load(try ELFImage(path: path), locator: locator)
+        } catch {
+            return Loaded(module: .failure(error), notes: [])
         }
+    }
+
+    /// The module of an opened image: its debug file when it lacks DWARF or `.symtab`, the DWARF
+    /// index and the merged symbol table.
+    private static func load(_ image: ELFImage, locator: DebugFileLocator) -> Loaded {
+        var notes: [String] = []
         let hasDWARF = DWARFIndex.hasDWARF(image)
         let hasSymtab = image.sections.contains { $0.type == UInt32(SHT_SYMTAB) }
         var debugImage: ELFImage? = nil
@@ -180,7 +238,7 @@ public final class DWARFSymbolizer: AddressSymbolizer {
             let outcome = locator.locate(for: image)
             debugImage = outcome.image
             for rejected in outcome.rejected {
-                notes.append("ignoring debug file \(rejected.path) for \(path): \(rejected.reason)")
+                notes.append("ignoring debug file \(rejected.path) for \(image.path): \(rejected.reason)")
             }
         }
         var dwarf: DWARFIndex? = nil
@@ -190,10 +248,7 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         if dwarf == nil, let debugImage, DWARFIndex.hasDWARF(debugImage) {
             dwarf = DWARFIndex(image: debugImage)
         }
-        let module = Module(image: image, debugImage: debugImage, dwarf: dwarf)
-        modules[path] = module
-        if let id = image.buildID { modulesByBuildID[id] = module }
-        return module
+        return Loaded(module: .success(Module(image: image, debugImage: debugImage, dwarf: dwarf)), notes: notes)
     }
 
     private func demangle(_ name: String) -> String {

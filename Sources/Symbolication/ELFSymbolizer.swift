@@ -34,6 +34,16 @@ public protocol AddressSymbolizer: AnyObject {
     func symbolize(path: String, fileOffset: UInt64) -> [SymbolizedFrame]
     /// Frames for a kernel address.
     func symbolizeKernel(address: UInt64) -> (frame: SymbolizedFrame, module: String?)?
+    /// A hint that addresses in the DSO at `path` will be asked for: an implementation may start
+    /// loading it in the background now.
+    func prepare(path: String)
+    /// A hint that kernel addresses will be asked for.
+    func prepareKernel()
+}
+
+extension AddressSymbolizer {
+    public func prepare(path: String) {}
+    public func prepareKernel() {}
 }
 
 /// Names user addresses from ELF symbol tables (`.symtab`, `.dynsym`) and kernel addresses
@@ -69,6 +79,7 @@ public final class ELFSymbolizer: AddressSymbolizer {
     private var demangled: [String: String] = [:]
     private var kernel: KernelSymbols?
     private var kernelLoaded = false
+    private var kernelLoad: BackgroundLoad<Result<KernelSymbols, SymbolicationError>>?
     private var kernelFrames: [UInt64: (frame: SymbolizedFrame, module: String?)?] = [:]
 
     /// - Parameters:
@@ -116,14 +127,22 @@ public final class ELFSymbolizer: AddressSymbolizer {
         return result
     }
 
+    /// Starts reading the kernel symbols on a background thread.
+    public func prepareKernel() {
+        guard !kernelLoaded, kernelLoad == nil else { return }
+        let path = kallsymsPath
+        kernelLoad = BackgroundLoad { Result { () throws(SymbolicationError) in try KernelSymbols(path: path) } }
+    }
+
     /// The loaded kernel symbols (loading them if needed), or `nil` when unreadable.
     public var kernelSymbols: KernelSymbols? {
         if !kernelLoaded {
             kernelLoaded = true
-            do {
-                kernel = try KernelSymbols(path: kallsymsPath)
-            } catch {
-                kernelFailure = error
+            let loaded = kernelLoad?.value ?? Result { () throws(SymbolicationError) in try KernelSymbols(path: kallsymsPath) }
+            kernelLoad = nil
+            switch loaded {
+            case .success(let symbols): kernel = symbols
+            case .failure(let error): kernelFailure = error
             }
         }
         return kernel

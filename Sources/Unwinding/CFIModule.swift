@@ -60,10 +60,9 @@ final class CFIModule {
     /// Row index per looked-up file offset; -1 when no CFI covers it.
     @exclusivity(unchecked) var rowByOffset: [UInt64: Int32] = [:]
 
-    private static let libelfReady: Bool = elf_version(UInt32(EV_CURRENT)) != UInt32(EV_NONE)
-
     init?(path: String, expectedBuildID: [UInt8]?) {
-        guard CFIModule.libelfReady, let image = try? ELFImage(path: path) else { return nil }
+        // ELFImage sets up libelf (elf_version) before the elf_begin below.
+        guard let image = try? ELFImage(path: path) else { return nil }
         if let expectedBuildID, let actual = image.buildID, actual != expectedBuildID { return nil }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
