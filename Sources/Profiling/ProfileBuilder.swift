@@ -95,6 +95,9 @@ public final class ProfileBuilder {
     @exclusivity(unchecked) private var lastThread: (pid: Int32, tid: Int32, cpu: Int32, id: Int32)?
     /// Whether each DSO is anonymous memory (where JITs put code), filled as DSOs appear.
     @exclusivity(unchecked) private var anonymousDSOs: [Bool] = []
+    /// DSOs (and the kernel) whose symbols the symbolizer was asked to load ahead.
+    private var preparedDSOs: [Bool] = []
+    private var kernelPrepared = false
     /// JIT symbol maps (`/tmp/perf-PID.map`) by process, loaded on first need.
     private var jitMaps: [Int32: PerfMapSymbols?] = [:]
     /// The process of the sample being resolved.
@@ -139,68 +142,76 @@ public final class ProfileBuilder {
 
     /// Reads every record and returns the aggregated, symbolized profile.
     public func build() throws -> Profile {
-        let offsets = try timeOrderedOffsets()
-        // Records come nearly in file order: once no later record lies below an offset, the
-        // file's pages below it are released, so memory stays flat however large the file.
-        var lowestAhead = [Int](repeating: 0, count: offsets.count + 1)
-        lowestAhead[offsets.count] = Int.max
-        for index in offsets.indices.reversed() { lowestAhead[index] = min(offsets[index], lowestAhead[index + 1]) }
-        let releaseStep = 32 << 20
-        var released = 0
-        let bytes = file.dataBytes
-        for (index, offset) in offsets.enumerated() {
-            let size = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)))
-            process(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size]))
-            let safe = lowestAhead[index + 1]
-            if safe != Int.max, safe - released >= releaseStep {
-                file.releaseData(below: safe)
-                released = safe
-            }
-        }
+        try forEachRecordInTimeOrder { process($0) }
         return makeProfile()
     }
 
-    /// Record offsets sorted by timestamp (stable: records without time keep file order).
-    private func timeOrderedOffsets() throws -> [Int] {
-        var entries: [(time: UInt64, offset: Int)] = []
-        var lastTime: UInt64 = 0
-        var sorted = true
-        let sampleType = file.events[0].attributes.sampleType
-        let timed = sampleType.contains(.time)
-        // One event: the time sits at a fixed offset in every sample (after id, ip, pid/tid),
-        // so the large DWARF samples need not be decoded twice.
-        var fixedTimeOffset: Int? = nil
-        if file.events.count == 1 && timed {
-            fixedTimeOffset = 8 + [SampleType.identifier, .ip, .tid].filter { sampleType.contains($0) }.count * 8
+    /// Calls `body` with every record in timestamp order (ties, and records without a time, in
+    /// file order), in one pass over the file.
+    ///
+    /// Recorders write the rings out in passes and mark each pass's end with FINISHED_ROUND: a
+    /// record written after a pass's marker has a time no earlier than everything written before
+    /// the marker of the pass before it (perf's ordered-events rule). So at each marker the records
+    /// up to the previous pass's latest time are sorted and handed on, while they are still in the
+    /// cache; the rest wait for the next marker. A file without markers is sorted whole at its end.
+    /// Pages below the lowest record still waiting are released as the pass moves on, so memory
+    /// stays flat however large the file.
+    private func forEachRecordInTimeOrder(_ body: (UnsafeRawBufferPointer) -> Void) throws {
+        let bytes = file.dataBytes
+        // Where the time sits in each event's samples: after identifier, ip and pid/tid.
+        let timeOffsets: [Int?] = file.events.map { event in
+            let sampleType = event.attributes.sampleType
+            guard sampleType.contains(.time) else { return nil }
+            return 8 + [SampleType.identifier, .ip, .tid].filter { sampleType.contains($0) }.count * 8
         }
-        var scanned = 0
+        var waiting: [(time: UInt64, offset: Int)] = []
+        var waitingInOrder = true
+        var latestTime: UInt64 = 0
+        var previousPassLatest: UInt64 = 0
+        var released = 0
+
+        func handOn(upTo limit: UInt64?) {
+            if !waitingInOrder {
+                // (time, offset) is a total order, so an unstable sort keeps file order on ties.
+                waiting.sort { $0.time != $1.time ? $0.time < $1.time : $0.offset < $1.offset }
+                waitingInOrder = true
+            }
+            var count = 0
+            while count < waiting.count, limit.map({ waiting[count].time <= $0 }) ?? true {
+                let offset = waiting[count].offset
+                let size = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)))
+                body(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size]))
+                count += 1
+            }
+            waiting.removeFirst(count)
+        }
+
         try file.forEachRecord { record, offset in
-            if offset - scanned >= 32 << 20 {
-                file.releaseData(below: offset)
-                scanned = offset
-            }
-            var time = lastTime
-            if timed {
-                let type = RecordDecoder.type(of: record)
-                if type == RecordType.sample.rawValue {
-                    if let fixed = fixedTimeOffset {
-                        if record.count >= fixed + 8 { time = UInt64(littleEndian: record.loadUnaligned(fromByteOffset: fixed, as: UInt64.self)) }
-                    } else if case .sample(let sample)? = try? decoder.decode(record) { time = sample.time }
-                } else if type < 64, let trailer = try? decoder.trailer(record, attributes: file.events[decoder.eventIndex(of: record)].attributes),
-                          trailer.hasTime, trailer.time != 0 {
-                    time = trailer.time
+            let type = RecordDecoder.type(of: record)
+            if type == RecordType.finishedRound.rawValue {
+                handOn(upTo: previousPassLatest)
+                previousPassLatest = latestTime
+                let lowest = waiting.lazy.map(\.offset).min() ?? offset
+                if lowest - released >= 4 << 20 {
+                    file.releaseData(below: lowest)
+                    released = lowest
                 }
+                return
             }
-            if time < lastTime { sorted = false }
-            lastTime = max(lastTime, time)
-            entries.append((time, offset))
+            var time = latestTime
+            if type == RecordType.sample.rawValue {
+                if let at = timeOffsets[decoder.eventIndex(of: record)], record.count >= at + 8 {
+                    time = UInt64(littleEndian: record.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+                }
+            } else if type < 64, let trailer = try? decoder.trailer(record, attributes: file.events[decoder.eventIndex(of: record)].attributes),
+                      trailer.hasTime, trailer.time != 0 {
+                time = trailer.time
+            }
+            if let last = waiting.last, time < last.time { waitingInOrder = false }
+            latestTime = max(latestTime, time)
+            waiting.append((time, offset))
         }
-        if !sorted {
-            // By time, ties in file order: offsets grow with file order, so (time, offset) is a
-            // total order and an in-place sort is as good as a stable one.
-            entries.sort { $0.time != $1.time ? $0.time < $1.time : $0.offset < $1.offset }
-        }
-        return entries.map(\.offset)
+        handOn(upTo: nil)
     }
 
     private func processSample(_ sample: SampleRecord, record: UnsafeRawBufferPointer) {
@@ -397,7 +408,29 @@ public final class ProfileBuilder {
         let id = Int32(locations.count)
         locations.append(location)
         locationIDs.insert(meta, location.address, value: id)
+        prepareSymbols(for: location)
         return id
+    }
+
+    /// Lets the symbolizer load what a new location will need while the samples are still
+    /// being read: each sampled DSO, and kallsyms, once.
+    private func prepareSymbols(for location: Location) {
+        switch location.kind {
+        case .kernel:
+            if !kernelPrepared {
+                kernelPrepared = true
+                symbolizer.prepareKernel()
+            }
+        case .user:
+            let dso = Int(location.dso)
+            if dso >= preparedDSOs.count { preparedDSOs += repeatElement(false, count: dso + 1 - preparedDSOs.count) }
+            if !preparedDSOs[dso] {
+                preparedDSOs[dso] = true
+                symbolizer.prepare(path: model.dsos[dso])
+            }
+        case .unmapped, .truncated, .label, .jit:
+            break
+        }
     }
 
     private func truncatedLocation() -> Int32 {
