@@ -10,11 +10,16 @@ import Glibc
 /// Without privileges (or with `kernel.kptr_restrict` set) every address reads as zero:
 /// then `addressesHidden` is true and every lookup returns `nil`.
 public final class KernelSymbols: Sendable {
+    /// 16 bytes: a kernel has over 100,000 text symbols.
     private struct Entry: Sendable {
         var address: UInt64
         var nameOffset: UInt32
-        var nameLength: UInt32
-        var module: Int32 // index into `modules`, -1 for the core kernel
+        /// The name's length in the low 15 bits; the top bit marks a global (`T`) symbol.
+        var nameField: UInt16
+        var module: Int16 // index into `modules`, -1 for the core kernel
+
+        var nameLength: Int { Int(nameField & 0x7fff) }
+        var isGlobal: Bool { nameField & 0x8000 != 0 }
     }
 
     /// The file the symbols were read from.
@@ -35,13 +40,13 @@ public final class KernelSymbols: Sendable {
     /// - Throws: `SymbolicationError.cannotOpen` when the file cannot be read.
     public init(path: String = "/proc/kallsyms") throws(SymbolicationError) {
         self.path = path
-        let bytes: [UInt8]
+        var parser = Parser()
         do {
-            bytes = try KernelSymbols.readWholeFile(path)
+            try KernelSymbols.forEachLine(of: path) { parser.consume(line: $0) }
         } catch let code {
             throw .cannotOpen(path: path, errno: code.value)
         }
-        let parsed = KernelSymbols.parse(bytes)
+        let parsed = parser.finish()
         addressesHidden = parsed.allZero
         entries = parsed.entries
         namePool = parsed.pool
@@ -72,7 +77,7 @@ public final class KernelSymbols: Sendable {
     public func address(ofSymbolNamed name: String) -> UInt64? {
         let wanted = Array(name.utf8)
         return namePool.withUnsafeBufferPointer { pool in
-            for entry in entries where Int(entry.nameLength) == wanted.count {
+            for entry in entries where entry.nameLength == wanted.count {
                 let start = Int(entry.nameOffset)
                 if pool[start..<start + wanted.count].elementsEqual(wanted) { return entry.address }
             }
@@ -82,32 +87,50 @@ public final class KernelSymbols: Sendable {
 
     private func name(of entry: Entry) -> String {
         let start = Int(entry.nameOffset)
-        return String(decoding: namePool[start..<start + Int(entry.nameLength)], as: UTF8.self)
+        return String(decoding: namePool[start..<start + entry.nameLength], as: UTF8.self)
     }
 
     // MARK: - Parsing
 
     private struct Errno: Error { var value: Int32 }
 
-    /// Reads a file with `read(2)` until EOF (procfs files report size 0 to `stat`).
-    private static func readWholeFile(_ path: String) throws(Errno) -> [UInt8] {
+    /// Calls `body` with each line of the file at `path` (without its newline), read with
+    /// `read(2)` through one 256 KiB buffer: procfs files report size 0 to `stat`, and
+    /// /proc/kallsyms is megabytes that need not all be in memory at once.
+    private static func forEachLine(of path: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) throws(Errno) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw Errno(value: errno) }
         defer { close(fd) }
-        var result = [UInt8]()
-        result.reserveCapacity(1 << 20)
-        let chunkSize = 1 << 20
-        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        let capacity = 256 << 10
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: capacity)
+        defer { buffer.deallocate() }
+        var filled = 0
         while true {
-            let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, chunkSize) }
+            if filled == capacity {
+                // A line longer than the buffer: not kallsyms; drop it.
+                filled = 0
+            }
+            let got = read(fd, buffer.baseAddress! + filled, capacity - filled)
             if got < 0 {
                 if errno == EINTR { continue }
                 throw Errno(value: errno)
             }
-            if got == 0 { break }
-            result.append(contentsOf: chunk[0..<got])
+            if got == 0 {
+                if filled > 0 { body(UnsafeBufferPointer(rebasing: buffer[0..<filled])) }
+                return
+            }
+            filled += got
+            var lineStart = 0
+            for index in 0..<filled where buffer[index] == 0x0A {
+                body(UnsafeBufferPointer(rebasing: buffer[lineStart..<index]))
+                lineStart = index + 1
+            }
+            if lineStart > 0 {
+                let rest = filled - lineStart
+                if rest > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + lineStart, rest) }
+                filled = rest
+            }
         }
-        return result
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt64? {
@@ -119,115 +142,96 @@ public final class KernelSymbols: Sendable {
         }
     }
 
-    private static func parse(_ bytes: [UInt8])
-        -> (entries: [Entry], pool: [UInt8], modules: [String], allZero: Bool)
-    {
-        struct Raw { var entry: Entry; var global: Bool }
-        var raws = [Raw]()
-        raws.reserveCapacity(bytes.count / 40)
-        var pool = [UInt8]()
-        pool.reserveCapacity(bytes.count / 2)
-        var modules = [String]()
-        var moduleIndex = [String: Int32]()
-        var lastModule: (start: Int, end: Int, index: Int32)? = nil
+    /// Builds the symbol table from kallsyms lines, one at a time.
+    private struct Parser {
+        var entries: [Entry] = []
+        var pool: [UInt8] = []
+        var modules: [String] = []
+        var moduleIndex: [String: Int16] = [:]
+        /// The module of the previous line (lines come grouped by module).
+        var lastModule: (name: [UInt8], index: Int16)? = nil
+        var inOrder = true
         var allZero = true
-
         var sawSymbol = false
-        bytes.withUnsafeBufferPointer { buf in
-            guard let base = buf.baseAddress else { return }
-            let n = buf.count
-            var i = 0
-            while i < n {
-                // One line: [i, lineEnd)
-                var lineEnd = i
-                while lineEnd < n, buf[lineEnd] != 0x0A { lineEnd += 1 }
-                defer { i = lineEnd + 1 }
 
-                var p = i
-                var address: UInt64 = 0
-                var digits = 0
-                while p < lineEnd, let v = hexValue(buf[p]) {
-                    address = address &<< 4 | v
-                    p += 1
-                    digits += 1
-                }
-                guard digits > 0, p + 2 < lineEnd, buf[p] == 0x20, buf[p + 2] == 0x20 else { continue }
-                sawSymbol = true
-                if address != 0 { allZero = false }
-                let type = buf[p + 1]
-                // t T w W
-                guard type == 0x74 || type == 0x54 || type == 0x77 || type == 0x57 else { continue }
-                let nameStart = p + 3
-                var nameEnd = nameStart
-                while nameEnd < lineEnd, buf[nameEnd] != 0x09, buf[nameEnd] != 0x20 { nameEnd += 1 }
-                guard nameEnd > nameStart else { continue }
+        mutating func consume(line: UnsafeBufferPointer<UInt8>) {
+            let end = line.count
+            var p = 0
+            var address: UInt64 = 0
+            var digits = 0
+            while p < end, let v = KernelSymbols.hexValue(line[p]) {
+                address = address &<< 4 | v
+                p += 1
+                digits += 1
+            }
+            guard digits > 0, p + 2 < end, line[p] == 0x20, line[p + 2] == 0x20 else { return }
+            sawSymbol = true
+            if address != 0 { allZero = false }
+            let type = line[p + 1]
+            // t T w W
+            guard type == 0x74 || type == 0x54 || type == 0x77 || type == 0x57 else { return }
+            let nameStart = p + 3
+            var nameEnd = nameStart
+            while nameEnd < end, line[nameEnd] != 0x09, line[nameEnd] != 0x20 { nameEnd += 1 }
+            guard nameEnd > nameStart, nameEnd - nameStart < 0x8000 else { return }
+            let global = type == 0x54
 
-                var module: Int32 = -1
-                var m = nameEnd
-                while m < lineEnd, buf[m] == 0x09 || buf[m] == 0x20 { m += 1 }
-                if m < lineEnd, buf[m] == 0x5B { // '['
-                    let modStart = m + 1
-                    var modEnd = modStart
-                    while modEnd < lineEnd, buf[modEnd] != 0x5D { modEnd += 1 } // ']'
-                    if modEnd > modStart {
-                        if let last = lastModule, last.end - last.start == modEnd - modStart,
-                           memcmp(base + last.start, base + modStart,
-                                  modEnd - modStart) == 0
-                        {
-                            module = last.index
+            // Sorted input (the usual case) puts aliases side by side: keep one per address here.
+            if let last = entries.last, last.address == address {
+                if last.isGlobal || !global { return }
+                entries.removeLast()
+            } else if let last = entries.last, last.address > address {
+                inOrder = false
+            }
+
+            var module: Int16 = -1
+            var m = nameEnd
+            while m < end, line[m] == 0x09 || line[m] == 0x20 { m += 1 }
+            if m < end, line[m] == 0x5B { // '['
+                let modStart = m + 1
+                var modEnd = modStart
+                while modEnd < end, line[modEnd] != 0x5D { modEnd += 1 } // ']'
+                if modEnd > modStart {
+                    let name = UnsafeBufferPointer(rebasing: line[modStart..<modEnd])
+                    if let last = lastModule, last.name.elementsEqual(name) {
+                        module = last.index
+                    } else {
+                        let moduleName = String(decoding: name, as: UTF8.self)
+                        if let known = moduleIndex[moduleName] {
+                            module = known
                         } else {
-                            let moduleName = String(
-                                decoding: UnsafeBufferPointer(rebasing: buf[modStart..<modEnd]),
-                                as: UTF8.self)
-                            if let known = moduleIndex[moduleName] {
-                                module = known
-                            } else {
-                                module = Int32(modules.count)
-                                modules.append(moduleName)
-                                moduleIndex[moduleName] = module
-                            }
-                            lastModule = (modStart, modEnd, module)
+                            guard let index = Int16(exactly: modules.count) else { return }
+                            module = index
+                            modules.append(moduleName)
+                            moduleIndex[moduleName] = module
                         }
+                        lastModule = (Array(name), module)
                     }
                 }
-                guard let offset = UInt32(exactly: pool.count),
-                      let length = UInt32(exactly: nameEnd - nameStart) else { continue }
-                pool.append(contentsOf: UnsafeBufferPointer(rebasing: buf[nameStart..<nameEnd]))
-                raws.append(Raw(
-                    entry: Entry(address: address, nameOffset: offset, nameLength: length, module: module),
-                    global: type == 0x54))
             }
+            guard let offset = UInt32(exactly: pool.count) else { return }
+            pool.append(contentsOf: UnsafeBufferPointer(rebasing: line[nameStart..<nameEnd]))
+            entries.append(Entry(address: address, nameOffset: offset,
+                                 nameField: UInt16(nameEnd - nameStart) | (global ? 0x8000 : 0), module: module))
         }
 
-        // kallsyms is mostly sorted already; sort (stably, by listing order) only if needed.
-        var sorted = true
-        for k in raws.indices.dropFirst() where raws[k - 1].entry.address > raws[k].entry.address {
-            sorted = false
-            break
-        }
-        if !sorted {
-            raws = raws.enumerated()
-                .sorted { a, b in
-                    a.element.entry.address != b.element.entry.address
-                        ? a.element.entry.address < b.element.entry.address
-                        : a.offset < b.offset
+        /// The sorted entries, one per address: the first global symbol there, else the first listed.
+        mutating func finish() -> (entries: [Entry], pool: [UInt8], modules: [String], allZero: Bool) {
+            if !inOrder {
+                // Stable by listing order, then one per address as in `consume`.
+                let sorted = entries.enumerated().sorted { a, b in
+                    a.element.address != b.element.address ? a.element.address < b.element.address : a.offset < b.offset
                 }
-                .map(\.element)
-        }
-        // One symbol per address: the first global one, else the first listed.
-        var entries = [Entry]()
-        entries.reserveCapacity(raws.count)
-        var k = 0
-        while k < raws.count {
-            var chosen = raws[k]
-            var next = k + 1
-            while next < raws.count, raws[next].entry.address == chosen.entry.address {
-                if !chosen.global, raws[next].global { chosen = raws[next] }
-                next += 1
+                entries.removeAll(keepingCapacity: true)
+                for (_, entry) in sorted {
+                    if let last = entries.last, last.address == entry.address {
+                        if last.isGlobal || !entry.isGlobal { continue }
+                        entries.removeLast()
+                    }
+                    entries.append(entry)
+                }
             }
-            entries.append(chosen.entry)
-            k = next
+            return (entries, pool, modules, sawSymbol && allZero)
         }
-        return (entries, pool, modules, sawSymbol && allZero)
     }
 }
