@@ -39,8 +39,8 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         }
     }
 
-    /// Whether Swift names are demangled in `Demangler`'s simplified form.
-    public let simplifiedNames: Bool
+    /// How names are printed.
+    public let names: Demangler.NameStyle
     /// Where debug files are looked for.
     public let locator: DebugFileLocator
 
@@ -56,18 +56,18 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     private var loads: [String: BackgroundLoad<Loaded>] = [:]
 
     /// - Parameters:
-    ///   - simplifiedNames: demangle Swift names to the shorter form (see `Demangler`).
+    ///   - names: how names are printed (demangled, Swift names simplified, by default).
     ///   - debugDirectories: extra roots for debug files, searched before `/usr/lib/debug`.
     ///   - allowDebuginfod: ask debuginfod for missing debug files; it is still only asked
     ///     when `DEBUGINFOD_URLS` is set.
     ///   - kallsymsPath: the kernel symbol file, read on first `symbolizeKernel` call.
     public init(
-        simplifiedNames: Bool = true, debugDirectories: [String] = [], allowDebuginfod: Bool = true,
+        names: Demangler.NameStyle = .simplified, debugDirectories: [String] = [], allowDebuginfod: Bool = true,
         kallsymsPath: String = "/proc/kallsyms"
     ) {
-        self.simplifiedNames = simplifiedNames
+        self.names = names
         self.locator = DebugFileLocator(debugDirectories: debugDirectories, allowDebuginfod: allowDebuginfod)
-        self.kernel = ELFSymbolizer(simplifiedNames: simplifiedNames, kallsymsPath: kallsymsPath)
+        self.kernel = ELFSymbolizer(names: names, kallsymsPath: kallsymsPath)
     }
 
     // MARK: - AddressSymbolizer
@@ -252,6 +252,6 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     }
 
     private func demangle(_ name: String) -> String {
-        Demangler.demangle(name, simplified: simplifiedNames)
+        Demangler.name(name, style: names)
     }
 }

@@ -13,15 +13,32 @@ import Glibc
 /// - C++ (`_Z`): `__cxa_demangle` from libstdc++ (looked up in the process, else `dlopen`ed).
 /// - Rust v0 (`_R`) and everything else: returned unchanged.
 public enum Demangler {
+    /// How symbolizers print function names.
+    public enum NameStyle: Sendable {
+        /// Demangled; Swift names shortened without losing which function it is:
+        /// `(extension in Module):` prefixes removed, and the module qualifiers `Swift.` and
+        /// `__C.` (imported C types) where they begin a qualified name (`Swift.Int` → `Int`).
+        /// Argument labels and types, `specialized`/`closure #n in` context and generic
+        /// clauses are kept. C++ and Rust names are as with `.full`.
+        case simplified
+        /// Demangled in full.
+        case full
+        /// As the symbol table has them (llvm-symbolizer --no-demangle).
+        case mangled
+    }
+
+    /// `name` in `style`: see ``demangle(_:simplified:)``.
+    public static func name(_ name: String, style: NameStyle) -> String {
+        switch style {
+        case .simplified: demangle(name, simplified: true)
+        case .full: demangle(name, simplified: false)
+        case .mangled: name
+        }
+    }
+
     /// Demangles `name`; returns it unchanged when it is not mangled or cannot be demangled.
     ///
-    /// - Parameter simplified: for Swift names only, make the result shorter without losing
-    ///   which function it is:
-    ///   - `(extension in Module):` prefixes are removed;
-    ///   - the standard-library module qualifiers `Swift.` and `__C.` (imported C types) are
-    ///     removed where they begin a qualified name (`Swift.Int` → `Int`).
-    ///   Argument labels and types, `specialized`/`closure #n in` context and generic clauses
-    ///   are kept. C++ and Rust results do not depend on this flag.
+    /// - Parameter simplified: shorten Swift names (see ``NameStyle/simplified``).
     public static func demangle(_ name: String, simplified: Bool = true) -> String {
         if isSwiftMangled(name) {
             guard let demangled = demangleSwift(name) else { return name }

@@ -65,8 +65,8 @@ public final class ELFSymbolizer: AddressSymbolizer {
         }
     }
 
-    /// Whether names are demangled in `Demangler`'s simplified form.
-    public let simplifiedNames: Bool
+    /// How names are printed.
+    public let names: Demangler.NameStyle
     /// Where kernel symbols are read from.
     public let kallsymsPath: String
 
@@ -83,10 +83,10 @@ public final class ELFSymbolizer: AddressSymbolizer {
     private var kernelFrames: [UInt64: (frame: SymbolizedFrame, module: String?)?] = [:]
 
     /// - Parameters:
-    ///   - simplifiedNames: demangle to the shorter form (see `Demangler.demangle`).
+    ///   - names: how names are printed (demangled and simplified by default).
     ///   - kallsymsPath: the kernel symbol file, read on first `symbolizeKernel` call.
-    public init(simplifiedNames: Bool = true, kallsymsPath: String = "/proc/kallsyms") {
-        self.simplifiedNames = simplifiedNames
+    public init(names: Demangler.NameStyle = .simplified, kallsymsPath: String = "/proc/kallsyms") {
+        self.names = names
         self.kallsymsPath = kallsymsPath
     }
 
@@ -171,7 +171,7 @@ public final class ELFSymbolizer: AddressSymbolizer {
 
     private func demangle(_ name: String) -> String {
         if let known = demangled[name] { return known }
-        let result = Demangler.demangle(name, simplified: simplifiedNames)
+        let result = Demangler.name(name, style: names)
         demangled[name] = result
         return result
     }

@@ -32,6 +32,9 @@ struct SymbolizeCommand: ParsableCommand {
     @Flag(help: "Print Swift names in full instead of the simplified form.")
     var fullNames = false
 
+    @Flag(help: "Print names as the symbol table has them (llvm-symbolizer --no-demangle).")
+    var noDemangle = false
+
     @Option(name: .customLong("debug-dir"), help: "Also look for debug files under DIR (repeatable).")
     var debugDirectories: [String] = []
 
@@ -39,7 +42,7 @@ struct SymbolizeCommand: ParsableCommand {
     var addresses: [String] = []
 
     func run() throws {
-        let symbolizer = DWARFSymbolizer(simplifiedNames: !fullNames, debugDirectories: debugDirectories)
+        let symbolizer = DWARFSymbolizer(names: noDemangle ? .mangled : fullNames ? .full : .simplified, debugDirectories: debugDirectories)
         guard symbolizer.image(forPath: file) != nil else {
             fail(symbolizer.failures[file].map { "\($0)" } ?? "cannot open \(file)")
         }

@@ -233,7 +233,7 @@ struct DWARFSymbolizerTests {
         let addresses = try functionAddresses(path, function)
         let expected = try llvmFrames(path: path, addresses: addresses)
         try #require(expected.count == addresses.count)
-        let symbolizer = DWARFSymbolizer(simplifiedNames: false)
+        let symbolizer = DWARFSymbolizer(names: .full)
         var mismatches: [String] = []
         for (address, want) in zip(addresses, expected) {
             let got = perchFrames(symbolizer, path: path, address: address)
@@ -270,8 +270,10 @@ struct DWARFSymbolizerTests {
         let frames = symbolizer.symbolize(path: library, virtualAddress: generic[4])
         #expect(frames.last?.function == "Gen.Box.countMatching((A) -> Bool) -> Int")
         #expect(frames.last?.sourceFile == fixture.swiftSourcePath)
-        let full = DWARFSymbolizer(simplifiedNames: false).symbolize(path: library, virtualAddress: generic[4])
+        let full = DWARFSymbolizer(names: .full).symbolize(path: library, virtualAddress: generic[4])
         #expect(full.last?.function == "Gen.Box.countMatching((A) -> Swift.Bool) -> Swift.Int")
+        let mangled = DWARFSymbolizer(names: .mangled).symbolize(path: library, virtualAddress: generic[4])
+        #expect(mangled.last?.function == "$s3Gen3BoxV13countMatchingySiSbxXEF")
 
         // The always-inline function inside driver.
         var hits = 0
@@ -436,7 +438,7 @@ struct DWARFSymbolizerTests {
         let addresses = try addressesInFunctions(of: path, count: count)
         let expected = try llvmFrames(path: path, addresses: addresses)
         try #require(expected.count == addresses.count)
-        let symbolizer = DWARFSymbolizer(simplifiedNames: false)
+        let symbolizer = DWARFSymbolizer(names: .full)
         var agreeing = 0
         var samples: [String] = []
         for (address, want) in zip(addresses, expected) {
