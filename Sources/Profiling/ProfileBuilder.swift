@@ -21,6 +21,7 @@ public final class ProfileBuilder {
     private let symbolizer: AddressSymbolizer
     private let model = ProcessModel()
     @exclusivity(unchecked) private var trie = StackTrie()
+    @exclusivity(unchecked) private var stackCache = StackCache()
     @exclusivity(unchecked) private var locations: [Location] = []
     @exclusivity(unchecked) private var locationIDs = WordPairTable(capacity: 4096)
     @exclusivity(unchecked) private var threadIDs: [ThreadKey: Int32] = [:]
@@ -249,14 +250,17 @@ public final class ProfileBuilder {
             processSample(sample, record: record)
         case .mmap(let mmap):
             guard mmap.pid != -1 else { return }  // kernel maps: kallsyms covers them
+            stackCache.invalidate()
             model.mmap(pid: mmap.pid, start: mmap.start, length: mmap.length, pageOffset: mmap.pageOffset,
                        path: mmap.filename, buildID: mmap.buildID.map(Array.init))
         case .comm(let comm):
             model.comm(pid: comm.pid, tid: comm.tid, name: comm.name, exec: comm.isExec)
+            stackCache.invalidate()
             currentComm[comm.tid] = commID(comm.name)
             lastThread = nil
         case .fork(let task):
             model.fork(pid: task.pid, parentPID: task.parentPID, tid: task.tid, parentTID: task.parentTID)
+            stackCache.invalidate()
             if let parent = currentComm[task.parentTID] ?? currentComm[task.parentPID] { currentComm[task.tid] = parent }
             lastThread = nil
         case .lost(_, let count, _):
@@ -316,6 +320,15 @@ public final class ProfileBuilder {
 
     /// The trie node of a sample's stack (kernel frames innermost, then user frames), under `root`.
     private func stackNode(for sample: SampleRecord, root: Int32?) -> Int32 {
+        guard unwindMode == .chain else { return resolveStack(of: sample, root: root) }
+        // The stack is a function of these words (and of the address spaces, which invalidate the cache).
+        let header = (UInt64(UInt32(bitPattern: sample.pid)) << 32 | UInt64(sample.misc.rawValue & RecordMisc.cpuModeMask),
+                      UInt64(UInt32(bitPattern: root ?? -1)), sample.callchain.isEmpty ? sample.ip : 0)
+        return stackCache.node(header: header, chain: sample.callchain) { resolveStack(of: sample, root: root) }
+    }
+
+    /// Resolves each frame of a sample's stack and walks the trie down to its node.
+    private func resolveStack(of sample: SampleRecord, root: Int32?) -> Int32 {
         currentPID = sample.pid
         let space = model.spaceIfKnown(of: sample.pid)
         scratch.removeAll(keepingCapacity: true)
