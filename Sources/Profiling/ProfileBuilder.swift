@@ -155,8 +155,9 @@ public final class ProfileBuilder {
     /// the marker of the pass before it (perf's ordered-events rule). So at each marker the records
     /// up to the previous pass's latest time are sorted and handed on, while they are still in the
     /// cache; the rest wait for the next marker. A file without markers is sorted whole at its end.
-    /// Pages below the lowest record still waiting are released as the pass moves on, so memory
-    /// stays flat however large the file.
+    /// The file's pages are released behind the scan and behind the records handed on (read again
+    /// from the page cache if a waiting record needs them), so memory stays flat however large the
+    /// file, with or without markers.
     private func forEachRecordInTimeOrder(_ body: (UnsafeRawBufferPointer) -> Void) throws {
         let bytes = file.dataBytes
         // Where the time sits in each event's samples: after identifier, ip and pid/tid.
@@ -170,6 +171,7 @@ public final class ProfileBuilder {
         var latestTime: UInt64 = 0
         var previousPassLatest: UInt64 = 0
         var released = 0
+        var scanned = 0
 
         func handOn(upTo limit: UInt64?) {
             if !waitingInOrder {
@@ -178,13 +180,27 @@ public final class ProfileBuilder {
                 waitingInOrder = true
             }
             var count = 0
-            while count < waiting.count, limit.map({ waiting[count].time <= $0 }) ?? true {
-                let offset = waiting[count].offset
+            while count < waiting.count, limit.map({ waiting[count].time <= $0 }) ?? true { count += 1 }
+            // Below the lowest offset still to come, no record will be read again.
+            var lowestAhead = [Int](repeating: Int.max, count: count + 1)
+            lowestAhead[count] = waiting[count...].lazy.map(\.offset).min() ?? Int.max
+            for index in stride(from: count - 1, through: 0, by: -1) {
+                lowestAhead[index] = min(waiting[index].offset, lowestAhead[index + 1])
+            }
+            for index in 0..<count {
+                let offset = waiting[index].offset
                 let size = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)))
                 body(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size]))
-                count += 1
+                release(below: lowestAhead[index + 1])
             }
             waiting.removeFirst(count)
+        }
+
+        func release(below offset: Int) {
+            if offset != Int.max, offset - released >= 4 << 20 {
+                file.releaseData(below: offset)
+                released = offset
+            }
         }
 
         try file.forEachRecord { record, offset in
@@ -192,12 +208,11 @@ public final class ProfileBuilder {
             if type == RecordType.finishedRound.rawValue {
                 handOn(upTo: previousPassLatest)
                 previousPassLatest = latestTime
-                let lowest = waiting.lazy.map(\.offset).min() ?? offset
-                if lowest - released >= 4 << 20 {
-                    file.releaseData(below: lowest)
-                    released = lowest
-                }
                 return
+            }
+            if offset - scanned >= 4 << 20 {
+                file.releaseData(below: offset)
+                scanned = offset
             }
             var time = latestTime
             if type == RecordType.sample.rawValue {
