@@ -1,3 +1,4 @@
+import Dispatch
 import PerfEvents
 #if canImport(Glibc)
 import Glibc
@@ -39,7 +40,28 @@ public final class PerfDataFile {
         self.length = length
     }
 
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), length) }
+    /// Maps pages ahead of `forEachRecord` on another thread.
+    private let prefetcher = DispatchQueue(label: "perch.perfdata.prefetch", qos: .userInitiated)
+    /// How far ahead of the reader pages are mapped, in steps of this size.
+    private static let prefetchStep = 2 << 20
+
+    deinit {
+        prefetcher.sync {}  // no populate may run on an unmapped range
+        munmap(UnsafeMutableRawPointer(mutating: base), length)
+    }
+
+    /// Asks the prefetch thread to map the data section's pages in `range` (MADV_POPULATE_READ,
+    /// Linux ≥ 5.14; a no-op where the kernel lacks it), so the reader does not stop to fault
+    /// at each page's first touch: with DWARF stack copies that was a quarter of a report's time.
+    private func prefetch(_ range: Range<Int>) {
+        let start = Int(bitPattern: base) + data.lowerBound + range.lowerBound
+        let count = range.count
+        prefetcher.async {
+            let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let aligned = start / pageSize * pageSize
+            _ = madvise(UnsafeMutableRawPointer(bitPattern: aligned), count + (start - aligned), 22 /* MADV_POPULATE_READ */)
+        }
+    }
 
     /// The raw bytes of the data section.
     public var dataBytes: UnsafeRawBufferPointer {
@@ -61,7 +83,13 @@ public final class PerfDataFile {
     public func forEachRecord(_ body: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
         let bytes = dataBytes
         var offset = 0
+        var prefetched = 0
         while offset + 8 <= bytes.count {
+            // Keep two steps mapped ahead of the reader.
+            while prefetched < bytes.count, prefetched < offset + 2 * Self.prefetchStep {
+                prefetch(prefetched..<min(prefetched + Self.prefetchStep, bytes.count))
+                prefetched += Self.prefetchStep
+            }
             let size = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)))
             guard size >= 8, offset + size <= bytes.count else {
                 throw PerfDataError.malformed(path: path, reason: "record at data offset \(offset) has size \(size)")
