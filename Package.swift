@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Profiling"]),
         .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfRecords", "Symbolication"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "PerfRecords"]),
-        .testTarget(name: "PerchTests", dependencies: ["PerfRecords", "Profiling"]),
+        .testTarget(name: "PerchTests", dependencies: ["PerfRecords", "Profiling"], exclude: ["Data", "Browser"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,7 +22,7 @@ struct SchedRecordCommand: ParsableCommand {
     var arguments: [String] = []
 
     func run() throws {
-        var record = try RecordCommand.parse(["--switches"] + arguments)
+        let record = try RecordCommand.parse(["--switches"] + arguments)
         try record.run()
     }
 }
