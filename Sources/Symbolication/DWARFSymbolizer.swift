@@ -98,6 +98,18 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         kernel.prepareKernel()
     }
 
+    /// Builds ahead, on two threads, what symbolizing these link-time addresses in `path` needs:
+    /// the inline scopes of every compile unit they fall in. For many addresses at once.
+    public func prepare(path: String, virtualAddresses: [UInt64]) {
+        module(for: path)?.dwarf?.preloadScopes(for: virtualAddresses)
+    }
+
+    /// As `prepare(path:virtualAddresses:)`, for file offsets (what profiles record).
+    public func prepare(path: String, fileOffsets: [UInt64]) {
+        guard let module = module(for: path), let dwarf = module.dwarf else { return }
+        dwarf.preloadScopes(for: fileOffsets.lazy.compactMap { module.image.virtualAddress(forFileOffset: $0) })
+    }
+
     // MARK: - More
 
     /// Frames for a link-time virtual address in the file at `path` (what llvm-symbolizer

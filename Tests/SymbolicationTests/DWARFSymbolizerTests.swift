@@ -461,6 +461,26 @@ struct DWARFSymbolizerTests {
                 "\(result.agreeing)/\(result.total) agree; e.g. \(result.samples)")
     }
 
+    /// Scopes built ahead on two threads (a batch over many compile units) give the same frames
+    /// as scopes built one unit at a time on first lookup.
+    @Test(.enabled(if: access(libpython, R_OK) == 0, "needs \(libpython)"))
+    func preparedScopesGiveTheSameFrames() throws {
+        let addresses = try addressesInFunctions(of: libpython, count: 3000)
+        let lazy = DWARFSymbolizer()
+        let prepared = DWARFSymbolizer()
+        prepared.prepare(path: libpython, virtualAddresses: addresses)
+        var differing: [String] = []
+        var inlined = 0
+        for address in addresses {
+            let want = lazy.symbolize(path: libpython, virtualAddress: address)
+            let got = prepared.symbolize(path: libpython, virtualAddress: address)
+            if want.count > 1 { inlined += 1 }
+            if got != want, differing.count < 3 { differing.append("0x\(String(address, radix: 16)): \(got) vs \(want)") }
+        }
+        #expect(differing.isEmpty, "\(differing)")
+        #expect(inlined > 100, "the addresses should cover inlined frames: \(inlined)")
+    }
+
     /// The test runner itself: Swift code compiled by swiftc with -g.
     @Test(.enabled(if: llvmSymbolizer != nil, "llvm-symbolizer is not installed"))
     func agreesWithLLVMSymbolizerOnPerchsOwnBinary() throws {
