@@ -58,11 +58,22 @@ struct SymbolizeCommand: ParsableCommand {
             output.flush()
             return
         }
-        let interactive = isatty(0) != 0
-        while let line = readLine(strippingNewline: true) {
-            emit(line, symbolizer, &output)
-            if json { output.append("\n") }
-            if interactive { output.flush() }
+        if isatty(0) != 0 {
+            // Answer each line as it is typed.
+            while let line = readLine(strippingNewline: true) {
+                emit(line, symbolizer, &output)
+                if json { output.append("\n") }
+                output.flush()
+            }
+        } else {
+            // A batch: everything the addresses need is prepared at once, on both CPUs.
+            var lines: [String] = []
+            while let line = readLine(strippingNewline: true) { lines.append(line) }
+            symbolizer.prepare(path: file, virtualAddresses: lines.compactMap(SymbolizeCommand.parseAddress))
+            for line in lines {
+                emit(line, symbolizer, &output)
+                if json { output.append("\n") }
+            }
         }
         output.flush()
         // Skip tearing down the caches: the process is done.
