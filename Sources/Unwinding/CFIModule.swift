@@ -115,7 +115,8 @@ enum RowCompiler {
         var start: Dwarf_Addr = 0, end: Dwarf_Addr = 0
         var signal = false
         let returnColumn = dwarf_frame_info(frame, &start, &end, &signal)
-        guard returnColumn >= 0 else { return nil }
+        // A return column outside the registers unwound is not a row we can follow.
+        guard returnColumn >= 0, Int(returnColumn) < architecture.dwarfRegisterCount else { return nil }
 
         var cfaOps: UnsafeMutablePointer<Dwarf_Op>?
         var cfaCount = 0

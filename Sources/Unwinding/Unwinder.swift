@@ -55,15 +55,24 @@ public final class Unwinder {
     @exclusivity(unchecked) private var moduleLoaded: [Bool] = []
     @exclusivity(unchecked) private var rows: [CompiledRow] = []
     @exclusivity(unchecked) private var expressions: [[ExpressionOp]] = []
-    @exclusivity(unchecked) private var registers: [UInt64]
-    @exclusivity(unchecked) private var callerRegisters: [UInt64]
+    /// The frame's registers and its caller's, by slot: two fixed buffers swapped at each step
+    /// (arrays cost a uniqueness check and reference counting at every register written).
+    private var registers: UnsafeMutableBufferPointer<UInt64>
+    private var callerRegisters: UnsafeMutableBufferPointer<UInt64>
     @exclusivity(unchecked) private var scratchFrames: [UInt64] = []
 
     public init(architecture: UnwindArchitecture = .host) {
         self.architecture = architecture
-        registers = Array(repeating: 0, count: architecture.slotCount)
-        callerRegisters = registers
+        registers = .allocate(capacity: architecture.slotCount)
+        registers.initialize(repeating: 0)
+        callerRegisters = .allocate(capacity: architecture.slotCount)
+        callerRegisters.initialize(repeating: 0)
         scratchFrames.reserveCapacity(4)
+    }
+
+    deinit {
+        registers.deallocate()
+        callerRegisters.deallocate()
     }
 
     /// Unwinds one sample.
