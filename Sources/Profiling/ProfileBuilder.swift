@@ -578,14 +578,6 @@ public final class ProfileBuilder {
             return id
         }
         let usable = checkBuildIDs(into: &profile.summary)
-        // DSOs with many locations (a big interpreter, say) have their DWARF scopes built on two threads.
-        var offsetsByDSO: [Int32: [UInt64]] = [:]
-        for location in locations where location.kind == .user && usable[Int(location.dso)] {
-            offsetsByDSO[location.dso, default: []].append(location.address)
-        }
-        for (dso, offsets) in offsetsByDSO where offsets.count >= 256 {
-            symbolizer.prepare(path: model.dsos[Int(dso)], fileOffsets: offsets)
-        }
         // Each unique location is symbolized once; inline expansions are outermost first.
         let expanded: [[Int32]] = locations.map { location in
             switch location.kind {

@@ -104,12 +104,6 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         module(for: path)?.dwarf?.preloadScopes(for: virtualAddresses)
     }
 
-    /// As `prepare(path:virtualAddresses:)`, for file offsets (what profiles record).
-    public func prepare(path: String, fileOffsets: [UInt64]) {
-        guard let module = module(for: path), let dwarf = module.dwarf else { return }
-        dwarf.preloadScopes(for: fileOffsets.lazy.compactMap { module.image.virtualAddress(forFileOffset: $0) })
-    }
-
     // MARK: - More
 
     /// Frames for a link-time virtual address in the file at `path` (what llvm-symbolizer

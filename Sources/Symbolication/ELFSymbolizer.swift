@@ -39,14 +39,11 @@ public protocol AddressSymbolizer: AnyObject {
     func prepare(path: String)
     /// A hint that kernel addresses will be asked for.
     func prepareKernel()
-    /// A hint that all these file offsets in the DSO at `path` are about to be asked for.
-    func prepare(path: String, fileOffsets: [UInt64])
 }
 
 extension AddressSymbolizer {
     public func prepare(path: String) {}
     public func prepareKernel() {}
-    public func prepare(path: String, fileOffsets: [UInt64]) {}
 }
 
 /// Names user addresses from ELF symbol tables (`.symtab`, `.dynsym`) and kernel addresses
