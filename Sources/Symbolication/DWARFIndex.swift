@@ -20,7 +20,7 @@ struct DWARFFrame {
 /// So this builds:
 /// - once per image: a sorted index of compile-unit ranges (`DW_AT_ranges` / `low_pc`/`high_pc`
 ///   of every CU DIE);
-/// - lazily per CU on its first hit (or ahead, for a batch, on two threads: `preloadScopes`):
+/// - lazily per CU on its first hit (or ahead, for a batch, on two threads: `preload`):
 ///   the line table (`dwarf_getsrclines`, kept as libdw sorted
 ///   it and binary-searched) and a partition of the CU's addresses into segments, each naming
 ///   the innermost `DW_TAG_subprogram` / `DW_TAG_inlined_subroutine` covering it, with the
@@ -68,7 +68,7 @@ final class DWARFIndex {
         var files: OpaquePointer?
         var fileCount = 0
         var compilationDirectory: String?
-        /// Built on the unit's first lookup (or ahead, by `preloadScopes`).
+        /// Built on the unit's first lookup (or ahead, by `preload`).
         var scopes: Scopes?
 
         init(die: Dwarf_Die) { self.die = die }
@@ -319,11 +319,11 @@ final class DWARFIndex {
         return scopes
     }
 
-    /// Builds ahead the scopes of the units that `addresses` fall in, half of them on the
-    /// background thread through a second handle on the same file, so symbolizing many
-    /// addresses spread over a large binary uses both CPUs. Worth it only for many units; the
-    /// rest load on first lookup as usual.
-    func preloadScopes(for addresses: some Sequence<UInt64>) {
+    /// Builds ahead what looking up `addresses` needs, on two threads: the background thread
+    /// walks the inline scopes of every unit they fall in, through a second handle on the same
+    /// file (the results are plain arrays), while this one reads their line tables (which stay
+    /// libdw's). Worth it only for many units; otherwise each unit loads on its first lookup.
+    func preload(for addresses: some Sequence<UInt64>) {
         var pending: [Int] = []
         var seen = Set<Int>()
         for address in addresses {
@@ -332,20 +332,19 @@ final class DWARFIndex {
             }
         }
         guard pending.count >= 16 else { return }
-        let half = pending.count / 2
-        let theirs = pending[half...].map { (index: $0, offset: dwarf_dieoffset(&units[$0].die)) }
+        let work = pending.map { (index: $0, offset: dwarf_dieoffset(&units[$0].die)) }
         let path = image.path
         let load = BackgroundLoad { () -> [(index: Int, scopes: Scopes)] in
             guard let image = try? ELFImage(path: path), let dwarf = dwarf_begin_elf(image.elf, DWARF_C_READ, nil)
             else { return [] }
             defer { dwarf_end(dwarf) }
-            return theirs.compactMap { item in
+            return work.compactMap { item in
                 var die = Dwarf_Die()
                 guard dwarf_offdie(dwarf, item.offset, &die) != nil else { return nil }
                 return (item.index, DWARFIndex.scopes(ofUnit: &die))
             }
         }
-        for index in pending[..<half] { _ = loadScopes(units[index]) }
+        for index in pending { loadLines(units[index]) }
         for (index, scopes) in load.value where units[index].scopes == nil {
             units[index].scopes = scopes
         }

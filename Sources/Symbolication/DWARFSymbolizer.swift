@@ -99,9 +99,10 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     }
 
     /// Builds ahead, on two threads, what symbolizing these link-time addresses in `path` needs:
-    /// the inline scopes of every compile unit they fall in. For many addresses at once.
+    /// the inline scopes and line tables of every compile unit they fall in. For many addresses
+    /// at once.
     public func prepare(path: String, virtualAddresses: [UInt64]) {
-        module(for: path)?.dwarf?.preloadScopes(for: virtualAddresses)
+        module(for: path)?.dwarf?.preload(for: virtualAddresses)
     }
 
     // MARK: - More
