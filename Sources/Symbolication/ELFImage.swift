@@ -76,8 +76,8 @@ public final class ELFImage {
     /// The GNU build id (the descriptor of the `NT_GNU_BUILD_ID` note), if the file has one.
     public let buildID: [UInt8]?
 
-    /// libelf handle; valid for the lifetime of `self`.
-    let elf: OpaquePointer
+    /// libelf handle; valid for the lifetime of `self` (the unwinder reads CFI through it too).
+    package let elf: OpaquePointer
     private let fd: Int32
 
     /// Whether symbol addresses in this image are relative to a load bias (`ET_DYN`: shared

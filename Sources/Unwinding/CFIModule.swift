@@ -48,11 +48,10 @@ struct CompiledRow {
 }
 
 /// The CFI of one ELF file (`.eh_frame`, else `.debug_frame`), with compiled rows cached per
-/// file offset. Owns its libelf/libdw handles; not thread-safe.
+/// file offset. Reads through its image's libelf handle and owns its libdw handles; not
+/// thread-safe.
 final class CFIModule {
     let image: ELFImage
-    private let fd: Int32
-    private let elf: OpaquePointer
     private let ehFrame: OpaquePointer?
     private var dwarf: OpaquePointer?
     private var debugFrame: OpaquePointer?
@@ -61,26 +60,15 @@ final class CFIModule {
     @exclusivity(unchecked) var rowByOffset: [UInt64: Int32] = [:]
 
     init?(path: String, expectedBuildID: [UInt8]?) {
-        // ELFImage sets up libelf (elf_version) before the elf_begin below.
         guard let image = try? ELFImage(path: path) else { return nil }
         if let expectedBuildID, let actual = image.buildID, actual != expectedBuildID { return nil }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        guard let elf = elf_begin(fd, ELF_C_READ_MMAP, nil) else {
-            close(fd)
-            return nil
-        }
         self.image = image
-        self.fd = fd
-        self.elf = elf
-        self.ehFrame = dwarf_getcfi_elf(elf)
+        self.ehFrame = dwarf_getcfi_elf(image.elf)
     }
 
     deinit {
         if let ehFrame { dwarf_cfi_end(ehFrame) }
         if let dwarf { dwarf_end(dwarf) }
-        elf_end(elf)
-        close(fd)
     }
 
     /// The libdw frame state at a link-time address, from `.eh_frame` or else `.debug_frame`.
@@ -90,7 +78,7 @@ final class CFIModule {
         if let ehFrame, dwarf_cfi_addrframe(ehFrame, address, &frame) == 0, let frame { return frame }
         if !triedDebugFrame {
             triedDebugFrame = true
-            dwarf = dwarf_begin_elf(elf, DWARF_C_READ, nil)
+            dwarf = dwarf_begin_elf(image.elf, DWARF_C_READ, nil)
             if let dwarf { debugFrame = dwarf_getcfi(dwarf) }
         }
         frame = nil
