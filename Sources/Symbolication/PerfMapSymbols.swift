@@ -15,18 +15,17 @@ public struct PerfMapSymbols: Sendable {
     }
 
     public init?(path: String) {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
         var entries: [(UInt64, UInt64, String)] = []
-        var line: UnsafeMutablePointer<CChar>? = nil
-        var capacity = 0
-        defer { free(line) }
-        while getline(&line, &capacity, file) > 0, let line {
-            let text = String(cString: line)
-            let fields = text.split(separator: " ", maxSplits: 2)
-            guard fields.count == 3, let start = Self.hex(fields[0]), let size = Self.hex(fields[1]), size > 0 else { continue }
-            let name = fields[2].hasSuffix("\n") ? String(fields[2].dropLast()) : String(fields[2])
-            entries.append((start, start &+ size, name))
+        do {
+            try forEachLine(ofFile: path) { line in
+                let text = String(decoding: line, as: UTF8.self)
+                let fields = text.split(separator: " ", maxSplits: 2)
+                guard fields.count == 3, let start = Self.hex(fields[0]), let size = Self.hex(fields[1]), size > 0 else { return }
+                entries.append((start, start &+ size, String(fields[2])))
+            }
+        } catch {
+            // Unreadable: no map. A read that fails part-way keeps the lines before it.
+            if entries.isEmpty { return nil }
         }
         // Later lines win for the same start (a JIT may rewrite code in place).
         entries.sort { $0.0 < $1.0 }
