@@ -193,10 +193,7 @@ public final class DWARFSymbolizer: AddressSymbolizer {
             // costs no DWARF index.
             do {
                 let image = try ELFImage(path: path)
-                if let id = image.buildID, let shared = modulesByBuildID[id] {
-                    modules[path] = shared
-                    return shared
-                }
+                if let shared = sharedModule(for: image, path: path) { return shared }
                 loaded = DWARFSymbolizer.load(image, locator: locator)
             } catch {
                 loaded = Loaded(module: .failure(error), notes: [])
@@ -208,14 +205,19 @@ public final class DWARFSymbolizer: AddressSymbolizer {
             failures[path] = error
             return nil
         case .success(let module):
-            if let id = module.image.buildID, let shared = modulesByBuildID[id] {
-                modules[path] = shared
-                return shared
-            }
+            if let shared = sharedModule(for: module.image, path: path) { return shared }
             modules[path] = module
             if let id = module.image.buildID { modulesByBuildID[id] = module }
             return module
         }
+    }
+
+    /// The module already loaded for `image`'s build id (another path to the same file), now
+    /// also `path`'s.
+    private func sharedModule(for image: ELFImage, path: String) -> Module? {
+        guard let id = image.buildID, let shared = modulesByBuildID[id] else { return nil }
+        modules[path] = shared
+        return shared
     }
 
     /// What loading one path gave: its module or why it has none, and notes on debug files
