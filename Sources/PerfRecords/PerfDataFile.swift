@@ -44,6 +44,7 @@ public final class PerfDataFile {
     private let prefetcher = DispatchQueue(label: "perch.perfdata.prefetch", qos: .userInitiated)
     /// How far ahead of the reader pages are mapped, in steps of this size.
     private static let prefetchStep = 2 << 20
+    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     deinit {
         prefetcher.sync {}  // no populate may run on an unmapped range
@@ -57,7 +58,7 @@ public final class PerfDataFile {
         let start = Int(bitPattern: base) + data.lowerBound + range.lowerBound
         let count = range.count
         prefetcher.async {
-            let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let pageSize = PerfDataFile.pageSize
             let aligned = start / pageSize * pageSize
             _ = madvise(UnsafeMutableRawPointer(bitPattern: aligned), count + (start - aligned), 22 /* MADV_POPULATE_READ */)
         }
@@ -71,7 +72,7 @@ public final class PerfDataFile {
     /// Tells the kernel the data section below `offset` will not be read again, so its pages
     /// leave this process's memory (they are read back from the file if touched after all).
     public func releaseData(below offset: Int) {
-        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let pageSize = Self.pageSize
         let start = (data.lowerBound + pageSize - 1) / pageSize * pageSize
         let end = (data.lowerBound + min(offset, data.count)) / pageSize * pageSize
         guard end > start else { return }

@@ -170,6 +170,9 @@ public final class ProfileBuilder {
         var waitingInOrder = true
         var latestTime: UInt64 = 0
         var previousPassLatest: UInt64 = 0
+        // Pages are released in steps of this size: behind the scan, and again behind the records
+        // handed on (a waiting record reads its pages back from the page cache).
+        let releaseStep = 4 << 20
         var released = 0
         var scanned = 0
 
@@ -197,7 +200,7 @@ public final class ProfileBuilder {
         }
 
         func release(below offset: Int) {
-            if offset != Int.max, offset - released >= 4 << 20 {
+            if offset != Int.max, offset - released >= releaseStep {
                 file.releaseData(below: offset)
                 released = offset
             }
@@ -210,7 +213,7 @@ public final class ProfileBuilder {
                 previousPassLatest = latestTime
                 return
             }
-            if offset - scanned >= 4 << 20 {
+            if offset - scanned >= releaseStep {
                 file.releaseData(below: offset)
                 scanned = offset
             }
