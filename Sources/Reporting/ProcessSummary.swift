@@ -37,22 +37,12 @@ extension TextReport {
             if a.pid != b.pid { return a.pid < b.pid }
             return a.order < b.order
         }
-        let pids = list.map { "\($0.pid)" }, threads = list.map { "\($0.threads)" }, samples = list.map { "\($0.samples)" }
-        let percents = list.map { PercentFormat.string(percent($0.samples, of: total)) }
-        let wPid = pids.reduce(4) { max($0, $1.count) }
-        let wComm = list.reduce(7) { max($0, $1.comm.count) }
-        let wThreads = threads.reduce(7) { max($0, $1.count) }
-        let wSamples = samples.reduce(7) { max($0, $1.count) }
-        let wPercent = percents.reduce(7) { max($0, $1.count) }
-        func right(_ s: String, _ w: Int) -> String { s.alignedRight(w) }
-        func left(_ s: String, _ w: Int) -> String { s.alignedLeft(w) }
-        var out = "# Processes: \(rows.count)   Samples: \(total)\n#\n"
-        out += "# " + right("Pid", wPid) + "  " + left("Command", wComm) + "  " + right("Threads", wThreads) + "  "
-            + right("Samples", wSamples) + "  " + right("Percent", wPercent) + "\n#\n"
-        for (i, row) in list.enumerated() {
-            out += "  " + right(pids[i], wPid) + "  " + left(row.comm, wComm) + "  " + right(threads[i], wThreads)
-                + "  " + right(samples[i], wSamples) + "  " + right(percents[i], wPercent) + "\n"
-        }
-        return out
+        return "# Processes: \(rows.count)   Samples: \(total)\n#\n" + ColumnTable(columns: [
+            .init(title: "Pid", cells: list.map { "\($0.pid)" }, minimumWidth: 4),  // "#  Pid" with the "# " prefix
+            .init(title: "Command", cells: list.map(\.comm), leftAligned: true),
+            .init(title: "Threads", cells: list.map { "\($0.threads)" }),
+            .init(title: "Samples", cells: list.map { "\($0.samples)" }),
+            .init(title: "Percent", cells: list.map { PercentFormat.string(percent($0.samples, of: total)) }),
+        ]).rendered()
     }
 }

@@ -35,24 +35,12 @@ extension TextReport {
             return a.order < b.order
         }
 
-        let pids = rows.map { "\($0.thread.pid)" }, tids = rows.map { "\($0.thread.tid)" }
-        let samples = rows.map { "\($0.count)" }
-        let percents = rows.map { PercentFormat.string(percent($0.count, of: total)) }
-        let wPid = pids.reduce(4) { max($0, $1.count) }   // "#  Pid" occupies 6 with the "# " prefix
-        let wTid = tids.reduce(3) { max($0, $1.count) }
-        let wComm = rows.reduce(7) { max($0, $1.thread.comm.count) }
-        let wSamples = samples.reduce(7) { max($0, $1.count) }
-        let wPercent = percents.reduce(7) { max($0, $1.count) }
-        func right(_ s: String, _ w: Int) -> String { s.alignedRight(w) }
-        func left(_ s: String, _ w: Int) -> String { s.alignedLeft(w) }
-
-        var out = "# Threads: \(profile.threads.count)   Samples: \(total)\n#\n"
-        out += "# " + right("Pid", wPid) + "  " + right("Tid", wTid) + "  " + left("Command", wComm) + "  "
-            + right("Samples", wSamples) + "  " + right("Percent", wPercent) + "\n#\n"
-        for (i, row) in rows.enumerated() {
-            out += "  " + right(pids[i], wPid) + "  " + right(tids[i], wTid) + "  " + left(row.thread.comm, wComm)
-                + "  " + right(samples[i], wSamples) + "  " + right(percents[i], wPercent) + "\n"
-        }
-        return out
+        return "# Threads: \(profile.threads.count)   Samples: \(total)\n#\n" + ColumnTable(columns: [
+            .init(title: "Pid", cells: rows.map { "\($0.thread.pid)" }, minimumWidth: 4),  // "#  Pid" with the "# " prefix
+            .init(title: "Tid", cells: rows.map { "\($0.thread.tid)" }, minimumWidth: 3),
+            .init(title: "Command", cells: rows.map(\.thread.comm), leftAligned: true),
+            .init(title: "Samples", cells: rows.map { "\($0.count)" }),
+            .init(title: "Percent", cells: rows.map { PercentFormat.string(percent($0.count, of: total)) }),
+        ]).rendered()
     }
 }
