@@ -42,12 +42,15 @@ struct FileWriteError: Error, CustomStringConvertible {
 /// Writes all of `text` to a file descriptor, retrying short writes.
 func writeAll(_ fd: Int32, _ text: String) {
     var text = text
-    text.withUTF8 { bytes in
-        var done = 0
-        while done < bytes.count {
-            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 { if errno == EINTR { continue } else { return } }
-            done += n
-        }
+    text.withUTF8 { writeAll(fd, $0) }
+}
+
+/// Writes every byte to `fd`, retrying after EINTR; stops quietly at any other error (a closed pipe).
+func writeAll(_ fd: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
+    var done = 0
+    while done < bytes.count {
+        let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+        if n < 0 { if errno == EINTR { continue } else { return } }
+        done += n
     }
 }

@@ -177,14 +177,7 @@ struct ReportArguments: ParsableArguments {
 /// Writes bytes to a file (`-` for standard output).
 func writeFile(_ path: String, _ bytes: [UInt8]) throws(FileWriteError) {
     if path == "-" {
-        bytes.withUnsafeBufferPointer { buffer in
-            var done = 0
-            while done < buffer.count {
-                let n = write(1, buffer.baseAddress! + done, buffer.count - done)
-                if n < 0 { if errno == EINTR { continue } else { return } }
-                done += n
-            }
-        }
+        bytes.withUnsafeBufferPointer { writeAll(1, $0) }
         return
     }
     guard let file = fopen(path, "w") else { throw FileWriteError(path: path, errno: errno) }

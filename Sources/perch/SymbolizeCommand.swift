@@ -192,14 +192,7 @@ private struct OutputBuffer {
 
     mutating func flush() {
         guard !bytes.isEmpty else { return }
-        bytes.withUnsafeBufferPointer { buffer in
-            var done = 0
-            while done < buffer.count {
-                let n = write(1, buffer.baseAddress! + done, buffer.count - done)
-                if n < 0 { if errno == EINTR { continue } else { break } }
-                done += n
-            }
-        }
+        bytes.withUnsafeBufferPointer { writeAll(1, $0) }
         bytes.removeAll(keepingCapacity: true)
     }
 }
