@@ -121,18 +121,8 @@ final class DWARFIndex {
                     || (type == 0 && Int(dwarf_tag(&cudie)) == DW_TAG_compile_unit)
             else { continue }
             var die = cudie
-            var base: Dwarf_Addr = 0
-            var start: Dwarf_Addr = 0
-            var end: Dwarf_Addr = 0
-            var offset = dwarf_ranges(&die, 0, &base, &start, &end)
-            var any = false
-            while offset > 0 {
-                if end > start {
-                    ranges.append(CURange(low: start, high: end, unit: Int32(units.count)))
-                    any = true
-                }
-                offset = dwarf_ranges(&die, offset, &base, &start, &end)
-            }
+            let unit = Int32(units.count)
+            let any = Self.forEachRange(of: &die) { ranges.append(CURange(low: $0, high: $1, unit: unit)) }
             if any { units.append(Unit(die: cudie)) }
         }
         ranges.sort { $0.low != $1.low ? $0.low < $1.low : $0.high > $1.high }
@@ -369,18 +359,7 @@ final class DWARFIndex {
             case DW_TAG_subprogram, DW_TAG_inlined_subroutine:
                 let inlined = tag == DW_TAG_inlined_subroutine
                 let node = Int32(nodes.count)
-                var base: Dwarf_Addr = 0
-                var start: Dwarf_Addr = 0
-                var end: Dwarf_Addr = 0
-                var offset = dwarf_ranges(&child, 0, &base, &start, &end)
-                var any = false
-                while offset > 0 {
-                    if end > start {
-                        intervals.append(Interval(low: start, high: end, node: node, depth: depth))
-                        any = true
-                    }
-                    offset = dwarf_ranges(&child, offset, &base, &start, &end)
-                }
+                let any = forEachRange(of: &child) { intervals.append(Interval(low: $0, high: $1, node: node, depth: depth)) }
                 // Declarations and abstract instances have no code (nor do their children).
                 guard any else { continue }
                 var scope = ScopeNode(
@@ -405,6 +384,24 @@ final class DWARFIndex {
                 continue
             }
         } while Self.advance(&child)
+    }
+
+    /// Calls `body` with each non-empty address range `[low, high)` of `die` (`DW_AT_ranges`, or
+    /// `low_pc`/`high_pc`); returns whether there was any.
+    private static func forEachRange(of die: inout Dwarf_Die, _ body: (UInt64, UInt64) -> Void) -> Bool {
+        var base: Dwarf_Addr = 0
+        var start: Dwarf_Addr = 0
+        var end: Dwarf_Addr = 0
+        var offset = dwarf_ranges(&die, 0, &base, &start, &end)
+        var any = false
+        while offset > 0 {
+            if end > start {
+                body(start, end)
+                any = true
+            }
+            offset = dwarf_ranges(&die, offset, &base, &start, &end)
+        }
+        return any
     }
 
     /// Moves `die` to its next sibling; `false` when there is none.
