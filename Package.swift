@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "perch", targets: ["perch"]),
-        .library(name: "PerchKit", targets: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Profiling", "Reporting"]),
+        .library(name: "PerchKit", targets: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "ProfileModel", "Profiling", "Reporting", "ProfileImport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,23 +22,28 @@ let package = Package(
         ),
         .target(name: "PerfEvents", dependencies: ["CPerfEvent"]),
         .target(name: "PerfRecords", dependencies: ["PerfEvents"]),
-        .target(name: "Symbolication", dependencies: ["CElfutils", "CPerfEvent"]),
+        .target(name: "Symbolication", dependencies: ["CElfutils", "CPerfEvent", "ProfileModel"]),
         .target(name: "Unwinding", dependencies: ["CElfutils", "PerfRecords", "Symbolication"]),
-        .target(name: "Profiling", dependencies: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "CPerfEvent"]),
-        .target(name: "Reporting", dependencies: ["Profiling"]),
+        // The profile every output reads: frames, threads, unique stacks in one metric. No kernel, no elfutils.
+        .target(name: "ProfileModel"),
+        .target(name: "Profiling", dependencies: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "CPerfEvent", "ProfileModel"]),
+        .target(name: "Reporting", dependencies: ["ProfileModel", "PerfEvents"]),
+        // Profiles from other tools' text: folded stacks, perf script.
+        .target(name: "ProfileImport", dependencies: ["ProfileModel", "Reporting"]),
         .executableTarget(
             name: "perch",
             dependencies: [
-                "PerfEvents", "PerfRecords", "Symbolication", "Profiling", "Reporting",
+                "PerfEvents", "PerfRecords", "Symbolication", "Profiling", "ProfileModel", "Reporting", "ProfileImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CPerfEvent"]),
         .testTarget(name: "PerfRecordsTests", dependencies: ["PerfRecords", "PerfEvents"]),
         .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication"]),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Profiling"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "ProfileModel", "ProfileImport"]),
+        .testTarget(name: "ProfileModelTests", dependencies: ["ProfileModel"]),
         .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfRecords", "Symbolication"]),
-        .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "PerfRecords"]),
+        .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "ProfileModel", "PerfRecords", "PerfEvents"]),
         .testTarget(name: "PerchTests", dependencies: ["PerfRecords", "Profiling"], exclude: ["Data", "Browser"]),
     ],
     swiftLanguageModes: [.v6]

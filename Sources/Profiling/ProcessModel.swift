@@ -96,9 +96,11 @@ final class ProcessModel {
         processOf[tid] = pid
     }
 
+    /// A new thread or process: it runs under its parent's name until a COMM renames it (the one
+    /// naming rule; a reused tid is a new thread, so the parent's name replaces the old one).
     func fork(pid: Int32, parentPID: Int32, tid: Int32, parentTID: Int32) {
         processOf[tid] = pid
-        if comms[tid] == nil, let name = comms[parentTID] ?? comms[parentPID] { comms[tid] = name }
+        if let name = comms[parentTID] ?? comms[parentPID] { comms[tid] = name }
         if pid != parentPID, spaces[pid] == nil, let parent = spaces[parentPID] {
             spaces[pid] = parent.copy()
         }

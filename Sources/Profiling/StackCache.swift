@@ -1,4 +1,5 @@
 import PerfRecords
+import ProfileModel
 
 /// Trie nodes of stacks already resolved, by the sample's raw words: the process, the CPU mode,
 /// the root and the kernel's call chain.
@@ -29,9 +30,24 @@ struct StackCache {
         generation &+= 1
     }
 
-    /// The node for the key `(header, chain)`, from the cache or else from `resolve`.
+    /// What ``lookup(header:chain:)`` found.
+    enum Lookup {
+        /// The node resolved before, still valid.
+        case hit(Int32)
+        /// Resolve the stack, then hand the node to ``store(_:for:header:chain:)``.
+        case miss(Miss)
+    }
+
+    /// Where a resolved node goes: a new entry, a stale entry to refresh, or nowhere (a different
+    /// key with the same hash holds the slot).
+    struct Miss {
+        fileprivate enum Slot { case new(UInt64, UInt64), stale(Int), collision }
+        fileprivate var slot: Slot
+    }
+
+    /// The cached node for the key `(header, chain)`, or where to store it once resolved.
     @inline(__always)
-    mutating func node(header: (UInt64, UInt64, UInt64), chain: WordArray, resolve: () -> Int32) -> Int32 {
+    func lookup(header: (UInt64, UInt64, UInt64), chain: WordArray) -> Lookup {
         var h1 = (header.0 &* 0x9E37_79B9_7F4A_7C15) ^ header.1 ^ (header.2 &* 0xD6E8_FEB8_6659_FD93)
         var h2 = (header.1 &* 0xC2B2_AE3D_27D4_EB4F) ^ header.0 ^ (header.2 &* 0x1656_67B1_9E37_79F9)
         for word in chain {
@@ -39,17 +55,22 @@ struct StackCache {
             h2 = (h2 &+ word) &* 0xC2B2_AE3D_27D4_EB4F
             h2 ^= h2 >> 29
         }
-        if let index = table.find(h1, h2) {
-            let entry = entries[Int(index)]
-            guard matches(entry, header, chain) else { return resolve() }  // two keys, one hash
-            if entry.generation == generation { return entry.node }
-            let node = resolve()
-            entries[Int(index)].node = node
-            entries[Int(index)].generation = generation
-            return node
-        }
-        let node = resolve()
-        if words.count < StackCache.wordLimit {
+        guard let index = table.find(h1, h2) else { return .miss(Miss(slot: .new(h1, h2))) }
+        let entry = entries[Int(index)]
+        guard matches(entry, header, chain) else { return .miss(Miss(slot: .collision)) }  // two keys, one hash
+        return entry.generation == generation ? .hit(entry.node) : .miss(Miss(slot: .stale(Int(index))))
+    }
+
+    /// Remembers `node` as the resolution of the key a ``lookup(header:chain:)`` missed.
+    mutating func store(_ node: Int32, for miss: Miss, header: (UInt64, UInt64, UInt64), chain: WordArray) {
+        switch miss.slot {
+        case .collision:
+            return
+        case .stale(let index):
+            entries[index].node = node
+            entries[index].generation = generation
+        case .new(let h1, let h2):
+            guard words.count < StackCache.wordLimit else { return }
             entries.append(Entry(start: words.count, count: Int32(chain.count), node: node, generation: generation))
             words.append(header.0)
             words.append(header.1)
@@ -57,7 +78,18 @@ struct StackCache {
             words.append(contentsOf: chain)
             table.insert(h1, h2, value: Int32(entries.count - 1))
         }
-        return node
+    }
+
+    /// The node for the key `(header, chain)`, from the cache or else from `resolve`.
+    mutating func node(header: (UInt64, UInt64, UInt64), chain: WordArray, resolve: () -> Int32) -> Int32 {
+        switch lookup(header: header, chain: chain) {
+        case .hit(let node):
+            return node
+        case .miss(let miss):
+            let node = resolve()
+            store(node, for: miss, header: header, chain: chain)
+            return node
+        }
     }
 
     private func matches(_ entry: Entry, _ header: (UInt64, UInt64, UInt64), _ chain: WordArray) -> Bool {

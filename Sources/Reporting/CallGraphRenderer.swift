@@ -1,4 +1,4 @@
-import Profiling
+import ProfileModel
 
 /// Draws ``CallerTree``s in the ASCII style of `perf report --stdio -g` (graph mode).
 ///
@@ -23,7 +23,7 @@ struct CallGraphRenderer {
             let frame = profile.frameOrUnknown(rep)
             var name = frame.symbol
             if frame.isUnknownSymbol && frame.dso != Frame.unknownSymbol { name = "[\(frame.shortDSO)]" }
-            if sourceLines, let line = frame.sourceLine { name += " " + line }
+            if sourceLines, let line = frame.source?.description { name += " " + line }
             return name
         }
     }

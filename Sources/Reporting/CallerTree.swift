@@ -1,4 +1,4 @@
-import Profiling
+import ProfileModel
 
 /// The callers of one report entry, merged into a tree rooted at the entry: each path starts at the
 /// entry's frame (the leaf in self mode; the innermost occurrence in children mode) and walks toward
@@ -22,7 +22,7 @@ struct CallerTree {
         var parent: [Int32] = [-1]
         for k in table.memberStart[entry]..<table.memberStart[entry + 1] {
             let stack = profile.stacks[Int(table.memberStack[k])]
-            let w = useWeight ? stack.weight : stack.count
+            let w = useWeight ? stack.period : stack.samples
             weight[0] &+= w
             var node: Int32 = 0
             var p = Int(table.memberPosition[k])

@@ -1,18 +1,4 @@
-import Profiling
-
-/// Interns strings to dense `Int32` ids so hot loops compare and hash integers.
-struct StringInterner {
-    private(set) var strings: [String] = []
-    private var ids: [String: Int32] = [:]
-
-    mutating func intern(_ string: String) -> Int32 {
-        if let id = ids[string] { return id }
-        let id = Int32(strings.count)
-        strings.append(string)
-        ids[string] = id
-        return id
-    }
-}
+import ProfileModel
 
 /// Reduces threads and frames to dense class ids according to the sort keys, once per thread and
 /// once per interned frame, so aggregation works on integers only.
@@ -53,18 +39,16 @@ struct EntryKeying {
     init(profile: Profile, keys: [SortKey], sourceLines: Bool) {
         let useComm = keys.contains(.comm), usePid = keys.contains(.pid), useTid = keys.contains(.tid)
         let useDSO = keys.contains(.dso), useSym = keys.contains(.sym)
-        var strings = StringInterner()
+        var strings = Interner<String>()
 
-        var threadIds: [ThreadPart: Int32] = [:]
+        var threadParts = Interner<ThreadPart>()
         var threadReps: [Int32] = []
         func threadClassOf(_ part: ThreadPart, rep: Int32) -> Int32 {
-            if let id = threadIds[part] { return id }
-            let id = Int32(threadReps.count)
-            threadIds[part] = id
-            threadReps.append(rep)
+            let id = threadParts.intern(part)
+            if Int(id) == threadReps.count { threadReps.append(rep) }
             return id
         }
-        func threadPart(comm: String, pid: Int32, tid: Int32, strings: inout StringInterner) -> ThreadPart {
+        func threadPart(comm: String, pid: Int32, tid: Int32, strings: inout Interner<String>) -> ThreadPart {
             ThreadPart(
                 comm: useComm ? strings.intern(comm) : -1,
                 pid: usePid ? Int64(pid) : Int64.min,
@@ -79,29 +63,26 @@ struct EntryKeying {
             threadPart(comm: Frame.unknownSymbol, pid: -1, tid: -1, strings: &strings), rep: -1)
         threadClass = tc
 
-        var frameIds: [FramePart: Int32] = [:]
+        var frameParts = Interner<FramePart>()
         var frameReps: [Int32] = []
         func frameClassOf(_ part: FramePart, rep: Int32) -> Int32 {
-            if let id = frameIds[part] { return id }
-            let id = Int32(frameReps.count)
-            frameIds[part] = id
-            frameReps.append(rep)
+            let id = frameParts.intern(part)
+            if Int(id) == frameReps.count { frameReps.append(rep) }
             return id
         }
-        func framePart(_ f: Frame, strings: inout StringInterner) -> FramePart {
+        func framePart(_ f: Frame, strings: inout Interner<String>) -> FramePart {
             FramePart(
                 dso: useDSO ? strings.intern(f.dso) : -1,
                 sym: useSym ? strings.intern(f.symbol) : -1,
                 kind: useSym ? Int16(f.kind.rawValue) : -1,
-                line: useSym && sourceLines ? f.sourceLine.map { strings.intern($0) } ?? -1 : -1)
+                line: useSym && sourceLines ? f.source.map { strings.intern($0.description) } ?? -1 : -1)
         }
         var fc = [Int32]()
         fc.reserveCapacity(profile.frames.count)
         for (i, f) in profile.frames.enumerated() {
             fc.append(frameClassOf(framePart(f, strings: &strings), rep: Int32(i)))
         }
-        let unknown = Frame(symbol: Frame.unknownSymbol, dso: Frame.unknownSymbol, kind: .user)
-        unknownFrameClass = frameClassOf(framePart(unknown, strings: &strings), rep: -1)
+        unknownFrameClass = frameClassOf(framePart(.unknown, strings: &strings), rep: -1)
         frameClass = fc
         threadRepresentative = threadReps
         frameRepresentative = frameReps
@@ -115,19 +96,5 @@ struct EntryKeying {
     @inline(__always)
     func frameClass(of index: Int32) -> Int32 {
         index >= 0 && Int(index) < frameClass.count ? frameClass[Int(index)] : unknownFrameClass
-    }
-}
-
-extension Profile {
-    /// The frame at `index`, or a synthetic `[unknown]` frame for -1 or an out-of-range index.
-    func frameOrUnknown(_ index: Int32) -> Frame {
-        index >= 0 && Int(index) < frames.count
-            ? frames[Int(index)] : Frame(symbol: Frame.unknownSymbol, dso: Frame.unknownSymbol, kind: .user)
-    }
-
-    /// The thread at `index`, or a synthetic `[unknown]` thread (pid and tid -1).
-    func threadOrUnknown(_ index: Int32) -> ThreadInfo {
-        index >= 0 && Int(index) < threads.count
-            ? threads[Int(index)] : ThreadInfo(pid: -1, tid: -1, comm: Frame.unknownSymbol)
     }
 }

@@ -1,4 +1,4 @@
-import Profiling
+import ProfileModel
 
 /// What a flame graph frame is, for the `kind` palette.
 public enum FlameFrameKind: UInt8, Sendable, CaseIterable {
@@ -12,7 +12,8 @@ public enum FlameFrameKind: UInt8, Sendable, CaseIterable {
     /// An unknown frame (`[unknown]`, `[libfoo.so]`).
     case unknown
 
-    /// Guesses the kind of a user frame from its (demangled) name and DSO.
+    /// Guesses the kind of a user frame from its (demangled) name and DSO: for folded stacks, which
+    /// carry nothing else. Frames of a recorded profile have their language from the symbolizer.
     public static func guess(name: String, dso: String = "") -> FlameFrameKind {
         if name.hasPrefix("[") && name.hasSuffix("]") { return .unknown }
         if name.hasPrefix("$s") || name.hasPrefix("_$s") || name.hasPrefix("$S") || name.contains("closure #")
@@ -28,46 +29,56 @@ public enum FlameFrameKind: UInt8, Sendable, CaseIterable {
         return .native
     }
 
-    /// The kind from a frame of a ``Profile``.
+    /// The kind of a frame of a ``Profile``, from its typed kind and language.
     static func of(_ frame: Frame) -> FlameFrameKind {
         switch frame.kind {
         case .kernel: return .kernel
         case .jit: return .jit
         case .inlined: return .inlined
         case .user:
-            if frame.isUnknownSymbol { return .unknown }
-            return guess(name: frame.symbol, dso: frame.dso)
+            if frame.isUnknownSymbol || frame.symbol.hasPrefix("[") && frame.symbol.hasSuffix("]") { return .unknown }
+            switch frame.language {
+            case .swift: return .swift
+            case .cpp: return .cpp
+            case .rust, .c, .unknown: return .native
+            }
         }
     }
 }
 
 /// A merged call tree for flame graphs: every distinct path from a root is one node whose value is
-/// the samples of the stacks through it. Siblings are ordered by name (bytewise), as flame graphs
-/// drawn from sorted folded stacks are. In a differential graph every node also carries the
-/// "before" value, already scaled to the "after" total.
+/// the samples (or nanoseconds: see ``countName``) of the stacks through it. Siblings are ordered
+/// by name (bytewise), as flame graphs drawn from sorted folded stacks are. In a differential graph
+/// every node also carries the "before" value, already scaled to the "after" total.
 public struct FlameGraph: Sendable {
     /// Frame names (annotations such as `_[k]` removed) and their kinds.
     public private(set) var names: [String] = []
     public private(set) var kinds: [FlameFrameKind] = []
-    /// Node 0 is the virtual root (all samples).
-    public private(set) var nodeName: [Int32] = [-1]
-    public private(set) var nodeParent: [Int32] = [-1]
+    /// Paths of name ids; node 0 is the virtual root (everything).
+    private var tree = PrefixTree()
     public private(set) var nodeDepth: [Int32] = [0]
     public private(set) var nodeValue: [UInt64] = [0]
     /// Scaled "before" values (differential graphs only, else empty).
     public private(set) var nodeBefore: [Double] = []
     /// Children per node, sorted by name.
     public private(set) var children: [[Int32]] = [[]]
+    /// What the values count, for tooltips: `samples`, or `ns` for a graph of time.
+    public var countName = "samples"
+    /// The title a graph of this metric gets unless one is given (nil: flamegraph.pl's).
+    public var defaultTitle: String?
 
+    /// The name id of each node (-1 for the root).
+    public var nodeName: [Int32] { tree.keys }
+    /// The parent of each node (-1 for the root).
+    public var nodeParent: [Int32] { tree.parents }
     /// Whether the graph compares two profiles.
     public var isDifferential: Bool { !nodeBefore.isEmpty }
-    /// All samples.
+    /// Everything the graph holds.
     public var total: UInt64 { nodeValue[0] }
     /// The deepest node's depth (the root is 0).
     public var maxDepth: Int { Int(nodeDepth.max() ?? 0) }
 
     private var nameIds: [String: Int32] = [:]
-    private var childIndex: [UInt64: Int32] = [:]
 
     public init() {}
 
@@ -80,43 +91,35 @@ public struct FlameGraph: Sendable {
         return id
     }
 
-    /// Adds `count` samples of a stack of interned names, outermost first.
-    mutating func add<S: Sequence<Int32>>(_ stack: S, count: UInt64, before: Double? = nil) {
-        var node: Int32 = 0
-        nodeValue[0] &+= count
+    /// Adds `count` of a stack of interned names, outermost first.
+    package mutating func add<S: Sequence<Int32>>(_ stack: S, count: UInt64, before: Double? = nil) {
+        var node = PrefixTree.root
+        nodeValue[0] = nodeValue[0].addingSaturated(count)
         if let before { nodeBefore[0] += before }
         for name in stack {
-            let key = UInt64(UInt32(bitPattern: node)) << 32 | UInt64(UInt32(bitPattern: name))
-            let child: Int32
-            if let existing = childIndex[key] {
-                child = existing
-            } else {
-                child = Int32(nodeName.count)
-                childIndex[key] = child
-                nodeName.append(name)
-                nodeParent.append(node)
+            let child = tree.child(of: node, key: name)
+            if Int(child) == nodeValue.count {
                 nodeDepth.append(nodeDepth[Int(node)] + 1)
                 nodeValue.append(0)
                 if !nodeBefore.isEmpty || before != nil {
-                    if nodeBefore.isEmpty { nodeBefore = [Double](repeating: 0, count: nodeName.count - 1) }
+                    if nodeBefore.isEmpty { nodeBefore = [Double](repeating: 0, count: nodeValue.count - 1) }
                     nodeBefore.append(0)
                 }
             }
-            nodeValue[Int(child)] &+= count
+            nodeValue[Int(child)] = nodeValue[Int(child)].addingSaturated(count)
             if let before { nodeBefore[Int(child)] += before }
             node = child
         }
     }
 
     /// Fills ``children`` sorted by name; call after the last ``add``.
-    mutating func finish() {
-        childIndex = [:]
+    package mutating func finish() {
         nameIds = [:]
         let order = names.indices.sorted { names[$0].utf8.lexicographicallyPrecedes(names[$1].utf8) }
         var rank = [Int32](repeating: 0, count: names.count)
         for (r, id) in order.enumerated() { rank[id] = Int32(r) }
-        children = Array(repeating: [], count: nodeName.count)
-        for n in 1..<nodeName.count { children[Int(nodeParent[n])].append(Int32(n)) }
+        children = tree.childLists()
+        let nodeName = tree.keys
         for i in children.indices where children[i].count > 1 {
             children[i].sort { rank[Int(nodeName[Int($0)])] < rank[Int(nodeName[Int($1)])] }
         }
@@ -124,7 +127,7 @@ public struct FlameGraph: Sendable {
 
     // MARK: Builders
 
-    /// The graph of a recorded profile: sample counts, the thread's command (or `comm-pid`,
+    /// The graph of a recorded profile: its metric's values, the thread's command (or `comm-pid`,
     /// `comm-pid/tid` per `folded`) as the root frame, names as in folded output, kinds from the
     /// frames. `reverse` puts the sampled frame at the root (merged by leaf).
     public init(profile: Profile, folded: FoldedOptions = FoldedOptions(), reverse: Bool = false) {
@@ -132,14 +135,15 @@ public struct FlameGraph: Sendable {
         plain.annotateKernel = false
         plain.annotateJIT = false
         plain.annotateInlined = false
+        countName = profile.metric.unitName
+        defaultTitle = profile.metric.isTime ? "\(profile.metric == .offCPUTime ? "Off-CPU" : "On- and Off-CPU") Time Flame Graph (\(countName))" : nil
         let frameName = profile.frames.map { intern(FoldedWriter.frameLabel($0, options: plain), kind: .of($0)) }
         let unknownFrame = intern("[unknown]", kind: .unknown)
         let hasRoot = folded.includeComm || folded.includePid || folded.includeTid
         let threadRoot = profile.threads.map { intern(FoldedWriter.rootLabel($0, options: plain), kind: .native) }
         let unknownRoot = intern(FoldedWriter.rootLabel(ThreadInfo(pid: -1, tid: -1, comm: "[unknown]"), options: plain), kind: .native)
-        childIndex.reserveCapacity(min(profile.stacks.count * 4, 1 << 22))
         var path: [Int32] = []
-        for stack in profile.stacks where stack.count > 0 {
+        for stack in profile.stacks where stack.value > 0 {
             path.removeAll(keepingCapacity: true)
             if hasRoot {
                 let t = Int(stack.thread)
@@ -147,7 +151,7 @@ public struct FlameGraph: Sendable {
             }
             for f in stack.frames { path.append(f >= 0 && Int(f) < frameName.count ? frameName[Int(f)] : unknownFrame) }
             if path.isEmpty { continue }
-            if reverse { add(path.reversed(), count: stack.count) } else { add(path, count: stack.count) }
+            if reverse { add(path.reversed(), count: stack.value) } else { add(path, count: stack.value) }
         }
         finish()
     }
@@ -187,66 +191,8 @@ public struct FlameGraph: Sendable {
         finish()
     }
 
-    /// The graph of folded-stack text (UTF-8), parsed without building a string per frame: the
-    /// fast path of ``init(folded:reverse:)`` for large files, with ``FoldedStacks/parse(_:)``'s rules.
-    /// - Throws: ``FoldedStacksError`` naming the first bad line.
-    public init(foldedText bytes: [UInt8], reverse: Bool = false) throws(FoldedStacksError) {
-        var ids: [ArraySlice<UInt8>: Int32] = [:]
-        childIndex.reserveCapacity(bytes.count / 24)
-        var path: [Int32] = []
-        var lineNumber = 0
-        var start = 0
-        let n = bytes.count
-        func isBlank(_ c: UInt8) -> Bool { c == 32 || c == 9 || c == 13 }
-        while start < n {
-            lineNumber += 1
-            var end = start
-            while end < n && bytes[end] != 10 { end += 1 }
-            let next = end + 1
-            var e = end
-            while e > start && isBlank(bytes[e - 1]) { e -= 1 }
-            defer { start = next }
-            if e == start { continue }
-            var space = e - 1
-            while space >= start && !isBlank(bytes[space]) { space -= 1 }
-            guard space >= start else { throw FoldedStacksError(line: lineNumber, reason: "missing sample count") }
-            var count: UInt64 = 0
-            for i in (space + 1)..<e {
-                let d = bytes[i]
-                let (m, o1) = count.multipliedReportingOverflow(by: 10)
-                let (a, o2) = m.addingReportingOverflow(UInt64(d &- 48))
-                guard d >= 48 && d <= 57, !o1, !o2 else {
-                    throw FoldedStacksError(line: lineNumber, reason: "invalid sample count '\(String(decoding: bytes[(space + 1)..<e], as: UTF8.self))'")
-                }
-                count = a
-            }
-            var stackEnd = space
-            while stackEnd > start && isBlank(bytes[stackEnd - 1]) { stackEnd -= 1 }
-            guard stackEnd > start else { throw FoldedStacksError(line: lineNumber, reason: "empty stack") }
-            guard count > 0 else { continue }
-            path.removeAll(keepingCapacity: true)
-            var f = start
-            while true {
-                var g = f
-                while g < stackEnd && bytes[g] != UInt8(ascii: ";") { g += 1 }
-                let slice = bytes[f..<g]
-                if let id = ids[slice] {
-                    path.append(id)
-                } else {
-                    let id = internFolded(String(decoding: slice, as: UTF8.self))
-                    ids[slice] = id
-                    path.append(id)
-                }
-                if g >= stackEnd { break }
-                f = g + 1
-            }
-            if reverse { path.reverse() }
-            add(path, count: count)
-        }
-        finish()
-    }
-
-    private mutating func internFolded(_ raw: String) -> Int32 {
+    /// The id of a folded frame name: its annotation (`_[k]` …) gives the kind and is removed.
+    package mutating func internFolded(_ raw: String) -> Int32 {
         if let id = nameIds[raw] { return id }
         var name = raw
         var kind: FlameFrameKind

@@ -13,7 +13,8 @@ public enum FlamePalette: String, Sendable, CaseIterable {
 
 /// Options for ``FlameGraphSVG``, named after flamegraph.pl's.
 public struct FlameGraphOptions: Sendable, Equatable {
-    public var title: String
+    /// nil: the graph's own (``FlameGraph/defaultTitle``), else "Flame Graph" or "Icicle Graph".
+    public var title: String?
     public var subtitle: String?
     /// Image width in pixels.
     public var width: Double
@@ -25,15 +26,15 @@ public struct FlameGraphOptions: Sendable, Equatable {
     /// Frame height in pixels.
     public var frameHeight: Double
     public var fontSize: Double
-    /// What the counts are, for tooltips (`samples`).
-    public var countName: String
+    /// What the counts are, for tooltips; nil: the graph's unit (``FlameGraph/countName``).
+    public var countName: String?
 
     public init(
         title: String? = nil, subtitle: String? = nil, width: Double = 1200, minWidth: Double = 0.1,
         palette: FlamePalette = .hot, inverted: Bool = false, frameHeight: Double = 16, fontSize: Double = 12,
-        countName: String = "samples"
+        countName: String? = nil
     ) {
-        self.title = title ?? (inverted ? "Icicle Graph" : "Flame Graph")
+        self.title = title
         self.subtitle = subtitle
         self.width = width
         self.minWidth = minWidth
@@ -69,6 +70,7 @@ public enum FlameGraphSVG {
     public static func bytes(_ graph: FlameGraph, options: FlameGraphOptions = FlameGraphOptions()) -> [UInt8] {
         var out = SVGBuffer()
         let total = graph.total
+        let countName = options.countName ?? graph.countName
         let fontSize = options.fontSize
         let frameHeight = options.frameHeight
         let width = max(options.width, 2 * xpad + 10)
@@ -108,7 +110,7 @@ public enum FlameGraphSVG {
         out.append(" xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\"")
         out.append(" data-xpad=\"\(fmt(xpad))\" data-inverted=\"\(options.inverted ? 1 : 0)\" data-fontsize=\"\(fmt(fontSize))\"")
         out.append(" data-total=\"\(total)\" data-count-name=\"")
-        out.appendEscaped(options.countName)
+        out.appendEscaped(countName)
         out.append("\" onload=\"init(evt)\">\n")
         out.append("<!-- Perch flame graph. Frames: \(visible.count) of \(graph.nodeName.count - 1); minimum width \(fmt(options.minWidth)) px. -->\n")
         out.append(style)
@@ -123,7 +125,7 @@ public enum FlameGraphSVG {
         out.append("</linearGradient></defs>\n")
         var titleY = fontSize * 2
         out.append("<text id=\"title\" class=\"title\" x=\"\(fmt(width / 2))\" y=\"\(fmt(titleY))\">")
-        out.appendEscaped(options.title)
+        out.appendEscaped(options.title ?? graph.defaultTitle ?? (options.inverted ? "Icicle Graph" : "Flame Graph"))
         out.append("</text>\n")
         if let subtitle = options.subtitle {
             titleY += fontSize * 1.5
@@ -164,7 +166,7 @@ public enum FlameGraphSVG {
             out.append(" (")
             out.append(groupedDecimal(value))
             out.append(" ")
-            out.appendEscaped(options.countName)
+            out.appendEscaped(countName)
             out.append(", ")
             out.append(percentString(Double(value) * 100 / totalD))
             let colour: (Int, Int, Int)

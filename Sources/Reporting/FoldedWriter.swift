@@ -1,4 +1,4 @@
-import Profiling
+import ProfileModel
 
 /// Writes folded stacks (`root;outer;...;leaf count`) as `stackcollapse-perf.pl` does.
 ///
@@ -9,9 +9,9 @@ import Profiling
 ///   `[unknown <7f12ab>]` — stackcollapse-perf's `--addrs` form, the raw hex address without `0x`.
 /// - `;` inside names becomes `:` and line breaks become spaces, so lines stay parseable. Unlike
 ///   stackcollapse-perf's "tidy" mode, argument lists are kept (Swift and C++ names need them).
-/// - Counts are sample counts. Stacks that fold to the same line (e.g. threads of one command)
-///   are merged; lines are sorted bytewise like Perl's `sort { $a cmp $b }`. Stacks with a zero
-///   count are skipped.
+/// - Counts are the profile's metric: samples, or nanoseconds for off-CPU profiles. Stacks that
+///   fold to the same line (e.g. threads of one command) are merged; lines are sorted bytewise like
+///   Perl's `sort { $a cmp $b }`. Stacks with a zero count are skipped.
 public enum FoldedWriter {
     /// The folded text, one `\n`-terminated line per unique folded stack.
     public static func write(_ profile: Profile, options: FoldedOptions = FoldedOptions()) -> String {
@@ -41,19 +41,19 @@ public enum FoldedWriter {
     /// Sorted unique folded keys (without the count) and their summed sample counts.
     static func foldedLines(_ profile: Profile, options: FoldedOptions) -> [(line: [UInt8], count: UInt64)] {
         // Names are built once per thread and per interned frame, then interned to ids.
-        var names = StringInterner()
+        var names = Interner<String>()
         let frameName = profile.frames.map { names.intern(frameLabel($0, options: options)) }
-        let unknownFrame = names.intern(frameLabel(
-            Frame(symbol: Frame.unknownSymbol, dso: Frame.unknownSymbol, kind: .user), options: options))
+        let unknownFrame = names.intern(frameLabel(.unknown, options: options))
         let hasRoot = options.includeComm || options.includePid || options.includeTid
         let threadRoot = profile.threads.map { names.intern(rootLabel($0, options: options)) }
-        let unknownRoot = names.intern(rootLabel(ThreadInfo(pid: -1, tid: -1, comm: Frame.unknownSymbol), options: options))
+        let unknownRoot = names.intern(rootLabel(.unknown, options: options))
 
-        var merged: [[Int32]: UInt64] = [:]
-        merged.reserveCapacity(profile.stacks.count)
-        for stack in profile.stacks where stack.count > 0 {
-            var key: [Int32] = []
-            key.reserveCapacity(stack.frames.count + 1)
+        // Stacks that fold to the same line meet at one node of the tree.
+        var tree = PrefixTree()
+        var nodeValue: [UInt64] = [0]
+        var key: [Int32] = []
+        for stack in profile.stacks where stack.value > 0 {
+            key.removeAll(keepingCapacity: true)
             if hasRoot {
                 let t = Int(stack.thread)
                 key.append(t >= 0 && t < threadRoot.count ? threadRoot[t] : unknownRoot)
@@ -62,19 +62,20 @@ public enum FoldedWriter {
                 key.append(f >= 0 && Int(f) < frameName.count ? frameName[Int(f)] : unknownFrame)
             }
             if key.isEmpty { continue }
-            merged[key, default: 0] &+= stack.count
+            let node = Int(tree.node(for: key))
+            if node >= nodeValue.count { nodeValue += repeatElement(0, count: node + 1 - nodeValue.count) }
+            nodeValue[node] = nodeValue[node].addingSaturated(stack.value)
         }
 
-        let nameBytes = names.strings.map { Array($0.utf8) }
+        let nameBytes = names.values.map { Array($0.utf8) }
         var lines: [(line: [UInt8], count: UInt64)] = []
-        lines.reserveCapacity(merged.count)
-        for (key, count) in merged {
+        for node in nodeValue.indices where nodeValue[node] > 0 {
             var line: [UInt8] = []
-            for (i, id) in key.enumerated() {
+            for (i, id) in tree.path(to: Int32(node)).enumerated() {
                 if i > 0 { line.append(UInt8(ascii: ";")) }
                 line.append(contentsOf: nameBytes[Int(id)])
             }
-            lines.append((line, count))
+            lines.append((line, nodeValue[node]))
         }
         lines.sort { $0.line.lexicographicallyPrecedes($1.line) }
         return lines

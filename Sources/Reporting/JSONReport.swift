@@ -1,4 +1,4 @@
-import Profiling
+import ProfileModel
 
 extension TextReport {
     /// The report as JSON:

@@ -1,4 +1,4 @@
-import Profiling
+import ProfileModel
 
 /// One row of a report: the samples attributed to one tuple of sort-key values.
 ///
@@ -83,20 +83,20 @@ public struct OverheadTable: Sendable {
         var totalC: UInt64 = 0, totalW: UInt64 = 0
         for si in profile.stacks.indices {
             let stack = profile.stacks[si]
-            totalC &+= stack.count
-            totalW &+= stack.weight
+            totalC &+= stack.samples
+            totalW &+= stack.period
             let tc = keying.threadClass(of: stack.thread)
             let frames = stack.frames
             let leaf = frames.last.map { keying.frameClass(of: $0) } ?? keying.unknownFrameClass
             let e = Int(entry(tc, leaf))
-            selfC[e] &+= stack.count
-            selfW[e] &+= stack.weight
+            selfC[e] &+= stack.samples
+            selfW[e] &+= stack.period
             if wantChildren {
                 let stackId = Int32(truncatingIfNeeded: si)
                 if frames.isEmpty {
                     stamp[e] = stackId
-                    childC[e] &+= stack.count
-                    childW[e] &+= stack.weight
+                    childC[e] &+= stack.samples
+                    childW[e] &+= stack.period
                     if collect && options.children {
                         memEntry.append(Int32(e)); memStack.append(stackId); memPos.append(-1)
                     }
@@ -106,8 +106,8 @@ public struct OverheadTable: Sendable {
                     let ce = Int(entry(tc, keying.frameClass(of: frames[p])))
                     if stamp[ce] != stackId {
                         stamp[ce] = stackId
-                        childC[ce] &+= stack.count
-                        childW[ce] &+= stack.weight
+                        childC[ce] &+= stack.samples
+                        childW[ce] &+= stack.period
                         if collect && options.children {
                             memEntry.append(Int32(ce)); memStack.append(stackId); memPos.append(Int32(p))
                         }
@@ -139,7 +139,7 @@ public struct OverheadTable: Sendable {
             if useSym {
                 r.symbol = frame.symbol
                 r.kind = frame.kind
-                if options.showSourceLine { r.sourceLine = frame.sourceLine }
+                if options.showSourceLine { r.sourceLine = frame.source?.description }
             }
             r.selfSamples = selfC[e]; r.selfWeight = selfW[e]
             r.childrenSamples = childC[e]; r.childrenWeight = childW[e]

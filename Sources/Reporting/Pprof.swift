@@ -1,4 +1,4 @@
-import Profiling
+import ProfileModel
 
 /// A minimal protobuf wire-format encoder: varints, length-delimited fields and packed repeated
 /// varints — all that pprof's profile.proto needs.
@@ -94,7 +94,8 @@ public enum Gzip {
 /// other pprof readers.
 ///
 /// - Sample types: `samples/count` and the event's period (`cpu/nanoseconds` for `cpu-clock` and
-///   `task-clock`, else `EVENT/count`); the period is the default.
+///   `task-clock`, else `EVENT/count`), the period the default; for an off-CPU profile
+///   `switches/count` and `off-cpu/nanoseconds`, the nanoseconds the default.
 /// - One sample per unique stack and thread, location ids leaf first, with labels `thread` (the
 ///   command), `pid` and `tid`.
 /// - One mapping per DSO, one location per frame (its address), one function per (name, file), and
@@ -113,11 +114,18 @@ public enum PprofWriter {
         }
 
         let s = profile.summary
-        let timeBased = s.event == "cpu-clock" || s.event == "task-clock"
         var message = ProtobufWriter()
         // sample_type (1)
-        let samplesType = (str("samples"), str("count"))
-        let periodType = timeBased ? (str("cpu"), str("nanoseconds")) : (str(s.event), str("count"))
+        let samplesType: (Int64, Int64)
+        let periodType: (Int64, Int64)
+        if profile.metric.isTime {
+            samplesType = (str("switches"), str("count"))
+            periodType = (str(profile.metric.name), str("nanoseconds"))
+        } else {
+            let timeBased = s.event == "cpu-clock" || s.event == "task-clock"
+            samplesType = (str("samples"), str("count"))
+            periodType = timeBased ? (str("cpu"), str("nanoseconds")) : (str(s.event), str("count"))
+        }
         for (type, unit) in [samplesType, periodType] {
             message.field(1) { m in m.field(1, int: type); m.field(2, int: unit) }
         }
@@ -137,13 +145,8 @@ public enum PprofWriter {
                 mappings.append((mapping, dso))
             }
             let name = FoldedWriter.frameLabel(frame, options: FoldedOptions())
-            var file = ""
-            var line: Int64 = 0
-            if let source = frame.sourceLine, let colon = source.lastIndex(of: ":"),
-               let number = Int64(source[source.index(after: colon)...]) {
-                file = String(source[..<colon])
-                line = number
-            }
+            let file = frame.source?.line == nil ? "" : frame.source?.file ?? ""
+            let line = Int64(frame.source?.line ?? 0)
             let key = name + "\u{0}" + file
             let function: UInt64
             if let f = functionIds[key] { function = f } else {
@@ -156,12 +159,12 @@ public enum PprofWriter {
             return id
         }
         let frameLocation = profile.frames.map(location(for:))
-        let unknownLocation = location(for: Frame(symbol: Frame.unknownSymbol, dso: Frame.unknownSymbol, kind: .user))
+        let unknownLocation = location(for: .unknown)
 
         // sample (2)
         let threadKey = str("thread"), pidKey = str("pid"), tidKey = str("tid")
         let threadNames = profile.threads.map { str($0.comm) }
-        for stack in profile.stacks where stack.count > 0 {
+        for stack in profile.stacks where stack.value > 0 {
             message.field(2) { m in
                 var ids: [UInt64] = []
                 ids.reserveCapacity(stack.frames.count)
@@ -170,7 +173,7 @@ public enum PprofWriter {
                 }
                 if ids.isEmpty { ids.append(unknownLocation) }
                 m.field(1, packed: ids)
-                m.field(2, packed: [stack.count, stack.weight])
+                m.field(2, packed: [stack.samples, stack.period])
                 let t = Int(stack.thread)
                 if t >= 0 && t < profile.threads.count {
                     let thread = profile.threads[t]

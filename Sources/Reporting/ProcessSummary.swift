@@ -1,9 +1,9 @@
 import PerfEvents
-import Profiling
+import ProfileModel
 
 extension TextReport {
     /// One line per process of the profile: pid, command (the main thread's, else the first
-    /// thread's), thread count, sample count and its percentage of all samples (by count), sorted by
+    /// thread's), thread count, its amount in the profile's metric (samples, or nanoseconds off CPU) and its percentage, sorted by
     /// samples descending, then pid. Samples of out-of-range threads are listed as pid -1, `[unknown]`.
     ///
     /// ```
@@ -26,9 +26,9 @@ extension TextReport {
         var total: UInt64 = 0
         var unknown: UInt64 = 0
         for stack in profile.stacks {
-            total &+= stack.count
+            total &+= stack.value
             let t = Int(stack.thread)
-            if t >= 0 && t < profile.threads.count { rows[profile.threads[t].pid]!.samples &+= stack.count } else { unknown &+= stack.count }
+            if t >= 0 && t < profile.threads.count { rows[profile.threads[t].pid]!.samples &+= stack.value } else { unknown &+= stack.value }
         }
         var list = Array(rows.values)
         if unknown > 0 { list.append(Row(pid: -1, comm: Frame.unknownSymbol, threads: 0, samples: unknown, order: order)) }
@@ -37,11 +37,11 @@ extension TextReport {
             if a.pid != b.pid { return a.pid < b.pid }
             return a.order < b.order
         }
-        return "# Processes: \(rows.count)   Samples: \(total)\n#\n" + ColumnTable(columns: [
+        return "# Processes: \(rows.count)   \(profile.metric.title): \(total)\n#\n" + ColumnTable(columns: [
             .init(title: "Pid", cells: list.map { "\($0.pid)" }, minimumWidth: 4),  // "#  Pid" with the "# " prefix
             .init(title: "Command", cells: list.map(\.comm), leftAligned: true),
             .init(title: "Threads", cells: list.map { "\($0.threads)" }),
-            .init(title: "Samples", cells: list.map { "\($0.samples)" }),
+            .init(title: profile.metric.title, cells: list.map { "\($0.samples)" }),
             .init(title: "Percent", cells: list.map { PercentFormat.string(percent($0.samples, of: total)) }),
         ]).rendered()
     }

@@ -1,4 +1,4 @@
-import Profiling
+import ProfileModel
 
 /// A key that splits report entries, as in `perf report --sort`.
 ///

@@ -1,4 +1,4 @@
-import Profiling
+import ProfileModel
 
 /// `perf report --stdio`-style reports of a ``Profile``.
 ///

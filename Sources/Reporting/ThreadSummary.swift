@@ -1,9 +1,9 @@
 import PerfEvents
-import Profiling
+import ProfileModel
 
 extension TextReport {
     /// One line per thread of the profile (including threads without samples): pid, tid, command,
-    /// sample count and its percentage of all samples (by count, not weight), sorted by samples
+    /// its amount in the profile's metric (samples, or nanoseconds off CPU) and its percentage, sorted by samples
     /// descending, then pid, tid and thread order. Samples of stacks whose thread index is out of
     /// range are listed as pid/tid -1, `[unknown]`.
     ///
@@ -20,9 +20,9 @@ extension TextReport {
         var unknown: UInt64 = 0
         var total: UInt64 = 0
         for stack in profile.stacks {
-            total &+= stack.count
+            total &+= stack.value
             let t = Int(stack.thread)
-            if t >= 0 && t < counts.count { counts[t] &+= stack.count } else { unknown &+= stack.count }
+            if t >= 0 && t < counts.count { counts[t] &+= stack.value } else { unknown &+= stack.value }
         }
         var rows: [(thread: ThreadInfo, count: UInt64, order: Int)] = profile.threads.enumerated().map {
             ($0.element, counts[$0.offset], $0.offset)
@@ -35,11 +35,11 @@ extension TextReport {
             return a.order < b.order
         }
 
-        return "# Threads: \(profile.threads.count)   Samples: \(total)\n#\n" + ColumnTable(columns: [
+        return "# Threads: \(profile.threads.count)   \(profile.metric.title): \(total)\n#\n" + ColumnTable(columns: [
             .init(title: "Pid", cells: rows.map { "\($0.thread.pid)" }, minimumWidth: 4),  // "#  Pid" with the "# " prefix
             .init(title: "Tid", cells: rows.map { "\($0.thread.tid)" }, minimumWidth: 3),
             .init(title: "Command", cells: rows.map(\.thread.comm), leftAligned: true),
-            .init(title: "Samples", cells: rows.map { "\($0.count)" }),
+            .init(title: profile.metric.title, cells: rows.map { "\($0.count)" }),
             .init(title: "Percent", cells: rows.map { PercentFormat.string(percent($0.count, of: total)) }),
         ]).rendered()
     }

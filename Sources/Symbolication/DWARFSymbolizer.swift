@@ -1,3 +1,4 @@
+import ProfileModel
 import Glibc
 
 /// Names user addresses with DWARF — inlined frames, file:line:column — falling back to ELF
@@ -26,8 +27,8 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         let table: SymbolTable
         var frames: [UInt64: [SymbolizedFrame]] = [:]
         /// Demangled names by symbol index and by DIE offset.
-        var symbolNames: [String?]
-        var dieNames: [UInt64: String] = [:]
+        var symbolNames: [SymbolName?]
+        var dieNames: [UInt64: SymbolName] = [:]
 
         init(image: ELFImage, debugImage: ELFImage?, dwarf: DWARFIndex?) {
             self.image = image
@@ -151,33 +152,34 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         if let dwarf = module.dwarf, let dwarfFrames = dwarf.frames(at: address), !dwarfFrames.isEmpty {
             frames.reserveCapacity(dwarfFrames.count)
             for (index, frame) in dwarfFrames.enumerated() {
-                let name: String
+                let name: SymbolName
                 if index == dwarfFrames.count - 1, let symbol {
                     name = symbol
                 } else {
-                    name = frame.die.map { dieName(module, dwarf, $0) } ?? "??"
+                    name = frame.die.map { dieName(module, dwarf, $0) } ?? SymbolName(text: "??", language: .unknown)
                 }
                 frames.append(SymbolizedFrame(
-                    function: name, sourceFile: frame.file, line: frame.file == nil ? nil : frame.line,
-                    column: frame.file == nil ? nil : frame.column, isInlined: frame.isInlined))
+                    function: name.text, language: name.language, sourceFile: frame.file,
+                    line: frame.file == nil ? nil : frame.line, column: frame.file == nil ? nil : frame.column,
+                    isInlined: frame.isInlined))
             }
         } else if let symbol {
-            frames = [SymbolizedFrame(function: symbol)]
+            frames = [SymbolizedFrame(function: symbol.text, language: symbol.language)]
         }
         module.frames[address] = frames
         return frames
     }
 
-    private func symbolName(_ module: Module, _ index: Int) -> String {
+    private func symbolName(_ module: Module, _ index: Int) -> SymbolName {
         if let known = module.symbolNames[index] { return known }
         let name = demangle(module.table.name(atIndex: index))
         module.symbolNames[index] = name
         return name
     }
 
-    private func dieName(_ module: Module, _ dwarf: DWARFIndex, _ offset: UInt64) -> String {
+    private func dieName(_ module: Module, _ dwarf: DWARFIndex, _ offset: UInt64) -> SymbolName {
         if let known = module.dieNames[offset] { return known }
-        let name = dwarf.name(ofDIE: offset).map(demangle) ?? "??"
+        let name = dwarf.name(ofDIE: offset).map(demangle) ?? SymbolName(text: "??", language: .unknown)
         module.dieNames[offset] = name
         return name
     }
@@ -260,7 +262,13 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         return Loaded(module: .success(Module(image: image, debugImage: debugImage, dwarf: dwarf)), notes: notes)
     }
 
-    private func demangle(_ name: String) -> String {
-        Demangler.name(name, style: names)
+    private func demangle(_ name: String) -> SymbolName {
+        SymbolName(text: Demangler.name(name, style: names), language: Demangler.language(ofSymbol: name))
     }
+}
+
+/// A function's printed name and the language its mangling tells.
+private struct SymbolName {
+    var text: String
+    var language: SourceLanguage
 }

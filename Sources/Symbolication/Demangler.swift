@@ -1,3 +1,4 @@
+import ProfileModel
 import Glibc
 
 /// Turns mangled Swift, C++ and Rust symbol names into readable ones.
@@ -51,6 +52,15 @@ public enum Demangler {
             return demangleCXX(name) ?? name
         }
         return name
+    }
+
+    /// The language a symbol's mangling scheme belongs to; `.unknown` for plain names (C, or
+    /// anything compiled without mangling).
+    public static func language(ofSymbol name: String) -> SourceLanguage {
+        if isSwiftMangled(name) { return .swift }
+        if name.hasPrefix("_R") || name.hasPrefix("_ZN") && demangleRustLegacy(name) != nil { return .rust }
+        if name.hasPrefix("_Z") { return .cpp }
+        return .unknown
     }
 
     /// Whether `name` carries a Swift mangling prefix.

@@ -1,9 +1,12 @@
+import ProfileModel
 import Glibc
 
 /// One source-level frame for an address: a function, and where known its source position.
 public struct SymbolizedFrame: Sendable, Hashable {
     /// The (demangled) function name.
     public var function: String
+    /// The language, from the symbol's mangling scheme.
+    public var language: SourceLanguage
     /// The source file, when debug information gave one.
     public var sourceFile: String?
     /// The 1-based source line, when known.
@@ -15,10 +18,11 @@ public struct SymbolizedFrame: Sendable, Hashable {
 
     /// Creates a frame.
     public init(
-        function: String, sourceFile: String? = nil, line: Int? = nil, column: Int? = nil,
-        isInlined: Bool = false
+        function: String, language: SourceLanguage = .unknown, sourceFile: String? = nil, line: Int? = nil,
+        column: Int? = nil, isInlined: Bool = false
     ) {
         self.function = function
+        self.language = language
         self.sourceFile = sourceFile
         self.line = line
         self.column = column
@@ -109,7 +113,7 @@ public final class ELFSymbolizer: AddressSymbolizer {
         if let vaddr = module.image.virtualAddress(forFileOffset: fileOffset),
            let symbol = module.table.lookup(vaddr)
         {
-            frames = [SymbolizedFrame(function: demangle(symbol.name))]
+            frames = [SymbolizedFrame(function: demangle(symbol.name), language: Demangler.language(ofSymbol: symbol.name))]
         }
         module.frames[fileOffset] = frames
         return frames
@@ -121,7 +125,7 @@ public final class ELFSymbolizer: AddressSymbolizer {
         if let cached = kernelFrames[address] { return cached }
         var result: (frame: SymbolizedFrame, module: String?)? = nil
         if let symbol = kernelSymbols?.lookup(address) {
-            result = (SymbolizedFrame(function: demangle(symbol.name)), symbol.module)
+            result = (SymbolizedFrame(function: demangle(symbol.name), language: Demangler.language(ofSymbol: symbol.name)), symbol.module)
         }
         kernelFrames[address] = .some(result)
         return result

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ProfileImport
 import Reporting
 
 /// `perch collapse [FILE|-]`: `perf script` text to folded stacks, by stackcollapse-perf.pl's rules.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Profiling
+import ProfileImport
 import Reporting
 
 /// `perch diff BEFORE AFTER -o diff.svg`: a differential flame graph.

@@ -1,5 +1,7 @@
 import ArgumentParser
+import ProfileModel
 import Profiling
+import ProfileImport
 import Reporting
 
 /// `perch flamegraph [FILE|-] -o out.svg`: an interactive SVG flame graph from folded stacks (as

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ProfileModel
 import Profiling
 import Reporting
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import PerfEvents
 import PerfRecords
+import ProfileModel
 import Profiling
 import Reporting
 import Symbolication

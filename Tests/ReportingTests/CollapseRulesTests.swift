@@ -1,3 +1,4 @@
+import ProfileImport
 import Reporting
 import Testing
 

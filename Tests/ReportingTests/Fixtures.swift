@@ -1,4 +1,4 @@
-import Profiling
+import ProfileModel
 
 /// Builds small profiles by frame name: `add(thread:["main","work_a"], count:, weight:)`.
 struct ProfileBuilder {
@@ -16,7 +16,11 @@ struct ProfileBuilder {
         let k = key ?? symbol
         if let id = frameIds[k] { return id }
         let id = Int32(profile.frames.count)
-        profile.frames.append(Frame(symbol: symbol, dso: dso, kind: kind, address: address, sourceLine: sourceLine))
+        let source = sourceLine.map { text -> SourceLocation in
+            guard let colon = text.lastIndex(of: ":"), let line = Int(text[text.index(after: colon)...]) else { return SourceLocation(file: text) }
+            return SourceLocation(file: String(text[..<colon]), line: line)
+        }
+        profile.frames.append(Frame(symbol: symbol, dso: dso, kind: kind, address: address, source: source))
         frameIds[k] = id
         return id
     }
@@ -27,10 +31,12 @@ struct ProfileBuilder {
         return Int32(profile.threads.count - 1)
     }
 
-    /// Adds a stack given as frame keys, outermost first.
+    /// Adds a stack given as frame keys, outermost first: `count` samples (the metric, unless the
+    /// profile measures time, then `weight` nanoseconds) carrying `weight` of period.
     mutating func stack(_ thread: Int32, _ names: [String], count: UInt64, weight: UInt64) {
         let ids = names.map { name in frameIds[name] ?? frame(name) }
-        profile.stacks.append(StackSample(thread: thread, frames: ids, count: count, weight: weight))
+        let value = profile.metric.unit == .samples ? count : weight
+        profile.stacks.append(StackSample(thread: thread, frames: ids, value: value, samples: count, period: weight))
         profile.summary.sampleCount += count
     }
 }

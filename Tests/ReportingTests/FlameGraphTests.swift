@@ -1,4 +1,5 @@
-import Profiling
+import ProfileImport
+import ProfileModel
 import Reporting
 import Testing
 
@@ -140,11 +141,22 @@ import Testing
         let t2 = b.thread(pid: 1, tid: 2, comm: "worker")
         b.stack(t1, ["main", "f"], count: 2, weight: 20)
         b.stack(t2, ["start", "g"], count: 5, weight: 50)
+        // On-CPU: the metric is samples, so are the weights (unit none).
         let json = SpeedscopeWriter.write(b.profile)
         #expect(json.contains("\"$schema\": \"https://www.speedscope.app/file-format-schema.json\""))
-        #expect(json.contains("\"type\": \"sampled\", \"name\": \"worker (pid 1, tid 2)\", \"unit\": \"nanoseconds\", \"startValue\": 0, \"endValue\": 50"))
-        #expect(json.contains("\"samples\": [[2,3]],\n\"weights\": [50]"))
+        #expect(json.contains("\"type\": \"sampled\", \"name\": \"worker (pid 1, tid 2)\", \"unit\": \"none\", \"startValue\": 0, \"endValue\": 5"))
+        #expect(json.contains("\"samples\": [[2,3]],\n\"weights\": [5]"))
         #expect(json.firstRange(of: "worker")!.lowerBound < json.firstRange(of: "\"main (pid")!.lowerBound, "busiest thread first")
+
+        // Off-CPU: the metric is nanoseconds, so are the weights.
+        var offCPU = ProfileBuilder()
+        offCPU.profile.metric = .offCPUTime
+        let s1 = offCPU.thread(pid: 1, tid: 1, comm: "main")
+        offCPU.stack(s1, ["main", "select"], count: 1, weight: 500_000_000)
+        offCPU.stack(s1, ["main", "nanosleep"], count: 21, weight: 210_000_000)
+        let timed = SpeedscopeWriter.write(offCPU.profile)
+        #expect(timed.contains("\"unit\": \"nanoseconds\", \"startValue\": 0, \"endValue\": 710000000"))
+        #expect(timed.contains("\"weights\": [500000000,210000000]") || timed.contains("\"weights\": [210000000,500000000]"))
     }
 
     @Test func processSummaryGroupsThreads() {

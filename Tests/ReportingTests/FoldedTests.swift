@@ -1,4 +1,5 @@
-import Profiling
+import ProfileImport
+import ProfileModel
 import Testing
 import Reporting
 

@@ -1,5 +1,5 @@
 import Foundation
-import Profiling
+import ProfileModel
 import Testing
 import Reporting
 

@@ -1,4 +1,5 @@
-import Profiling
+import ProfileImport
+import ProfileModel
 import Reporting
 import Testing
 
@@ -19,7 +20,7 @@ func syntheticProfile(stackCount: Int, frameCount: Int = 5000, depth: Int = 30) 
         var frames: [Int32] = [0, 1]
         for _ in 0..<d { frames.append(Int32(next() % UInt64(frameCount))) }
         if i % 7 == 0 { frames.append(frames[frames.count / 2]) }
-        p.stacks.append(StackSample(thread: Int32(next() % 32), frames: frames, count: 10, weight: 10_000 + next() % 100))
+        p.stacks.append(StackSample(thread: Int32(next() % 32), frames: frames, value: 10, samples: 10, period: 10_000 + next() % 100))
     }
     return p
 }

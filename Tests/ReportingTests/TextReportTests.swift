@@ -1,4 +1,4 @@
-import Profiling
+import ProfileModel
 import Testing
 import Reporting
 

@@ -1,17 +1,17 @@
 /// An open-addressing map from a pair of 64-bit words to an `Int32`, hashed by multiplication.
 ///
-/// The profile builder looks up every frame of every sample (locations, trie children) and
+/// The profile builder and the prefix tree look up every frame of every sample (locations, trie children) and
 /// every sample's (thread, stack) pair; with `Dictionary` a third of that time went to
 /// SipHash. Keys here are already well-mixed integers, so a multiplicative hash is enough.
-struct WordPairTable {
+package struct WordPairTable {
     private var first: [UInt64]
     private var second: [UInt64]
     /// -1 marks an empty slot.
     private var values: [Int32]
     private var mask: Int
-    private(set) var count = 0
+    package private(set) var count = 0
 
-    init(capacity: Int = 1024) {
+    package init(capacity: Int = 1024) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
         first = [UInt64](repeating: 0, count: size)
@@ -29,7 +29,7 @@ struct WordPairTable {
 
     /// The value stored for (a, b).
     @inline(__always)
-    func find(_ a: UInt64, _ b: UInt64) -> Int32? {
+    package func find(_ a: UInt64, _ b: UInt64) -> Int32? {
         var index = Self.slot(a, b, mask: mask)
         while true {
             let value = values[index]
@@ -40,7 +40,7 @@ struct WordPairTable {
     }
 
     /// Stores `value` for (a, b), which must not be present yet.
-    mutating func insert(_ a: UInt64, _ b: UInt64, value: Int32) {
+    package mutating func insert(_ a: UInt64, _ b: UInt64, value: Int32) {
         precondition(value >= 0)
         if (count + 1) * 2 > values.count { grow() }
         var index = Self.slot(a, b, mask: mask)

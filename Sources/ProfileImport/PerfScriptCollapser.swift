@@ -1,3 +1,5 @@
+import Reporting
+
 /// Folds `perf script` text into folded stacks by the rules of `stackcollapse-perf.pl`, so that
 /// `perch collapse` writes byte for byte what that script writes for the same input.
 ///

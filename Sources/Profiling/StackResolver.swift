@@ -1,0 +1,185 @@
+import PerfRecords
+import ProfileModel
+import Symbolication
+import Unwinding
+
+/// Turns each sample's raw stack into a node of one prefix tree of locations: splits the kernel's
+/// chain into kernel and user frames, unwinds or repairs the user part, resolves every address
+/// against the process model at the sample's time (DSO and file offset, JIT map, unmapped), and
+/// walks the tree. A chain resolved before is found again in the ``StackCache``.
+struct StackResolver {
+    /// Unique stacks: keys are location ids, outermost caller first.
+    private(set) var tree = PrefixTree()
+    private(set) var locations = LocationTable()
+    /// Texts of synthetic frames (`[on-cpu]`, `[off-cpu]`, ...), by ``Location/label`` index.
+    private(set) var labels: [String] = []
+    private(set) var jitMaps = JITMaps()
+    private(set) var unwinder: UserStackUnwinder
+    private var cache = StackCache()
+    private let symbolizer: AddressSymbolizer
+    /// DSOs (and the kernel) whose symbols the symbolizer was asked to load ahead.
+    private var preparedDSOs: [Bool] = []
+    private var kernelPrepared = false
+    /// Whether each DSO is anonymous memory (where JITs put code), filled as DSOs appear.
+    private var anonymousDSOs: [Bool] = []
+    private var kernelChain: [UInt64] = []
+    private var userChain: [UInt64] = []
+    private var scratch: [Int32] = []
+
+    init(interpretation: RecordingInterpretation, symbolizer: AddressSymbolizer) {
+        unwinder = UserStackUnwinder(interpretation)
+        self.symbolizer = symbolizer
+        scratch.reserveCapacity(512)
+    }
+
+    /// Address spaces changed (MMAP, COMM exec, FORK): cached stacks are resolved again.
+    mutating func addressSpacesChanged() {
+        cache.invalidate()
+    }
+
+    /// The tree node of a sample's stack (kernel frames innermost, then user frames), under `root`.
+    mutating func node(for sample: SampleRecord, root: Int32?, model: ProcessModel) -> Int32 {
+        guard unwinder.strategy == .chain else { return resolve(sample, root: root, model: model) }
+        // The stack is a function of these words (and of the address spaces, which invalidate the cache).
+        let header = (UInt64(UInt32(bitPattern: sample.pid)) << 32 | UInt64(sample.misc.rawValue & RecordMisc.cpuModeMask),
+                      UInt64(UInt32(bitPattern: root ?? -1)), sample.callchain.isEmpty ? sample.ip : 0)
+        switch cache.lookup(header: header, chain: sample.callchain) {
+        case .hit(let node):
+            return node
+        case .miss(let miss):
+            let node = resolve(sample, root: root, model: model)
+            cache.store(node, for: miss, header: header, chain: sample.callchain)
+            return node
+        }
+    }
+
+    /// The node of a synthetic frame `text` under `root` (or at the top).
+    mutating func labelNode(_ text: String, under root: Int32? = nil) -> Int32 {
+        tree.child(of: root ?? PrefixTree.root, key: label(text))
+    }
+
+    /// The location id of a synthetic frame such as `[on-cpu]`.
+    mutating func label(_ text: String) -> Int32 {
+        let index = labels.firstIndex(of: text) ?? { labels.append(text); return labels.count - 1 }()
+        return intern(.label(Int32(index)), model: nil)
+    }
+
+    /// Resolves each frame of a sample's stack and walks the tree down to its node.
+    private mutating func resolve(_ sample: SampleRecord, root: Int32?, model: ProcessModel) -> Int32 {
+        let space = model.spaceIfKnown(of: sample.pid)
+        scratch.removeAll(keepingCapacity: true)
+        kernelChain.removeAll(keepingCapacity: true)
+        userChain.removeAll(keepingCapacity: true)
+        var inKernel = sample.misc.cpuMode == .kernel || sample.misc.cpuMode == .hypervisor
+        if sample.callchain.isEmpty {
+            if inKernel { kernelChain.append(sample.ip) } else { userChain.append(sample.ip) }
+        } else {
+            for address in sample.callchain {
+                if address >= CallchainContext.markerThreshold {
+                    inKernel = address == CallchainContext.kernel.rawValue || address == CallchainContext.hypervisor.rawValue
+                    continue
+                }
+                if inKernel { kernelChain.append(address) } else { userChain.append(address) }
+            }
+        }
+        let truncated = unwinder.unwind(sample, userChain: &userChain, space: space.map { ModelSpace(space: $0, model: model) })
+        // Kernel frames first (innermost), then the user frames, the sampled frame exact.
+        var first = true
+        for address in kernelChain {
+            scratch.append(locate(address, kernel: true, exact: first, pid: sample.pid, space: space, model: model))
+            first = false
+        }
+        for address in userChain {
+            scratch.append(locate(address, kernel: false, exact: first, pid: sample.pid, space: space, model: model))
+            first = false
+        }
+        if truncated { scratch.append(intern(.truncated, model: model)) }
+        return tree.node(for: scratch.reversed(), from: root.map { tree.child(of: PrefixTree.root, key: $0) } ?? PrefixTree.root)
+    }
+
+    /// Resolves an address to a location id. Return addresses (every frame but the sampled
+    /// one) are looked up at `address - 1`, so calls at the end of a function stay in it.
+    private mutating func locate(_ address: UInt64, kernel: Bool, exact: Bool, pid: Int32,
+                                 space: AddressSpace?, model: ProcessModel) -> Int32 {
+        let lookup = exact ? address : address &- 1
+        let location: Location
+        if kernel {
+            location = .kernel(address: lookup)
+        } else if let mapping = space?.find(lookup), !isAnonymous(mapping.dso, model: model) {
+            location = .user(dso: mapping.dso, fileOffset: lookup - mapping.start + mapping.pageOffset)
+        } else if jitMaps.symbols(of: pid)?.lookup(lookup) != nil {
+            location = .jit(pid: pid, address: lookup)
+        } else if let mapping = space?.find(lookup) {
+            location = .user(dso: mapping.dso, fileOffset: lookup - mapping.start + mapping.pageOffset)
+        } else {
+            location = .unmapped(address: lookup)
+        }
+        return intern(location, model: model)
+    }
+
+    private mutating func intern(_ location: Location, model: ProcessModel?) -> Int32 {
+        let (id, isNew) = locations.intern(location)
+        if isNew, let model { prepareSymbols(for: location, model: model) }
+        return id
+    }
+
+    /// Lets the symbolizer load what a new location will need while the samples are still
+    /// being read: each sampled DSO, and kallsyms, once.
+    private mutating func prepareSymbols(for location: Location, model: ProcessModel) {
+        switch location {
+        case .kernel:
+            if !kernelPrepared {
+                kernelPrepared = true
+                symbolizer.prepareKernel()
+            }
+        case .user(let dso, _):
+            let dso = Int(dso)
+            if dso >= preparedDSOs.count { preparedDSOs += repeatElement(false, count: dso + 1 - preparedDSOs.count) }
+            if !preparedDSOs[dso] {
+                preparedDSOs[dso] = true
+                symbolizer.prepare(path: model.dsos[dso])
+            }
+        case .unmapped, .truncated, .label, .jit:
+            break
+        }
+    }
+
+    /// Anonymous executable memory is where JITs put code.
+    private mutating func isAnonymous(_ dso: Int32, model: ProcessModel) -> Bool {
+        while anonymousDSOs.count < model.dsos.count {
+            let path = model.dsos[anonymousDSOs.count]
+            anonymousDSOs.append(path == "//anon" || path.hasPrefix("[anon") || path.hasPrefix("/memfd:") || path == "[heap]")
+        }
+        return anonymousDSOs[Int(dso)]
+    }
+}
+
+/// JIT symbol maps (`/tmp/perf-PID.map`) by process, loaded on first need.
+struct JITMaps {
+    private var maps: [Int32: PerfMapSymbols?] = [:]
+
+    mutating func symbols(of pid: Int32) -> PerfMapSymbols? {
+        if let cached = maps[pid] { return cached }
+        let map = PerfMapSymbols(pid: pid)
+        maps[pid] = .some(map)
+        return map
+    }
+
+    /// The name of a JIT address in a map already loaded.
+    func name(pid: Int32, address: UInt64) -> String? { maps[pid]??.lookup(address) }
+}
+
+/// The process model's view of one address space, as the unwinder asks for it.
+struct ModelSpace: UnwindAddressSpace {
+    let space: AddressSpace
+    let model: ProcessModel
+
+    func module(at address: UInt64) -> (module: Int32, fileOffset: UInt64)? {
+        guard let mapping = space.find(address) else { return nil }
+        return (mapping.dso, address - mapping.start + mapping.pageOffset)
+    }
+
+    func path(ofModule module: Int32) -> String { model.dsos[Int(module)] }
+
+    func buildID(ofModule module: Int32) -> [UInt8]? { model.dsoBuildIDs[module] }
+}

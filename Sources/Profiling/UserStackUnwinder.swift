@@ -1,0 +1,106 @@
+import PerfRecords
+import ProfileModel
+import Unwinding
+
+/// Replaces or repairs a sample's user frames from its registers and stack copy, as the
+/// recording's ``RecordingInterpretation/UserStacks`` says, and counts how that went.
+struct UserStackUnwinder {
+    /// What happened to the user stacks, for the report header.
+    struct Counts {
+        /// Samples whose user stack was unwound from the copy (auto: DWARF frames used).
+        var dwarf: UInt64 = 0
+        var attempts: UInt64 = 0
+        var truncated: UInt64 = 0
+        var noUnwindInfo: UInt64 = 0
+        var repaired: UInt64 = 0
+    }
+
+    let strategy: RecordingInterpretation.UserStacks
+    private let registerMask: UInt64
+    private let unwinder = Unwinder()
+    private var unwound: [UInt64] = []
+    private(set) var counts = Counts()
+
+    init(_ interpretation: RecordingInterpretation) {
+        strategy = interpretation.userStacks
+        registerMask = interpretation.registerMask
+    }
+
+    /// Rewrites `userChain` (innermost first) for `sample`. Returns whether the stack ran past the
+    /// end of the copy (the caller marks it truncated).
+    mutating func unwind(_ sample: SampleRecord, userChain: inout [UInt64], space: (some UnwindAddressSpace)?) -> Bool {
+        // 64-bit register sets only (ABI 2); 32-bit tasks and kernel threads keep the chain.
+        guard strategy != .chain, sample.userRegisterABI == 2, !sample.userRegisters.isEmpty, let space else { return false }
+        switch strategy {
+        case .chain:
+            return false
+        case .leafRepair:
+            guard let pc = userChain.first, let caller = unwinder.leafCaller(
+                registers: sample.userRegisters, registerMask: registerMask, stack: sample.userStack,
+                space: space, chainPC: pc, chainCaller: userChain.count > 1 ? userChain[1] : nil) else { return false }
+            userChain.insert(caller, at: 1)
+            counts.repaired += 1
+            return false
+        case .dwarf:
+            counts.attempts += 1
+            unwound.removeAll(keepingCapacity: true)
+            let stop = unwinder.unwind(registers: sample.userRegisters, registerMask: registerMask,
+                                       stack: sample.userStack, space: space, into: &unwound)
+            guard !unwound.isEmpty else { return false }
+            swap(&userChain, &unwound)
+            counts.dwarf += 1
+            return count(stop)
+        case .auto:
+            counts.attempts += 1
+            unwound.removeAll(keepingCapacity: true)
+            let stop = unwinder.unwind(registers: sample.userRegisters, registerMask: registerMask,
+                                       stack: sample.userStack, space: space, into: &unwound)
+            // No CFI for the sampled code itself (JIT, [vdso]): the frame-pointer chain is all there is.
+            guard unwound.count > 1 || (stop == .complete && !unwound.isEmpty) else { return false }
+            counts.dwarf += 1
+            if stop != .complete, let last = unwound.last, userChain.count > 1,
+               let joint = userChain[1...].lastIndex(of: last) {
+                // The frame-pointer chain goes on from the last unwound frame.
+                unwound.append(contentsOf: userChain[(joint + 1)...])
+                swap(&userChain, &unwound)
+                return false
+            }
+            swap(&userChain, &unwound)
+            return count(stop)
+        }
+    }
+
+    private mutating func count(_ stop: UnwindStop) -> Bool {
+        if stop == .noUnwindInfo { counts.noUnwindInfo += 1 }
+        if stop == .truncated { counts.truncated += 1 }
+        return stop == .truncated
+    }
+
+    /// The call-graph description and notes for the header, once every sample is in.
+    func summarize(_ interpretation: RecordingInterpretation, samples: UInt64, into summary: inout RecordingSummary) {
+        func percent(_ part: UInt64, of whole: UInt64) -> String {
+            let value = whole == 0 ? 0 : Double(part) * 100 / Double(whole)
+            if part > 0 && value < 0.1 { return "<0.1" }
+            return value >= 10 || value == 0 ? String(Int(value.rounded())) : String((value * 10).rounded() / 10)
+        }
+        let copy = interpretation.stackCopySize
+        switch strategy {
+        case .chain:
+            return
+        case .leafRepair:
+            if counts.repaired > 0 {
+                summary.callGraph = "fp (leaf frames repaired in \(percent(counts.repaired, of: samples))% of samples)"
+            }
+        case .dwarf:
+            summary.callGraph = interpretation.callGraph.description
+        case .auto:
+            summary.callGraph = "auto (dwarf for \(percent(counts.dwarf, of: samples))% of samples)"
+        }
+        if counts.truncated > 0 {
+            summary.notes.append("\(percent(counts.truncated, of: counts.attempts))% of user stacks (\(counts.truncated) of \(counts.attempts)) went deeper than the \(copy)-byte stack copy and end in [truncated]; record with --call-graph dwarf,\(CallGraphMode.maximumStackSize) to see more")
+        }
+        if counts.noUnwindInfo * 100 > max(counts.attempts, 1) {
+            summary.notes.append("\(percent(counts.noUnwindInfo, of: counts.attempts))% of user stacks stop in code without unwind tables (JIT code, [vdso], or a binary that changed since the recording)")
+        }
+    }
+}
