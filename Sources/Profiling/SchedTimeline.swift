@@ -58,32 +58,29 @@ public struct SchedTimeline: Sendable {
         }
         var states: [Int32: State] = [:]
         var names: [Int32: String] = [:]
-        var records: [(time: UInt64, offset: Int)] = []
-        try file.forEachRecord { record, offset in
-            let type = RecordDecoder.type(of: record)
-            if type == RecordType.comm.rawValue, case .comm(let comm)? = try? decoder.decode(record) {
+        var threads: [Thread] = []
+        var switches: [Switch] = []
+        var switchRecords = 0
+        var firstTime: UInt64 = 0
+        var lastTime: UInt64 = 0
+        try TimeOrderedRecords(file: file).forEach { record in
+            let type = record.type
+            if type == RecordType.comm.rawValue, case .comm(let comm)? = try? decoder.decode(record.bytes) {
                 names[comm.tid] = comm.name
-            } else if type == RecordType.fork.rawValue, case .fork(let task)? = try? decoder.decode(record), names[task.tid] == nil {
+            } else if type == RecordType.fork.rawValue, case .fork(let task)? = try? decoder.decode(record.bytes), names[task.tid] == nil {
                 names[task.tid] = names[task.parentTID] ?? names[task.parentPID]
             }
             guard type == RecordType.switchThread.rawValue || type == RecordType.switchCPUWide.rawValue,
-                  case .contextSwitch(let change)? = try? decoder.decode(record) else { return }
-            records.append((change.sampleID.time, offset))
-        }
-        records.sort { $0.time != $1.time ? $0.time < $1.time : $0.offset < $1.offset }
-        switchRecords = records.count
-        firstTime = records.first?.time ?? 0
-        lastTime = records.last?.time ?? 0
-        let bytes = file.dataBytes
-        for (_, offset) in records {
-            let size = Int(bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self))
-            guard case .contextSwitch(let change)? = try? decoder.decode(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size])) else { continue }
+                  case .contextSwitch(let change)? = try? decoder.decode(record.bytes) else { return }
             let id = change.sampleID
+            if switchRecords == 0 { firstTime = id.time }
+            lastTime = id.time
+            switchRecords += 1
             // CPU-wide records name the other task too; the record's own task is in sample_id.
             let tid = id.tid
-            guard tid > 0 else { continue }  // the idle task
+            guard tid > 0 else { return }  // the idle task
             var state = states[tid] ?? {
-                threads.append(Thread(pid: id.pid, tid: tid, comm: names[tid] ?? ":\(tid)"))
+                threads.append(Thread(pid: id.pid, tid: tid, comm: ":\(tid)"))
                 return State(index: threads.count - 1)
             }()
             if change.isOut {
@@ -112,8 +109,14 @@ public struct SchedTimeline: Sendable {
             }
             states[tid] = state
         }
+        // Names are settled once every record is in: a thread may be named after its first switch.
         for (tid, state) in states {
             if let name = names[tid] { threads[state.index].comm = name }
         }
+        self.threads = threads
+        self.switches = switches
+        self.switchRecords = switchRecords
+        self.firstTime = firstTime
+        self.lastTime = lastTime
     }
 }
