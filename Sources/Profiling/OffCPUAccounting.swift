@@ -10,7 +10,7 @@ struct OffCPUAccounting {
         var stack: Int32?
     }
 
-    private var switchedOut: [Int32: (pid: Int32, time: UInt64)] = [:]
+    private var switches = ThreadSwitches()
     private var stackAtSwitchOut: [Int32: Int32] = [:]
     /// Intervals handed on.
     private(set) var intervals: UInt64 = 0
@@ -24,16 +24,16 @@ struct OffCPUAccounting {
 
     /// A `PERF_RECORD_SWITCH` out of thread `tid` at `time`.
     mutating func switchedOut(pid: Int32, tid: Int32, time: UInt64) {
-        switchedOut[tid] = (pid, time)
+        _ = switches.switchedOut(pid: pid, tid: tid, time: time, preempted: false)
     }
 
     /// A `PERF_RECORD_SWITCH` into thread `tid` at `time`: the interval it ends, if the thread
     /// was seen switching out.
     mutating func switchedIn(tid: Int32, time: UInt64) -> Interval? {
-        guard let out = switchedOut.removeValue(forKey: tid) else { return nil }
+        guard let off = switches.switchedIn(tid: tid, time: time) else { return nil }
         let stack = stackAtSwitchOut.removeValue(forKey: tid)
         if stack == nil { withoutStack += 1 }
         intervals += 1
-        return Interval(pid: out.pid, tid: tid, nanoseconds: time &- out.time, stack: stack)
+        return Interval(pid: off.pid, tid: tid, nanoseconds: off.nanoseconds, stack: stack)
     }
 }

@@ -53,94 +53,8 @@ public final class ProfileBuilder {
     /// Reads every record and returns the aggregated, symbolized profile.
     public func build() throws -> Profile {
         var state = Accumulation(builder: self)
-        try forEachRecordInTimeOrder { state.process($0) }
+        try TimeOrderedRecords(file: file).forEach { state.process($0) }
         return state.finish()
-    }
-
-    /// Calls `body` with every record in timestamp order (ties, and records without a time, in
-    /// file order), in one pass over the file.
-    ///
-    /// Recorders write the rings out in passes and mark each pass's end with FINISHED_ROUND: a
-    /// record written after a pass's marker has a time no earlier than everything written before
-    /// the marker of the pass before it (perf's ordered-events rule). So at each marker the records
-    /// up to the previous pass's latest time are sorted and handed on, while they are still in the
-    /// cache; the rest wait for the next marker. A file without markers is sorted whole at its end.
-    /// The file's pages are released behind the scan and behind the records handed on (read again
-    /// from the page cache if a waiting record needs them), so memory stays flat however large the
-    /// file, with or without markers.
-    private func forEachRecordInTimeOrder(_ body: (UnsafeRawBufferPointer) -> Void) throws {
-        let bytes = file.dataBytes
-        // Where the time sits in each event's samples: after identifier, ip and pid/tid.
-        let timeOffsets: [Int?] = file.events.map { event in
-            let sampleType = event.attributes.sampleType
-            guard sampleType.contains(.time) else { return nil }
-            return 8 + [SampleType.identifier, .ip, .tid].filter { sampleType.contains($0) }.count * 8
-        }
-        var waiting: [(time: UInt64, offset: Int)] = []
-        var waitingInOrder = true
-        var latestTime: UInt64 = 0
-        var previousPassLatest: UInt64 = 0
-        // Pages are released in steps of this size: behind the scan, and again behind the records
-        // handed on (a waiting record reads its pages back from the page cache).
-        let releaseStep = 4 << 20
-        var released = 0
-        var scanned = 0
-
-        func handOn(upTo limit: UInt64?) {
-            if !waitingInOrder {
-                // (time, offset) is a total order, so an unstable sort keeps file order on ties.
-                waiting.sort { $0.time != $1.time ? $0.time < $1.time : $0.offset < $1.offset }
-                waitingInOrder = true
-            }
-            var count = 0
-            while count < waiting.count, limit.map({ waiting[count].time <= $0 }) ?? true { count += 1 }
-            // Below the lowest offset still to come, no record will be read again.
-            var lowestAhead = [Int](repeating: Int.max, count: count + 1)
-            lowestAhead[count] = waiting[count...].lazy.map(\.offset).min() ?? Int.max
-            for index in stride(from: count - 1, through: 0, by: -1) {
-                lowestAhead[index] = min(waiting[index].offset, lowestAhead[index + 1])
-            }
-            for index in 0..<count {
-                let offset = waiting[index].offset
-                let size = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)))
-                body(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size]))
-                release(below: lowestAhead[index + 1])
-            }
-            waiting.removeFirst(count)
-        }
-
-        func release(below offset: Int) {
-            if offset != Int.max, offset - released >= releaseStep {
-                file.releaseData(below: offset)
-                released = offset
-            }
-        }
-
-        try file.forEachRecord { record, offset in
-            let type = RecordDecoder.type(of: record)
-            if type == RecordType.finishedRound.rawValue {
-                handOn(upTo: previousPassLatest)
-                previousPassLatest = latestTime
-                return
-            }
-            if offset - scanned >= releaseStep {
-                file.releaseData(below: offset)
-                scanned = offset
-            }
-            var time = latestTime
-            if type == RecordType.sample.rawValue {
-                if let at = timeOffsets[decoder.eventIndex(of: record)], record.count >= at + 8 {
-                    time = UInt64(littleEndian: record.loadUnaligned(fromByteOffset: at, as: UInt64.self))
-                }
-            } else if type < 64, let trailer = try? decoder.trailer(record, attributes: file.events[decoder.eventIndex(of: record)].attributes),
-                      trailer.hasTime, trailer.time != 0 {
-                time = trailer.time
-            }
-            if let last = waiting.last, time < last.time { waitingInOrder = false }
-            latestTime = max(latestTime, time)
-            waiting.append((time, offset))
-        }
-        handOn(upTo: nil)
     }
 
     /// Everything that changes while the records are read, owned by one `build()` call.
@@ -172,10 +86,11 @@ public final class ProfileBuilder {
             }
         }
 
-        mutating func process(_ record: UnsafeRawBufferPointer) {
-            if RecordDecoder.type(of: record) == RecordType.sample.rawValue {
+        mutating func process(_ timed: TimedRecord) {
+            let record = timed.bytes
+            if timed.type == RecordType.sample.rawValue {
                 do {
-                    processSample(try decoder.decodeSample(record), record: record)
+                    processSample(try decoder.decodeSample(record), event: timed.eventIndex)
                 } catch {
                     summary.malformedRecords += 1
                 }
@@ -190,7 +105,7 @@ public final class ProfileBuilder {
             }
             switch decoded {
             case .sample(let sample):
-                processSample(sample, record: record)
+                processSample(sample, event: timed.eventIndex)
             case .mmap(let mmap):
                 guard mmap.pid != -1 else { return }  // kernel maps: kallsyms covers them
                 resolver.addressSpacesChanged()
@@ -228,8 +143,8 @@ public final class ProfileBuilder {
             }
         }
 
-        private mutating func processSample(_ sample: SampleRecord, record: UnsafeRawBufferPointer) {
-            let fromSwitchEvent = interpretation.switchEvent.map { decoder.eventIndex(of: record) == $0 } ?? false
+        private mutating func processSample(_ sample: SampleRecord, event: Int) {
+            let fromSwitchEvent = event == interpretation.switchEvent
             switch (weighting, fromSwitchEvent) {
             case (.onCPU, false):
                 summary.sampleCount += 1

@@ -49,71 +49,60 @@ public struct SchedTimeline: Sendable {
 
     public init(file: PerfDataFile) throws {
         let decoder = RecordDecoder(events: file.events)
-        struct State {
-            var index: Int
-            var lastIn: UInt64?
-            var lastOut: UInt64?
-            var outWasPreempt = false
-            var waitBefore: UInt64 = 0
-        }
-        var states: [Int32: State] = [:]
-        var names: [Int32: String] = [:]
-        var records: [(time: UInt64, offset: Int)] = []
-        try file.forEachRecord { record, offset in
-            let type = RecordDecoder.type(of: record)
-            if type == RecordType.comm.rawValue, case .comm(let comm)? = try? decoder.decode(record) {
-                names[comm.tid] = comm.name
-            } else if type == RecordType.fork.rawValue, case .fork(let task)? = try? decoder.decode(record), names[task.tid] == nil {
-                names[task.tid] = names[task.parentTID] ?? names[task.parentPID]
+        let model = ProcessModel()
+        var switchesOfThread = ThreadSwitches()
+        /// Each thread's row, and the off-CPU time that ended at its latest switch-in.
+        var rows: [Int32: (index: Int, waitBefore: UInt64)] = [:]
+        var threads: [Thread] = []
+        var switches: [Switch] = []
+        var switchRecords = 0
+        var firstTime: UInt64 = 0
+        var lastTime: UInt64 = 0
+        try TimeOrderedRecords(file: file).forEach { record in
+            let type = record.type
+            if type == RecordType.comm.rawValue, case .comm(let comm)? = try? decoder.decode(record.bytes) {
+                model.comm(pid: comm.pid, tid: comm.tid, name: comm.name, exec: comm.isExec)
+            } else if type == RecordType.fork.rawValue, case .fork(let task)? = try? decoder.decode(record.bytes) {
+                model.fork(pid: task.pid, parentPID: task.parentPID, tid: task.tid, parentTID: task.parentTID)
             }
             guard type == RecordType.switchThread.rawValue || type == RecordType.switchCPUWide.rawValue,
-                  case .contextSwitch(let change)? = try? decoder.decode(record) else { return }
-            records.append((change.sampleID.time, offset))
-        }
-        records.sort { $0.time != $1.time ? $0.time < $1.time : $0.offset < $1.offset }
-        switchRecords = records.count
-        firstTime = records.first?.time ?? 0
-        lastTime = records.last?.time ?? 0
-        let bytes = file.dataBytes
-        for (_, offset) in records {
-            let size = Int(bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self))
-            guard case .contextSwitch(let change)? = try? decoder.decode(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size])) else { continue }
+                  case .contextSwitch(let change)? = try? decoder.decode(record.bytes) else { return }
             let id = change.sampleID
+            if switchRecords == 0 { firstTime = id.time }
+            lastTime = id.time
+            switchRecords += 1
             // CPU-wide records name the other task too; the record's own task is in sample_id.
             let tid = id.tid
-            guard tid > 0 else { continue }  // the idle task
-            var state = states[tid] ?? {
-                threads.append(Thread(pid: id.pid, tid: tid, comm: names[tid] ?? ":\(tid)"))
-                return State(index: threads.count - 1)
+            guard tid > 0 else { return }  // the idle task
+            var row = rows[tid] ?? {
+                threads.append(Thread(pid: id.pid, tid: tid, comm: ":\(tid)"))
+                return (threads.count - 1, 0)
             }()
             if change.isOut {
-                if let lastIn = state.lastIn {
-                    let run = id.time &- lastIn
-                    threads[state.index].onCPU += run
-                    switches.append(Switch(time: id.time, cpu: id.cpu, tid: tid, waitBefore: state.waitBefore, run: run,
+                if let run = switchesOfThread.switchedOut(pid: id.pid, tid: tid, time: id.time, preempted: change.isPreempt) {
+                    threads[row.index].onCPU += run
+                    switches.append(Switch(time: id.time, cpu: id.cpu, tid: tid, waitBefore: row.waitBefore, run: run,
                                            preempted: change.isPreempt))
                 }
-                if change.isPreempt { threads[state.index].preemptedSwitches += 1 } else { threads[state.index].voluntarySwitches += 1 }
-                state.lastOut = id.time
-                state.lastIn = nil
-                state.outWasPreempt = change.isPreempt
+                if change.isPreempt { threads[row.index].preemptedSwitches += 1 } else { threads[row.index].voluntarySwitches += 1 }
+            } else if let off = switchesOfThread.switchedIn(tid: tid, time: id.time) {
+                threads[row.index].offCPU += off.nanoseconds
+                if off.afterPreemption { threads[row.index].preempted += off.nanoseconds }
+                threads[row.index].waits.append(off.nanoseconds)
+                row.waitBefore = off.nanoseconds
             } else {
-                if let lastOut = state.lastOut {
-                    let wait = id.time &- lastOut
-                    threads[state.index].offCPU += wait
-                    if state.outWasPreempt { threads[state.index].preempted += wait }
-                    threads[state.index].waits.append(wait)
-                    state.waitBefore = wait
-                } else {
-                    state.waitBefore = 0
-                }
-                state.lastIn = id.time
-                state.lastOut = nil
+                row.waitBefore = 0
             }
-            states[tid] = state
+            rows[tid] = row
         }
-        for (tid, state) in states {
-            if let name = names[tid] { threads[state.index].comm = name }
+        // Names are settled once every record is in: a thread may be named after its first switch.
+        for (tid, row) in rows {
+            if let name = model.comms[tid] { threads[row.index].comm = name }
         }
+        self.threads = threads
+        self.switches = switches
+        self.switchRecords = switchRecords
+        self.firstTime = firstTime
+        self.lastTime = lastTime
     }
 }

@@ -1,0 +1,228 @@
+import Testing
+import PerfEvents
+@testable import PerfRecords
+import Glibc
+
+/// One item of a synthetic data section: a record, or a FINISHED_ROUND marker.
+private enum Item {
+    case record([UInt8])
+    case round
+}
+
+/// What the iterator handed on for one record: its position among the records written
+/// (markers not counted), its time, its event and its type.
+private struct Seen: Equatable, CustomStringConvertible {
+    var index: Int
+    var time: UInt64
+    var event: Int = 0
+    var type: RecordType = .sample
+
+    var description: String { "#\(index)@\(time)(e\(event),\(type))" }
+}
+
+/// Writes `items` to a perf.data file, maps it, and returns what `TimeOrderedRecords` hands on.
+private func handedOn(_ items: [Item], events: [EventDescription] = [EventDescription(attributes: samplingAttributes(), ids: [7])],
+                      passes: Int = 1, name: String = #function) throws -> [Seen] {
+    let path = "/tmp/perch-timeorder-\(getpid())-\(name.prefix { $0.isLetter }).data"
+    defer { unlink(path) }
+    let writer = try PerfDataWriter(path: path, events: events)
+    var offsets: [Int: Int] = [:]  // data offset -> index among the records
+    for item in items {
+        switch item {
+        case .record(let bytes):
+            offsets[writer.bytesWritten] = offsets.count
+            bytes.withUnsafeBytes { writer.append($0) }
+        case .round:
+            writer.appendFinishedRound()
+        }
+    }
+    try writer.finish(features: PerfDataFeatures())
+    let file = try PerfDataFile(path: path)
+    let records = TimeOrderedRecords(file: file)
+    var runs: [[Seen]] = []
+    for _ in 0..<passes {
+        var seen: [Seen] = []
+        try records.forEach { record in
+            #expect(record.bytes.count == Int(record.bytes.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))
+            #expect(record.type == RecordDecoder.type(of: record.bytes))
+            guard let index = offsets[record.offset] else {
+                Issue.record("record at offset \(record.offset) (type \(record.type)) was not written as a record")
+                return
+            }
+            seen.append(Seen(index: index, time: record.time, event: record.eventIndex, type: RecordType(rawValue: record.type)!))
+        }
+        runs.append(seen)
+    }
+    // Each pass over the file hands on the same sequence.
+    for run in runs.dropFirst() { #expect(run == runs[0]) }
+    return runs[0]
+}
+
+private func sample(_ time: UInt64, tag: UInt64 = 0) -> Item {
+    .record(sampleRecord(ip: 0x1000 + tag, pid: 1, tid: 2, time: time, callchain: []))
+}
+
+/// A COMM record; with `trailerTime`, followed by the `samplingAttributes()` sample_id_all trailer.
+private func comm(trailerTime: UInt64?) -> Item {
+    var record = RecordBytes(type: .comm)
+    record.append(UInt32(1)); record.append(UInt32(2))
+    record.appendString("app")
+    if let trailerTime { appendTrailer(&record, pid: 1, tid: 2, time: trailerTime) }
+    return .record(record.finished())
+}
+
+private func samples(_ times: [UInt64]) -> [Seen] {
+    times.enumerated().map { Seen(index: $0.offset, time: $0.element) }
+}
+
+@Test func recordsOutOfOrderWithinAndAcrossRoundsComeOutSorted() throws {
+    let seen = try handedOn([
+        sample(30), sample(10), sample(20), .round,
+        sample(15), sample(40), sample(35), .round,
+        sample(32), sample(50), .round,
+    ])
+    #expect(seen.map(\.index) == [1, 3, 2, 0, 6, 5, 4, 7])
+    #expect(seen.map(\.time) == [10, 15, 20, 30, 32, 35, 40, 50])
+    #expect(seen.allSatisfy { $0.type == .sample && $0.event == 0 })
+}
+
+@Test func eachRoundIsHandedOnAtItsMarkerNotAtTheEnd() throws {
+    // This file breaks the ordered-events rule (5 comes after the pass that ended at 30 was
+    // handed on), which shows that records are handed on at the markers: a whole-file sort
+    // would put 5 first.
+    let seen = try handedOn([sample(30), sample(10), .round, sample(20), .round, sample(5), .round])
+    #expect(seen == [Seen(index: 1, time: 10), Seen(index: 2, time: 20), Seen(index: 0, time: 30), Seen(index: 3, time: 5)])
+}
+
+@Test func aFileWithoutMarkersIsSortedWhole() throws {
+    let seen = try handedOn([sample(30), sample(10), sample(20), sample(10), sample(5), sample(30)])
+    #expect(seen == [Seen(index: 4, time: 5), Seen(index: 1, time: 10), Seen(index: 3, time: 10),
+                     Seen(index: 2, time: 20), Seen(index: 0, time: 30), Seen(index: 5, time: 30)])
+}
+
+@Test func tiesKeepFileOrderWithinAndAcrossRounds() throws {
+    let seen = try handedOn([sample(7), sample(7), .round, sample(7), sample(3), sample(7), .round, sample(7), .round])
+    #expect(seen.map(\.index) == [3, 0, 1, 2, 4, 5])
+    #expect(seen.map(\.time) == [3, 7, 7, 7, 7, 7])
+}
+
+@Test func nonSampleRecordsAreOrderedByTheirTrailerTimeOrTheLatestTimeBefore() throws {
+    var threadMap = RecordBytes(rawType: RecordType.threadMap.rawValue)
+    threadMap.append(UInt64(0))
+    let seen = try handedOn([
+        comm(trailerTime: 0),  // synthesized: no time yet
+        sample(100),
+        comm(trailerTime: 50),
+        .record(threadMap.finished()),  // perf's own record: no time, no event
+        comm(trailerTime: 0),
+        sample(60),
+        comm(trailerTime: 80),
+    ])
+    #expect(seen == [
+        Seen(index: 0, time: 0, type: .comm), Seen(index: 2, time: 50, type: .comm), Seen(index: 5, time: 60),
+        Seen(index: 6, time: 80, type: .comm), Seen(index: 1, time: 100), Seen(index: 3, time: 100, type: .threadMap),
+        Seen(index: 4, time: 100, type: .comm),
+    ])
+}
+
+@Test func nonSampleRecordsWithoutSampleIDAllTakeTheLatestTimeBefore() throws {
+    var attributes = samplingAttributes()
+    attributes.flags.remove(.sampleIDAll)
+    let seen = try handedOn([sample(20), comm(trailerTime: nil), sample(10), comm(trailerTime: nil), sample(30)],
+                            events: [EventDescription(attributes: attributes, ids: [7])])
+    #expect(seen == [Seen(index: 2, time: 10), Seen(index: 0, time: 20), Seen(index: 1, time: 20, type: .comm),
+                     Seen(index: 3, time: 20, type: .comm), Seen(index: 4, time: 30)])
+}
+
+@Test func everyRecordIsHandedOnExactlyOnceInStableTimeOrder() throws {
+    // 40 passes; pass p has times in [100p, 100p + 180): passes overlap their neighbours but keep
+    // perf's rule (no record earlier than anything before the marker of the pass before).
+    var state: UInt64 = 12345
+    func next(_ bound: UInt64) -> UInt64 {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return (state >> 33) % bound
+    }
+    var items: [Item] = []
+    var times: [UInt64] = []
+    for pass in 0..<40 {
+        for _ in 0..<(20 + Int(next(60))) {
+            let time = UInt64(pass) * 100 + next(18) * 10  // multiples of 10: many ties
+            times.append(time)
+            items.append(next(4) == 0 ? comm(trailerTime: time) : sample(time, tag: UInt64(times.count)))
+        }
+        items.append(.round)
+    }
+    let seen = try handedOn(items, passes: 2)
+    #expect(seen.count == times.count)
+    #expect(Set(seen.map(\.index)) == Set(times.indices))
+    let expected = times.indices.sorted { times[$0] != times[$1] ? times[$0] < times[$1] : $0 < $1 }
+    #expect(seen.map(\.index) == expected)
+    #expect(seen.map(\.time) == expected.map { times[$0] })
+}
+
+@Test func eventIndexAndTimeFollowEachEventsLayout() throws {
+    // cpu-clock: identifier, ip, tid, time, cpu, period, callchain (time at 32, trailer time 24 from the end).
+    // context-switches: identifier, time, id, cpu, period (time at 16, trailer time 32 from the end).
+    var switches = EventAttributes(kind: .contextSwitches)
+    switches.samplePeriodOrFrequency = 1
+    switches.flags = [.sampleIDAll]
+    switches.sampleType = [.identifier, .time, .id, .cpu, .period]
+    let events = [EventDescription(attributes: samplingAttributes(), ids: [7]), EventDescription(attributes: switches, ids: [9])]
+
+    func switchSample(_ time: UInt64) -> Item {
+        var record = RecordBytes(type: .sample, misc: 2)
+        record.append(UInt64(9)); record.append(time); record.append(UInt64(9))
+        record.append(UInt64(0)); record.append(UInt64(1))
+        return .record(record.finished())
+    }
+    func switchOut(_ time: UInt64) -> Item {
+        var record = RecordBytes(type: .switchThread, misc: RecordMisc.switchOut.rawValue)
+        record.append(time); record.append(UInt64(9)); record.append(UInt64(0)); record.append(UInt64(9))
+        return .record(record.finished())
+    }
+    let seen = try handedOn([
+        sample(40), switchSample(20), switchOut(30), comm(trailerTime: 10), .round,
+        switchSample(50), sample(45), .round,
+    ], events: events)
+    #expect(seen == [
+        Seen(index: 3, time: 10, event: 0, type: .comm), Seen(index: 1, time: 20, event: 1),
+        Seen(index: 2, time: 30, event: 1, type: .switchThread), Seen(index: 0, time: 40, event: 0),
+        Seen(index: 5, time: 45, event: 0), Seen(index: 4, time: 50, event: 1),
+    ])
+}
+
+@Test func eventLayoutsPlaceTimeAndID() {
+    let cpuClock = EventLayout(attributes: samplingAttributes())
+    #expect(cpuClock.sampleTimeOffset == 32)
+    #expect(cpuClock.sampleIDOffset == 8)
+    #expect(cpuClock.trailerSize == 32)
+    #expect(cpuClock.trailerTimeFromEnd == 24)
+    #expect(cpuClock.trailerIDFromEnd == 8)
+
+    var attributes = EventAttributes(kind: .cpuClock)
+    attributes.flags = [.sampleIDAll]
+    attributes.sampleType = [.ip, .tid, .time, .addr, .id, .streamID]
+    let withID = EventLayout(attributes: attributes)
+    #expect(withID.sampleTimeOffset == 24)
+    #expect(withID.sampleIDOffset == 40)
+    #expect(withID.trailerSize == 32)
+    #expect(withID.trailerTimeFromEnd == 24)
+    #expect(withID.trailerIDFromEnd == 16)
+
+    attributes.flags = []
+    attributes.sampleType = [.ip, .tid]
+    let bare = EventLayout(attributes: attributes)
+    #expect(bare.sampleTimeOffset == nil)
+    #expect(bare.sampleIDOffset == nil)
+    #expect(bare.trailerSize == 0)
+    #expect(bare.trailerTimeFromEnd == nil)
+    #expect(bare.trailerIDFromEnd == nil)
+
+    // The times read through a layout, and records too short to hold them.
+    let record = sampleRecord(ip: 1, pid: 1, tid: 2, time: 1234, callchain: [])
+    record.withUnsafeBytes { #expect(cpuClock.time(ofSample: $0) == 1234) }
+    record.prefix(39).withUnsafeBytes { #expect(cpuClock.time(ofSample: UnsafeRawBufferPointer($0)) == nil) }
+    guard case .record(let commRecord) = comm(trailerTime: 777) else { return }
+    commRecord.withUnsafeBytes { #expect(cpuClock.trailerTime(of: $0) == 777) }
+    commRecord.prefix(39).withUnsafeBytes { #expect(cpuClock.trailerTime(of: UnsafeRawBufferPointer($0)) == nil) }
+}
