@@ -126,7 +126,12 @@ struct RecordCommand: ParsableCommand {
         }
         if !quiet && !noReport {
             let profile = try loadProfile(path: result.outputPath, extraNotes: result.notes)
-            try report.emit(profile, colour: isatty(1) != 0)
+            do {
+                try report.emit(profile, colour: isatty(1) != 0)
+            } catch {
+                // A reader that stopped early (`| head`) still gets the command's status below.
+                if !error.isBrokenPipe { throw PerchError.write(error) }
+            }
         } else if report.writesFiles {
             try report.writeFiles(loadProfile(path: result.outputPath, extraNotes: result.notes))
         }

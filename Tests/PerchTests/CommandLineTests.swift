@@ -96,6 +96,12 @@ import Testing
             #expect(result.reason == .exit && result.status == 0, "\(arguments): \(result.reason) \(result.status): \(result.stderr)")
             #expect(!result.stderr.contains("perch: error"), "\(result.stderr)")
         }
+        // perch record still exits with the recorded command's status when its report meets a closed pipe.
+        let pipe = Pipe()
+        try pipe.fileHandleForReading.close()
+        let record = try perch(["record", "-o", Support.workDirectory + "/cli-pipe.data", "--json", "--", "/bin/sh", "-c", "exit 5"],
+                               stdout: pipe.fileHandleForWriting)
+        #expect(record.reason == .exit && record.status == 5, "\(record.reason) \(record.status): \(record.stderr)")
     }
 
     @Test func aCommandThatCannotBeExecutedIs126AndAMissingOneIs127() throws {
