@@ -37,7 +37,7 @@ struct CollapseCommand: ParsableCommand {
 
     func run() throws {
         let bytes: [UInt8]
-        do { bytes = try readWholeFile(input) } catch { fail("\(error)") }
+        do { bytes = try readWholeFile(input) } catch { throw PerchError.read(error) }
         var folded = annotations.options(pid: pid, tid: tid)
         folded.annotateInlined = false
         let collapser = PerfScriptCollapser(options: .init(folded: folded, eventFilter: eventFilter, sourceLines: srcline))
@@ -47,6 +47,6 @@ struct CollapseCommand: ParsableCommand {
             printError("perch: warning: \(result.unrecognizedCount - result.unrecognized.count) more unrecognized lines")
         }
         if let event = result.filteredToEvent { printError("perch: note: filtering for events of type: \(event)") }
-        do { try writeFile(output, result.bytes) } catch { fail("\(error)") }
+        do { try writeFile(output, result.bytes) } catch { throw PerchError.write(error) }
     }
 }

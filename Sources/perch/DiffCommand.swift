@@ -42,11 +42,11 @@ struct DiffCommand: ParsableCommand {
             case .folded(let stacks): return stacks
             }
         }
-        let b = stacks(loadStacks(before)), a = stacks(loadStacks(after))
+        let b = stacks(try loadStacks(before)), a = stacks(try loadStacks(after))
         let graph = FlameGraph(before: b, after: a, reverse: flame.reverse)
         let totalBefore = b.reduce(UInt64(0)) { $0 + $1.count }, totalAfter = a.reduce(UInt64(0)) { $0 + $1.count }
         var opts = flame.options(defaultSubtitle: "\(before) (\(totalBefore) samples) → \(after) (\(totalAfter) samples); red: grew, blue: shrank")
         if flame.title == nil { opts.title = "Differential Flame Graph" }
-        do { try writeFile(output, FlameGraphSVG.bytes(graph, options: opts)) } catch { fail("\(error)") }
+        do { try writeFile(output, FlameGraphSVG.bytes(graph, options: opts)) } catch { throw PerchError.write(error) }
     }
 }

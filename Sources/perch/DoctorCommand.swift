@@ -17,9 +17,9 @@ struct DoctorCommand: ParsableCommand {
         let probe = PrivilegeProbe.run()
         let checks = Doctor.run(probe: probe)
         if json {
-            writeOut(renderJSON(probe: probe, checks: checks) + "\n")
+            try writeOut(renderJSON(probe: probe, checks: checks) + "\n")
         } else {
-            writeOut(renderTable(probe: probe, checks: checks))
+            try writeOut(renderTable(probe: probe, checks: checks))
         }
     }
 

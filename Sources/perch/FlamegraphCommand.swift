@@ -34,19 +34,19 @@ struct FlamegraphCommand: ParsableCommand {
     func run() throws {
         let graph: FlameGraph
         if input != "-", (try? readWholeFilePrefix(input, count: 8)) == Array("PERFILE2".utf8) {
-            graph = FlameGraph(profile: loadProfile(path: input), folded: FoldedOptions(includePid: pid, includeTid: tid), reverse: flame.reverse)
+            graph = FlameGraph(profile: try loadProfile(path: input), folded: FoldedOptions(includePid: pid, includeTid: tid), reverse: flame.reverse)
         } else {
             let bytes: [UInt8]
-            do { bytes = try readWholeFile(input) } catch { fail("\(error)") }
-            if bytes.starts(with: "PERFILE2".utf8) { fail("give recordings as files, not on standard input") }
+            do { bytes = try readWholeFile(input) } catch { throw PerchError.read(error) }
+            if bytes.starts(with: "PERFILE2".utf8) { throw PerchError.badInput("give recordings as files, not on standard input") }
             do {
                 graph = try FlameGraph(foldedText: bytes, reverse: flame.reverse)
             } catch {
-                fail("\(input == "-" ? "standard input" : input): \(error)")
+                throw PerchError.badInput("\(input == "-" ? "standard input" : input): \(error)")
             }
         }
         let subtitle = flame.reverse ? "Reversed: merged by sampled frame" : nil
-        do { try writeFile(output, FlameGraphSVG.bytes(graph, options: flame.options(defaultSubtitle: subtitle))) } catch { fail("\(error)") }
+        do { try writeFile(output, FlameGraphSVG.bytes(graph, options: flame.options(defaultSubtitle: subtitle))) } catch { throw PerchError.write(error) }
     }
 }
 
@@ -56,19 +56,19 @@ enum StackInput {
     case folded([(stack: [String], count: UInt64)])
 }
 
-/// Reads a recording (PERFILE2 magic) or folded stacks, or exits with a one-line error.
-func loadStacks(_ path: String) -> StackInput {
+/// Reads a recording (PERFILE2 magic) or folded stacks.
+func loadStacks(_ path: String) throws(PerchError) -> StackInput {
     if path != "-" {
         let magic = (try? readWholeFilePrefix(path, count: 8)) ?? []
-        if magic == Array("PERFILE2".utf8) { return .profile(loadProfile(path: path)) }
+        if magic == Array("PERFILE2".utf8) { return .profile(try loadProfile(path: path)) }
     }
     let bytes: [UInt8]
-    do { bytes = try readWholeFile(path) } catch { fail("\(error)") }
-    if bytes.starts(with: "PERFILE2".utf8) { fail("\(path == "-" ? "standard input" : path): give recordings as files, not on standard input") }
+    do { bytes = try readWholeFile(path) } catch { throw .read(error) }
+    if bytes.starts(with: "PERFILE2".utf8) { throw .badInput("\(path == "-" ? "standard input" : path): give recordings as files, not on standard input") }
     do {
         return .folded(try FoldedStacks.parse(String(decoding: bytes, as: UTF8.self)))
     } catch {
-        fail("\(path == "-" ? "standard input" : path): \(error)")
+        throw .badInput("\(path == "-" ? "standard input" : path): \(error)")
     }
 }
 

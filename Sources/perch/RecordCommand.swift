@@ -20,40 +20,40 @@ struct RecordCommand: ParsableCommand {
     var output = "perch.data"
 
     @Option(name: [.short, .customLong("pid")], help: "Attach to these processes (comma-separated).")
-    var pid: String?
+    var pid: TaskIDList?
 
     @Option(name: [.short, .customLong("tid")], help: "Attach to these threads (comma-separated).")
-    var tid: String?
+    var tid: TaskIDList?
 
     @Flag(name: [.short, .customLong("all-cpus")], help: "System-wide: every task on every CPU (needs CAP_PERFMON or kernel.perf_event_paranoid <= 0).")
     var allCPUs = false
 
     @Option(name: [.customShort("C"), .customLong("cpu")], help: "With -a, only these CPUs (e.g. 0,2-3).")
-    var cpuList: String?
+    var cpuList: CPUList?
 
     @Flag(name: .customLong("switches"), help: "Also record context switches (PERF_RECORD_SWITCH).")
     var switches = false
 
     @Option(name: [.customShort("F"), .customLong("freq")], help: "Samples per second (clamped to kernel.perf_event_max_sample_rate).")
-    var frequency: UInt64 = 4000
+    var frequency = PositiveCount(4000)
 
     @Option(name: [.customShort("c"), .customLong("period")], help: "Sample every N events instead of by frequency.")
-    var period: UInt64?
+    var period: PositiveCount?
 
     @Option(name: [.short, .customLong("event")], help: "cycles (default; falls back to cpu-clock without a PMU), instructions, cpu-clock, task-clock, ...")
-    var event = "cycles"
+    var event: EventKind = .cpuCycles
 
     @Option(name: .customLong("call-graph"), help: "auto (default; with -a: fp without leaf repair. DWARF unwinding over a 4096-byte stack copy, frame pointers beyond it and where unwind tables are missing), fp (frame pointers, leaf frames repaired), dwarf[,SIZE] (unwind a SIZE-byte user stack copy, default 8192, at most 65528), or none.")
-    var callGraph: String?
+    var callGraph: CallGraphMode?
 
     @Flag(name: .customShort("g"), help: "Record call graphs (always on; accepted for perf compatibility).")
     var recordCallGraph = false
 
     @Option(name: .long, help: "Stop after this many seconds.")
-    var duration: Double?
+    var duration: Seconds?
 
     @Option(name: [.short, .customLong("mmap-pages")], help: "Ring buffer data pages per CPU (power of two).")
-    var mmapPages = 128
+    var mmapPages = RingPageCount(128)
 
     @Flag(name: .customLong("user-only"), help: "Leave kernel code out even when allowed.")
     var userOnly = false
@@ -77,44 +77,35 @@ struct RecordCommand: ParsableCommand {
         if targets == 0 { throw ValidationError("nothing to record: give a command after --, or -p PID, -t TID, or -a") }
         if targets > 1 { throw ValidationError("give only one of: a command, -p, -t, -a (a command after -a bounds the recording)") }
         if cpuList != nil && !allCPUs { throw ValidationError("-C/--cpu needs -a") }
-        if let cpuList, parseCPUList(cpuList) == nil { throw ValidationError("bad CPU list '\(cpuList)'; use e.g. 0,2-3") }
-        if EventKind(name: event) == nil {
-            throw ValidationError("unknown event '\(event)'; known: \(EventKind.knownNames.joined(separator: ", "))")
-        }
-        if let callGraph, CallGraphMode(parsing: callGraph) == nil { throw ValidationError("--call-graph takes auto, fp, dwarf, dwarf,SIZE (8 to 65528 bytes) or none") }
-        if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
-        if frequency == 0 { throw ValidationError("--freq must be positive") }
-        if period == 0 { throw ValidationError("--period must be positive") }
-        if mmapPages < 1 || mmapPages & (mmapPages - 1) != 0 { throw ValidationError("--mmap-pages must be a power of two") }
     }
 
     func run() throws {
         let target: RecordingTarget
         if allCPUs {
-            target = .systemWide(cpus: cpuList.flatMap(parseCPUList), command: command.isEmpty ? nil : command)
+            target = .systemWide(cpus: cpuList?.cpus, command: command.isEmpty ? nil : command)
         } else if let pid {
-            target = .attach(pids: try parseIDs(pid, what: "pid"))
+            target = .attach(pids: pid.ids)
         } else if let tid {
-            target = .threads(try parseIDs(tid, what: "tid"))
+            target = .threads(tid.ids)
         } else {
             target = .launch(command)
         }
         var options = RecordOptions(target: target)
-        options.event = EventKind(name: event)!
-        options.frequency = frequency
-        options.period = period
+        options.event = event
+        options.frequency = frequency.value
+        options.period = period?.value
         if allCPUs && callGraph == nil {
             // System-wide, perf's way: kernel frame-pointer chains only, so 50 kHz on every CPU
             // loses nothing. --call-graph fp/auto/dwarf asks for more.
             options.callGraph = .framePointer
             options.leafRepair = false
         } else {
-            options.callGraph = CallGraphMode(parsing: callGraph ?? "auto")!
+            options.callGraph = callGraph ?? .auto
         }
         options.kernel = !userOnly
-        options.dataPages = mmapPages
+        options.dataPages = mmapPages.value
         options.outputPath = output
-        options.duration = duration
+        options.duration = duration?.value
         options.statusLine = !quiet
         options.commandLine = CommandLine.arguments
         options.contextSwitches = switches
@@ -123,11 +114,9 @@ struct RecordCommand: ParsableCommand {
         do {
             result = try Recorder(options: options).run()
         } catch let error as RecordingError {
-            if case .commandNotFound = error { fail("\(error)", code: ExitCode32.commandNotFound) }
-            if case .refused = error { fail("\(error)", code: PlanRefusal.exitCode) }
-            fail("\(error)")
+            throw PerchError.recording(error)
         } catch {
-            fail("\(error)")
+            throw PerchError.recording(.output("\(error)"))
         }
         for note in result.notes { printError("perch: note: \(note)") }
         let size = result.bytesWritten >= 1 << 20 ? "\(result.bytesWritten >> 20) MiB" : "\(result.bytesWritten >> 10) KiB"
@@ -136,22 +125,18 @@ struct RecordCommand: ParsableCommand {
             printError("perch: the command was killed by signal \(status - 128); the report covers what ran until then")
         }
         if !quiet && !noReport {
-            let profile = loadProfile(path: result.outputPath, extraNotes: result.notes)
-            try report.emit(profile, colour: isatty(1) != 0)
+            let profile = try loadProfile(path: result.outputPath, extraNotes: result.notes)
+            do {
+                try report.emit(profile, colour: isatty(1) != 0)
+            } catch {
+                // A reader that stopped early (`| head`) still gets the command's status below.
+                if !error.isBrokenPipe { throw PerchError.write(error) }
+            }
         } else if report.writesFiles {
-            report.writeFiles(loadProfile(path: result.outputPath, extraNotes: result.notes))
+            try report.writeFiles(loadProfile(path: result.outputPath, extraNotes: result.notes))
         }
         if case .targetExited(let status) = result.ending, status != 0 {
-            throw ExitCode(status)
-        }
-    }
-
-    private func parseIDs(_ text: String, what: String) throws -> [Int32] {
-        try text.split(separator: ",").map {
-            guard let id = Int32($0.trimmed()), id > 0 else {
-                throw ValidationError("bad \(what) '\($0)'")
-            }
-            return id
+            throw PerchError.commandExited(status: status)
         }
     }
 }

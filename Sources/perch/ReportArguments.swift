@@ -38,13 +38,13 @@ struct FlameGraphArguments: ParsableArguments {
     var subtitle: String?
 
     @Option(name: .long, help: "Flame graph width in pixels.")
-    var width: Double = 1200
+    var width = FlameWidth(1200)
 
     @Option(name: .customLong("minwidth"), help: "Leave out flame graph frames narrower than this many pixels.")
-    var minWidth: Double = 0.1
+    var minWidth = MinimumWidth(0.1)
 
     @Option(name: [.customLong("palette"), .customLong("colors")], help: "Flame graph colours: hot, mem, io, or kind (kernel, native, Swift, C++, JIT, inlined).")
-    var palette: String = "hot"
+    var palette: FlamePalette = .hot
 
     @Flag(name: .long, help: "Flame graph merged by leaf: stacks reversed, the sampled frame at the root.")
     var reverse = false
@@ -52,23 +52,17 @@ struct FlameGraphArguments: ParsableArguments {
     @Flag(name: .long, help: "Icicle graph: the root at the top.")
     var inverted = false
 
-    func validate() throws {
-        if FlamePalette(rawValue: palette) == nil { throw ValidationError("unknown palette '\(palette)'; use hot, mem, io or kind") }
-        if !(width >= 50 && width <= 1_000_000) { throw ValidationError("--width must be between 50 and 1000000") }
-        if !(minWidth >= 0) { throw ValidationError("--minwidth must not be negative") }
-    }
-
     func options(defaultSubtitle: String? = nil) -> FlameGraphOptions {
         FlameGraphOptions(
-            title: title, subtitle: subtitle ?? defaultSubtitle, width: width, minWidth: minWidth,
-            palette: FlamePalette(rawValue: palette) ?? .hot, inverted: inverted)
+            title: title, subtitle: subtitle ?? defaultSubtitle, width: width.value, minWidth: minWidth.value,
+            palette: palette, inverted: inverted)
     }
 }
 
 /// Report options shared by `perch record` and `perch report`.
 struct ReportArguments: ParsableArguments {
     @Option(name: .long, help: "Sort keys, comma-separated: comm, pid, tid, dso, sym.")
-    var sort: String = "comm,dso,sym"
+    var sort = SortKeyList([.comm, .dso, .sym])
 
     @Flag(name: .long, help: "Show inclusive (children) totals beside self overhead.")
     var children = false
@@ -116,16 +110,9 @@ struct ReportArguments: ParsableArguments {
     @Flag(name: .customLong("no-color"), help: "Never colour percentages (they are coloured when stdout is a terminal).")
     var noColour = false
 
-    func options(colour: Bool, callGraph: Bool) throws -> ReportOptions {
-        var keys: [SortKey] = []
-        for name in sort.split(separator: ",") {
-            guard let key = SortKey(rawValue: name.trimmed().lowercased()) else {
-                throw ValidationError("unknown sort key '\(name)'; use comm, pid, tid, dso, sym")
-            }
-            keys.append(key)
-        }
+    func options(colour: Bool, callGraph: Bool) -> ReportOptions {
         var options = ReportOptions()
-        options.sortKeys = keys
+        options.sortKeys = sort.keys
         options.children = children
         options.callGraph = callGraph
         options.percentLimit = percentLimit
@@ -140,51 +127,35 @@ struct ReportArguments: ParsableArguments {
     var writesFiles: Bool { folded != nil || flamegraph != nil || speedscope != nil || pprof != nil }
 
     /// Writes the folded, flame graph, speedscope and pprof files that were asked for.
-    func writeFiles(_ profile: Profile) {
-        do {
-            if let folded {
-                try writeFile(folded, FoldedWriter.bytes(profile, options: foldedOptions))
-            }
-            if let flamegraph {
-                let graph = FlameGraph(profile: profile, folded: foldedOptions, reverse: flame.reverse)
-                let subtitle = flame.reverse ? "Reversed: merged by sampled frame" : nil
-                try writeFile(flamegraph, FlameGraphSVG.bytes(graph, options: flame.options(defaultSubtitle: subtitle)))
-            }
-            if let speedscope {
-                try writeFile(speedscope, SpeedscopeWriter.write(profile))
-            }
-            if let pprof {
-                try writeFile(pprof, PprofWriter.write(profile))
-            }
-        } catch {
-            fail("\(error)")
+    func writeFiles(_ profile: Profile) throws(WriteError) {
+        if let folded {
+            try writeFile(folded, FoldedWriter.bytes(profile, options: foldedOptions))
+        }
+        if let flamegraph {
+            let graph = FlameGraph(profile: profile, folded: foldedOptions, reverse: flame.reverse)
+            let subtitle = flame.reverse ? "Reversed: merged by sampled frame" : nil
+            try writeFile(flamegraph, FlameGraphSVG.bytes(graph, options: flame.options(defaultSubtitle: subtitle)))
+        }
+        if let speedscope {
+            try writeFile(speedscope, SpeedscopeWriter.write(profile))
+        }
+        if let pprof {
+            try writeFile(pprof, PprofWriter.write(profile))
         }
     }
 
     /// Prints the report (and writes the requested files) for `profile`.
-    func emit(_ profile: Profile, colour: Bool, callGraph: Bool = false) throws {
-        let options = try options(colour: colour && !json, callGraph: callGraph)
-        writeFiles(profile)
+    func emit(_ profile: Profile, colour: Bool, callGraph: Bool = false) throws(WriteError) {
+        let options = options(colour: colour && !json, callGraph: callGraph)
+        try writeFiles(profile)
         if json {
-            writeOut(TextReport.json(profile, options: options) + "\n")
+            try writeOut(TextReport.json(profile, options: options) + "\n")
         } else {
-            writeOut(TextReport.render(profile, options: options))
-            if threads { writeOut("\n" + TextReport.threadSummary(profile)) }
-            if processes { writeOut("\n" + TextReport.processSummary(profile)) }
+            try writeOut(TextReport.render(profile, options: options))
+            if threads { try writeOut("\n" + TextReport.threadSummary(profile)) }
+            if processes { try writeOut("\n" + TextReport.processSummary(profile)) }
         }
     }
-}
-
-/// Writes bytes to a file (`-` for standard output).
-func writeFile(_ path: String, _ bytes: [UInt8]) throws(FileWriteError) {
-    if path == "-" {
-        bytes.withUnsafeBufferPointer { writeAll(1, $0) }
-        return
-    }
-    guard let file = fopen(path, "w") else { throw FileWriteError(path: path, errno: errno) }
-    defer { fclose(file) }
-    let written = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, file) }
-    if written != bytes.count { throw FileWriteError(path: path, errno: errno) }
 }
 
 /// Reads a whole file (`-` for standard input).
@@ -201,12 +172,6 @@ func readWholeFile(_ path: String) throws(FileReadError) -> [UInt8] {
         bytes.append(contentsOf: chunk[0..<n])
     }
     return bytes
-}
-
-struct FileReadError: Error, CustomStringConvertible {
-    var path: String
-    var errno: Int32
-    var description: String { "cannot read \(path == "-" ? "standard input" : path): \(String(cString: strerror(errno)))" }
 }
 
 extension StringProtocol {

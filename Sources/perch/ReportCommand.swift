@@ -33,46 +33,34 @@ struct ReportCommand: ParsableCommand {
     var comm: String?
 
     @Option(name: .long, help: "Only these processes (comma-separated).")
-    var pid: String?
+    var pid: IDFilter?
 
     @Option(name: .long, help: "Only these threads (comma-separated).")
-    var tid: String?
+    var tid: IDFilter?
 
     @Option(name: .long, help: "Only samples taken on these CPUs (e.g. 0,2-3).")
-    var cpu: String?
+    var cpu: CPUList?
 
     func run() throws {
         var filter = ProfileFilter()
         filter.comms = Set((comm ?? "").split(separator: ",").map(String.init))
-        filter.pids = try ids(pid, "pid")
-        filter.tids = try ids(tid, "tid")
-        if let cpu {
-            guard let cpus = parseCPUList(cpu) else { throw ValidationError("bad CPU list '\(cpu)'") }
-            filter.cpus = Set(cpus)
-        }
+        filter.pids = pid?.ids ?? []
+        filter.tids = tid?.ids ?? []
+        filter.cpus = Set(cpu?.cpus ?? [])
         let weighting: ProfileBuilder.Weighting = onOffCPU ? .onAndOffCPU : offCPU ? .offCPU : .onCPU
-        let profile = loadProfile(path: input, weighting: weighting, splitByCPU: !filter.cpus.isEmpty).filtered(by: filter)
+        let profile = try loadProfile(path: input, weighting: weighting, splitByCPU: !filter.cpus.isEmpty).filtered(by: filter)
         try report.emit(profile, colour: isatty(1) != 0, callGraph: callGraph)
     }
 }
 
-private func ids(_ text: String?, _ what: String) throws -> Set<Int32> {
-    var result: Set<Int32> = []
-    for part in (text ?? "").split(separator: ",") {
-        guard let id = Int32(part.trimmed()) else { throw ValidationError("bad \(what) '\(part)'") }
-        result.insert(id)
-    }
-    return result
-}
-
-/// Reads and symbolizes a recording, or exits with a one-line error.
+/// Reads and symbolizes a recording.
 func loadProfile(path: String, extraNotes: [String] = [], weighting: ProfileBuilder.Weighting = .onCPU,
-                 splitByCPU: Bool = false) -> Profile {
+                 splitByCPU: Bool = false) throws(PerchError) -> Profile {
     let file: PerfDataFile
     do {
         file = try PerfDataFile(path: path)
     } catch {
-        fail("\(error)")
+        throw .badInput("\(error)")
     }
     do {
         var profile = try ProfileBuilder(file: file, symbolizer: DWARFSymbolizer(), weighting: weighting, splitByCPU: splitByCPU).build()
@@ -82,6 +70,6 @@ func loadProfile(path: String, extraNotes: [String] = [], weighting: ProfileBuil
         for note in extraNotes where !profile.summary.notes.contains(note) { profile.summary.notes.append(note) }
         return profile
     } catch {
-        fail("\(error)")
+        throw .badInput("\(error)")
     }
 }

@@ -44,12 +44,12 @@ struct SchedReportCommand: ParsableCommand {
         do {
             timeline = try SchedTimeline(file: try PerfDataFile(path: input))
         } catch {
-            fail("\(error)")
+            throw PerchError.badInput("\(error)")
         }
         guard timeline.switchRecords > 0 else {
-            fail("\(input) has no context-switch records: record with perch sched record (or perch record --switches)")
+            throw PerchError.badInput("\(input) has no context-switch records: record with perch sched record (or perch record --switches)")
         }
-        writeOut(timehist ? renderTimehist(timeline) : renderSummary(timeline))
+        try writeOut(timehist ? renderTimehist(timeline) : renderSummary(timeline))
     }
 
     private func ms(_ nanoseconds: UInt64) -> String {

@@ -44,26 +44,26 @@ struct SymbolizeCommand: ParsableCommand {
     func run() throws {
         let symbolizer = DWARFSymbolizer(names: noDemangle ? .mangled : fullNames ? .full : .simplified, debugDirectories: debugDirectories)
         guard symbolizer.image(forPath: file) != nil else {
-            fail(symbolizer.failures[file].map { "\($0)" } ?? "cannot open \(file)")
+            throw PerchError.badInput(symbolizer.failures[file].map { "\($0)" } ?? "cannot open \(file)")
         }
         for note in symbolizer.notes { printError("perch: note: \(note)") }
         var output = OutputBuffer()
         if !addresses.isEmpty {
-            if json { output.append("[") }
+            if json { try output.append("[") }
             for (index, text) in addresses.enumerated() {
-                if json && index > 0 { output.append(",") }
-                emit(text, symbolizer, &output)
+                if json && index > 0 { try output.append(",") }
+                try emit(text, symbolizer, &output)
             }
-            if json { output.append("]\n") }
-            output.flush()
+            if json { try output.append("]\n") }
+            try output.flush()
             return
         }
         if isatty(0) != 0 {
             // Answer each line as it is typed.
             while let line = readLine(strippingNewline: true) {
-                emit(line, symbolizer, &output)
-                if json { output.append("\n") }
-                output.flush()
+                try emit(line, symbolizer, &output)
+                if json { try output.append("\n") }
+                try output.flush()
             }
         } else {
             // A batch: everything the addresses need is prepared at once, on both CPUs.
@@ -71,16 +71,16 @@ struct SymbolizeCommand: ParsableCommand {
             while let line = readLine(strippingNewline: true) { lines.append(line) }
             symbolizer.prepare(path: file, virtualAddresses: lines.compactMap(SymbolizeCommand.parseAddress))
             for line in lines {
-                emit(line, symbolizer, &output)
-                if json { output.append("\n") }
+                try emit(line, symbolizer, &output)
+                if json { try output.append("\n") }
             }
         }
-        output.flush()
+        try output.flush()
         // Skip tearing down the caches: the process is done.
         withExtendedLifetime(symbolizer) { Glibc.exit(0) }
     }
 
-    private func emit(_ text: String, _ symbolizer: DWARFSymbolizer, _ output: inout OutputBuffer) {
+    private func emit(_ text: String, _ symbolizer: DWARFSymbolizer, _ output: inout OutputBuffer) throws(WriteError) {
         let address = SymbolizeCommand.parseAddress(text)
         var frames = address.map { symbolizer.symbolize(path: file, virtualAddress: $0) } ?? []
         if !inlines, frames.count > 1, let innermost = frames.first, let outermost = frames.last {
@@ -90,22 +90,22 @@ struct SymbolizeCommand: ParsableCommand {
             frames = [merged]
         }
         if json {
-            output.append(SymbolizeCommand.jsonObject(address: address, text: text, module: file, frames: frames))
+            try output.append(SymbolizeCommand.jsonObject(address: address, text: text, module: file, frames: frames))
             return
         }
         if frames.isEmpty { frames = [SymbolizedFrame(function: "??")] }
         for frame in frames {
-            output.append(frame.function.isEmpty ? "??" : frame.function)
+            try output.append(frame.function.isEmpty ? "??" : frame.function)
             output.append(byte: 0x0A)
             if let source = frame.sourceFile, !source.isEmpty {
-                output.append(source)
+                try output.append(source)
                 output.append(byte: 0x3A)
                 output.append(number: frame.line ?? 0)
                 output.append(byte: 0x3A)
                 output.append(number: frame.column ?? 0)
                 output.append(byte: 0x0A)
             } else {
-                output.append("??:0:0\n")
+                try output.append("??:0:0\n")
             }
         }
         output.append(byte: 0x0A)
@@ -158,9 +158,9 @@ private struct OutputBuffer {
 
     init() { bytes.reserveCapacity(1 << 17) }
 
-    mutating func append(_ piece: String) {
+    mutating func append(_ piece: String) throws(WriteError) {
         bytes.append(contentsOf: piece.utf8)
-        if bytes.count >= 1 << 16 { flush() }
+        if bytes.count >= 1 << 16 { try flush() }
     }
 
     mutating func append(byte: UInt8) {
@@ -169,7 +169,7 @@ private struct OutputBuffer {
 
     mutating func append(number: Int) {
         guard number > 0 else {
-            if number == 0 { bytes.append(0x30) } else { append(String(number)) }
+            if number == 0 { bytes.append(0x30) } else { bytes.append(contentsOf: String(number).utf8) }
             return
         }
         var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
@@ -190,9 +190,9 @@ private struct OutputBuffer {
         }
     }
 
-    mutating func flush() {
+    mutating func flush() throws(WriteError) {
         guard !bytes.isEmpty else { return }
-        bytes.withUnsafeBufferPointer { writeAll(1, $0) }
+        try bytes.withUnsafeBufferPointer { buffer throws(WriteError) in try writeAll(1, buffer) }
         bytes.removeAll(keepingCapacity: true)
     }
 }

@@ -1,0 +1,207 @@
+import ArgumentParser
+import PerfEvents
+import Profiling
+import Reporting
+import Synchronization
+
+// Typed option values: argument-parser rejects a bad value while parsing, so commands never
+// re-parse a validated string. `init?(argument:)` can only return nil, so each type leaves the
+// reason in `RejectedValue`, and `Perch.main` appends it to argument-parser's
+// "The value 'x' is invalid for '-F <freq>'".
+
+/// Why the last option value was rejected (read once by `Perch.main`).
+enum RejectedValue {
+    private static let reason = Mutex<String?>(nil)
+
+    /// Records why the value being parsed is rejected.
+    static func reject(_ why: String) {
+        reason.withLock { $0 = why }
+    }
+
+    /// The recorded reason, cleared.
+    static func take() -> String? {
+        reason.withLock { reason in
+            defer { reason = nil }
+            return reason
+        }
+    }
+}
+
+/// A positive whole number: `-F/--freq` samples per second, `-c/--period` events per sample.
+struct PositiveCount: ExpressibleByArgument, CustomStringConvertible {
+    var value: UInt64
+
+    init(_ value: UInt64) { self.value = value }
+
+    init?(argument: String) {
+        guard let value = UInt64(argument), value > 0 else { RejectedValue.reject("must be a positive whole number"); return nil }
+        self.value = value
+    }
+
+    var description: String { "\(value)" }
+}
+
+/// `-m/--mmap-pages`: ring buffer data pages per CPU, a power of two.
+struct RingPageCount: ExpressibleByArgument, CustomStringConvertible {
+    var value: Int
+
+    init(_ value: Int) { self.value = value }
+
+    init?(argument: String) {
+        guard let value = Int(argument), value >= 1, value & (value - 1) == 0 else {
+            RejectedValue.reject("must be a power of two"); return nil
+        }
+        self.value = value
+    }
+
+    var description: String { "\(value)" }
+}
+
+/// `--duration`: seconds, more than zero.
+struct Seconds: ExpressibleByArgument, CustomStringConvertible {
+    var value: Double
+
+    init?(argument: String) {
+        guard let value = Double(argument), value > 0 else { RejectedValue.reject("must be positive"); return nil }
+        self.value = value
+    }
+
+    var description: String { "\(value)" }
+}
+
+/// A kernel CPU list such as `0,2-3`.
+struct CPUList: ExpressibleByArgument, CustomStringConvertible {
+    var cpus: [Int32]
+    private var text: String
+
+    init?(argument: String) {
+        guard let cpus = parseCPUList(argument) else { RejectedValue.reject("bad CPU list '\(argument)'; use e.g. 0,2-3"); return nil }
+        self.cpus = cpus
+        text = argument
+    }
+
+    var description: String { text }
+}
+
+/// Comma-separated process or thread ids. `positive` lists name live tasks to attach to;
+/// report filters take any id (pid 0 is the idle task in system-wide recordings).
+struct TaskIDList: ExpressibleByArgument, CustomStringConvertible {
+    var ids: [Int32]
+    private var text: String
+
+    init?(argument: String) {
+        guard let ids = Self.parse(argument, positive: true) else { return nil }
+        self.ids = ids
+        text = argument
+    }
+
+    static func parse(_ text: String, positive: Bool) -> [Int32]? {
+        var ids: [Int32] = []
+        for part in text.split(separator: ",") {
+            guard let id = Int32(part.trimmed()), id > 0 || !positive else { RejectedValue.reject("bad id '\(part)'"); return nil }
+            ids.append(id)
+        }
+        guard !ids.isEmpty else { RejectedValue.reject("give one or more ids, comma-separated"); return nil }
+        return ids
+    }
+
+    var description: String { text }
+}
+
+/// Report filters: comma-separated process or thread ids, any value.
+struct IDFilter: ExpressibleByArgument, CustomStringConvertible {
+    var ids: Set<Int32>
+    private var text: String
+
+    init?(argument: String) {
+        guard let ids = TaskIDList.parse(argument, positive: false) else { return nil }
+        self.ids = Set(ids)
+        text = argument
+    }
+
+    var description: String { text }
+}
+
+/// `--sort`: comma-separated report sort keys.
+struct SortKeyList: ExpressibleByArgument, CustomStringConvertible {
+    var keys: [SortKey]
+
+    init(_ keys: [SortKey]) { self.keys = keys }
+
+    init?(argument: String) {
+        var keys: [SortKey] = []
+        for name in argument.split(separator: ",") {
+            guard let key = SortKey(rawValue: name.trimmed().lowercased()) else {
+                RejectedValue.reject("unknown sort key '\(name)'; use comm, pid, tid, dso, sym"); return nil
+            }
+            keys.append(key)
+        }
+        guard !keys.isEmpty else { RejectedValue.reject("use comm, pid, tid, dso, sym"); return nil }
+        self.keys = keys
+    }
+
+    var description: String { keys.map(\.rawValue).joined(separator: ",") }
+}
+
+/// `--width`: flame graph width in pixels, 50 to 1000000.
+struct FlameWidth: ExpressibleByArgument, CustomStringConvertible {
+    var value: Double
+
+    init(_ value: Double) { self.value = value }
+
+    init?(argument: String) {
+        guard let value = Double(argument), value >= 50 && value <= 1_000_000 else {
+            RejectedValue.reject("must be between 50 and 1000000"); return nil
+        }
+        self.value = value
+    }
+
+    var description: String { "\(value)" }
+}
+
+/// `--minwidth`: pixels, zero or more.
+struct MinimumWidth: ExpressibleByArgument, CustomStringConvertible {
+    var value: Double
+
+    init(_ value: Double) { self.value = value }
+
+    init?(argument: String) {
+        guard let value = Double(argument), value >= 0 else { RejectedValue.reject("must not be negative"); return nil }
+        self.value = value
+    }
+
+    var description: String { "\(value)" }
+}
+
+// Library types parsed from the command line. The conformances live here, not in the libraries
+// (no `@retroactive`: the types are in this package).
+
+extension EventKind: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let kind = EventKind(name: argument) else {
+            RejectedValue.reject("unknown event '\(argument)'; known: \(EventKind.knownNames.joined(separator: ", "))"); return nil
+        }
+        self = kind
+    }
+}
+
+extension CallGraphMode: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let mode = CallGraphMode(parsing: argument) else {
+            RejectedValue.reject("use auto, fp, dwarf, dwarf,SIZE (8 to 65528 bytes) or none"); return nil
+        }
+        self = mode
+    }
+}
+
+extension FlamePalette: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let palette = FlamePalette(rawValue: argument) else {
+            RejectedValue.reject("unknown palette '\(argument)'; use hot, mem, io or kind"); return nil
+        }
+        self = palette
+    }
+
+    /// The help text already names the palettes, with what each is for.
+    public static var allValueStrings: [String] { [] }
+}
