@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "PerfEvents", dependencies: ["CPerfEvent"]),
         .target(name: "PerfRecords", dependencies: ["PerfEvents"]),
         .target(name: "Symbolication", dependencies: ["CElfutils", "CPerfEvent"]),
-        .target(name: "Unwinding", dependencies: ["CElfutils", "PerfRecords", "Symbolication"]),
+        .target(name: "Unwinding", dependencies: ["CElfutils", "PerfEvents", "PerfRecords", "Symbolication"]),
         .target(name: "Profiling", dependencies: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "CPerfEvent"]),
         .target(name: "Reporting", dependencies: ["Profiling"]),
         .executableTarget(
