@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "perch", targets: ["perch"]),
-        .library(name: "PerchKit", targets: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Profiling", "Reporting"]),
+        .library(name: "PerchKit", targets: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Recording", "Profiling", "Reporting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,12 +24,15 @@ let package = Package(
         .target(name: "PerfRecords", dependencies: ["PerfEvents"]),
         .target(name: "Symbolication", dependencies: ["CElfutils", "CPerfEvent"]),
         .target(name: "Unwinding", dependencies: ["CElfutils", "PerfEvents", "PerfRecords", "Symbolication"]),
-        .target(name: "Profiling", dependencies: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "CPerfEvent"]),
+        // The record side: plan, open, drain into perf.data. Knows nothing of the analysis.
+        .target(name: "Recording", dependencies: ["CPerfEvent", "PerfEvents", "PerfRecords"]),
+        // The analysis side: perf.data back into a symbolized profile.
+        .target(name: "Profiling", dependencies: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding"]),
         .target(name: "Reporting", dependencies: ["Profiling"]),
         .executableTarget(
             name: "perch",
             dependencies: [
-                "PerfEvents", "PerfRecords", "Symbolication", "Profiling", "Reporting",
+                "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Profiling", "Reporting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import PerfEvents
 import Profiling
+import Recording
 import Reporting
 #if canImport(Glibc)
 import Glibc
