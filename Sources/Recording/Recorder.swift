@@ -13,6 +13,8 @@ import Glibc
 public final class Recorder {
     public let options: RecordOptions
     public let settings: KernelSettings
+    /// Called from the drain loop about twice a second with what has been captured so far.
+    public var onProgress: ((RecordingProgress) -> Void)?
 
     public init(options: RecordOptions, settings: KernelSettings = .read()) {
         self.options = options
@@ -62,12 +64,9 @@ public final class Recorder {
             throw RecordingError.commandNotFound(target.commandName, errno: failure)
         }
         let loop = DrainLoop(rings: group.rings, writer: writer, decoder: RecordDecoder(events: descriptions))
-        let showStatus = options.statusLine && isatty(2) != 0
-        let ending = loop.run(following: target, duration: options.duration, start: start,
-                              onProgress: showStatus ? writeStatus : nil)
+        let ending = loop.run(following: target, duration: options.duration, start: start, onProgress: onProgress)
         group.disable()
         loop.drainAll()
-        if showStatus { clearStatusLine() }
 
         var features = PerfDataFeatures()
         features.hostname = hostname()
@@ -88,22 +87,6 @@ public final class Recorder {
                                notes: notes.lines, eventCount: group.events.count, ringCount: group.rings.count,
                                dataPagesPerRing: group.rings.first?.dataPageCount ?? 0, elapsedSeconds: monotonicSeconds() - start)
     }
-
-    // MARK: - Status
-
-    private func writeStatus(_ progress: RecordingProgress) {
-        let line = "\r[perch] \(formatSeconds(progress.elapsedSeconds)) s  \(progress.samples) samples  \(progress.lostRecords) lost \u{1b}[K"
-        _ = line.withCString { write(2, $0, strlen($0)) }
-    }
-
-    private func clearStatusLine() {
-        _ = "\r\u{1b}[K".withCString { write(2, $0, strlen($0)) }
-    }
-}
-
-func formatSeconds(_ seconds: Double) -> String {
-    let tenths = Int((seconds * 10).rounded())
-    return "\(tenths / 10).\(tenths % 10)"
 }
 
 func hostname() -> String {

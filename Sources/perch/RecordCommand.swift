@@ -116,14 +116,18 @@ struct RecordCommand: ParsableCommand {
         options.dataPages = mmapPages
         options.outputPath = output
         options.duration = duration
-        options.statusLine = !quiet
         options.commandLine = CommandLine.arguments
         options.contextSwitches = switches
 
+        let recorder = Recorder(options: options)
+        let status = StatusLine(enabled: !quiet)
+        if status.enabled { recorder.onProgress = status.show }
         let result: RecordingResult
         do {
-            result = try Recorder(options: options).run()
+            result = try recorder.run()
+            if status.enabled { status.clear() }
         } catch let error as RecordingError {
+            if status.shown { status.clear() }
             if case .commandNotFound = error { fail("\(error)", code: ExitCode32.commandNotFound) }
             if case .refused = error { fail("\(error)", code: PlanRefusal.exitCode) }
             fail("\(error)")
