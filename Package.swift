@@ -41,6 +41,7 @@ let package = Package(
         .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Profiling"]),
         .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfRecords", "Symbolication"]),
+        .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfEvents"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "PerfRecords"]),
         .testTarget(name: "PerchTests", dependencies: ["PerfRecords", "Profiling"], exclude: ["Data", "Browser"]),
     ],
