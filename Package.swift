@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "perch", targets: ["perch"]),
-        .library(name: "PerchKit", targets: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "ProfileModel", "Profiling", "Reporting", "ProfileImport"]),
+        .library(name: "PerchKit", targets: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Recording", "ProfileModel", "Profiling", "Reporting", "ProfileImport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -23,17 +23,20 @@ let package = Package(
         .target(name: "PerfEvents", dependencies: ["CPerfEvent"]),
         .target(name: "PerfRecords", dependencies: ["PerfEvents"]),
         .target(name: "Symbolication", dependencies: ["CElfutils", "CPerfEvent", "ProfileModel"]),
-        .target(name: "Unwinding", dependencies: ["CElfutils", "PerfRecords", "Symbolication"]),
+        .target(name: "Unwinding", dependencies: ["CElfutils", "PerfEvents", "PerfRecords", "Symbolication"]),
+        // The record side: plan, open, drain into perf.data. Knows nothing of the analysis.
+        .target(name: "Recording", dependencies: ["CPerfEvent", "PerfEvents", "PerfRecords"]),
         // The profile every output reads: frames, threads, unique stacks in one metric. No kernel, no elfutils.
         .target(name: "ProfileModel"),
-        .target(name: "Profiling", dependencies: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "CPerfEvent", "ProfileModel"]),
+        // The analysis side: perf.data back into a symbolized profile.
+        .target(name: "Profiling", dependencies: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "ProfileModel"]),
         .target(name: "Reporting", dependencies: ["ProfileModel", "PerfEvents"]),
         // Profiles from other tools' text: folded stacks, perf script.
         .target(name: "ProfileImport", dependencies: ["ProfileModel", "Reporting"]),
         .executableTarget(
             name: "perch",
             dependencies: [
-                "PerfEvents", "PerfRecords", "Symbolication", "Profiling", "ProfileModel", "Reporting", "ProfileImport",
+                "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Profiling", "ProfileModel", "Reporting", "ProfileImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -43,6 +46,7 @@ let package = Package(
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "ProfileModel", "ProfileImport"]),
         .testTarget(name: "ProfileModelTests", dependencies: ["ProfileModel"]),
         .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfRecords", "Symbolication"]),
+        .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfEvents"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "ProfileModel", "PerfRecords", "PerfEvents"]),
         .testTarget(name: "PerchTests", dependencies: ["PerfRecords", "Profiling"], exclude: ["Data", "Browser"]),
     ],

@@ -19,6 +19,18 @@ public struct PrivilegeProbe: Sendable {
     /// A hardware counter opened (false in most VMs: no PMU).
     public var hardwarePMU: Bool
 
+    /// A probe with the given findings, for deciding from them without the kernel (tests, or a
+    /// probe recorded elsewhere). ``run(settings:)`` finds them on this machine.
+    public init(settings: KernelSettings, kernelVersion: (major: Int, minor: Int), seccompMode: Int? = nil,
+                perfEventOpenWorks: Bool, perfEventOpenErrno: Int32? = nil, hardwarePMU: Bool) {
+        self.settings = settings
+        self.kernelVersion = kernelVersion
+        self.seccompMode = seccompMode
+        self.perfEventOpenWorks = perfEventOpenWorks
+        self.perfEventOpenErrno = perfEventOpenErrno
+        self.hardwarePMU = hardwarePMU
+    }
+
     /// Reads the settings and opens a few events on this process to check them.
     public static func run(settings: KernelSettings = .read()) -> PrivilegeProbe {
         var probe = PrivilegeProbe(settings: settings, kernelVersion: parseVersion(settings.release),

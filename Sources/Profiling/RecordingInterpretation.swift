@@ -51,25 +51,3 @@ struct RecordingInterpretation {
     /// The header's description of the chains before any sample is read (`fp` or `none`).
     var recordedChains: String { callGraph == .none ? "none" : "fp" }
 }
-
-extension CallGraphMode {
-    /// The mode a recording was made with, read back from its attributes: the inverse of
-    /// ``apply(to:)`` for Perch's files, and the nearest mode for perf's (`-g` is `fp` without a
-    /// stack copy; `--call-graph dwarf` is `dwarf`).
-    init(recordedWith attributes: EventAttributes) {
-        let hasChain = attributes.sampleType.contains(.callchain)
-        let copiesStacks = attributes.sampleType.isSuperset(of: [.regsUser, .stackUser])
-            && attributes.sampleRegsUser != 0 && attributes.sampleStackUser > 0
-        if copiesStacks {
-            if !hasChain || attributes.flags.contains(.excludeCallchainUser) {
-                self = .dwarf(stackSize: attributes.sampleStackUser)
-            } else if attributes.sampleStackUser <= Self.leafRepairStackSize {
-                self = .framePointer
-            } else {
-                self = .auto
-            }
-        } else {
-            self = hasChain ? .framePointer : .none
-        }
-    }
-}

@@ -1,3 +1,4 @@
+import PerfEvents
 import PerfRecords
 import ProfileModel
 import Unwinding

@@ -1,3 +1,5 @@
+import PerfEvents
+
 /// How one CPU architecture's registers appear in perf samples (`sample_regs_user`, perf's
 /// numbering) and in CFI (DWARF's numbering).
 ///
@@ -21,14 +23,14 @@ public struct UnwindArchitecture: Sendable, Equatable {
     /// column). perf's mask is every general register but ds/es/fs/gs (`0xff0fff`, 20 registers).
     public static let x86_64 = UnwindArchitecture(
         name: "x86_64",
-        perfRegisterMask: 0xff0fff,
+        perfRegisterMask: UserRegisterMask.x86_64,
         perfRegisterOfSlot: [0, 3, 2, 1, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23, 8],
         dwarfRegisterCount: 17, pcSlot: 16, spSlot: 7)
 
     /// aarch64: x0–x30, sp (DWARF 0–31, perf 0–31) and the pc (perf 32, slot 32).
     public static let aarch64 = UnwindArchitecture(
         name: "aarch64",
-        perfRegisterMask: (1 << 33) - 1,
+        perfRegisterMask: UserRegisterMask.aarch64,
         perfRegisterOfSlot: Array(0...32),
         dwarfRegisterCount: 32, pcSlot: 32, spSlot: 31)
 

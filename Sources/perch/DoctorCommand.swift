@@ -1,6 +1,6 @@
 import ArgumentParser
 import PerfEvents
-import Profiling
+import Recording
 import Reporting
 
 struct DoctorCommand: ParsableCommand {

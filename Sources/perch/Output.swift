@@ -4,8 +4,12 @@ import Glibc
 
 /// Writes a line to stderr. A failure to write it is not reported: there is nowhere left to say it.
 func printError(_ message: String) {
-    let line = message.hasSuffix("\n") ? message : message + "\n"
-    var text = line
+    writeStderr(message.hasSuffix("\n") ? message : message + "\n")
+}
+
+/// Writes `text` to stderr as it is (the status line's redraws), ignoring failures as ``printError(_:)`` does.
+func writeStderr(_ text: String) {
+    var text = text
     text.withUTF8 { try? writeAll(2, $0) }
 }
 

@@ -1,6 +1,6 @@
 import ArgumentParser
 import PerfEvents
-import Profiling
+import Recording
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import ArgumentParser
 import PerfEvents
 import Profiling
+import Recording
 import Reporting
 #if canImport(Glibc)
 import Glibc
@@ -106,14 +107,18 @@ struct RecordCommand: ParsableCommand {
         options.dataPages = mmapPages.value
         options.outputPath = output
         options.duration = duration?.value
-        options.statusLine = !quiet
         options.commandLine = CommandLine.arguments
         options.contextSwitches = switches
 
+        let recorder = Recorder(options: options)
+        let status = StatusLine(enabled: !quiet)
+        if status.enabled { recorder.onProgress = status.show }
         let result: RecordingResult
         do {
-            result = try Recorder(options: options).run()
+            result = try recorder.run()
+            if status.enabled { status.clear() }
         } catch let error as RecordingError {
+            if status.shown { status.clear() }
             throw PerchError.recording(error)
         } catch {
             throw PerchError.recording(.output("\(error)"))

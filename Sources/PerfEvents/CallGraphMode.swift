@@ -1,6 +1,3 @@
-import PerfEvents
-import Unwinding
-
 /// How call chains are obtained.
 public enum CallGraphMode: Sendable, Equatable, CustomStringConvertible {
     /// No call chains: the sampled instruction only.
@@ -59,6 +56,25 @@ public enum CallGraphMode: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The mode a recording was made with, read back from its attributes (the inverse of
+    /// ``apply(to:)``): a user stack copy with the user call chain excluded (or no chain) is
+    /// `dwarf`; a copy no larger than ``leafRepairStackSize`` beside a chain is `fp` with leaf
+    /// repair; a larger one is `auto`; a chain alone is `fp`; neither is `none`.
+    public init(recordedWith attributes: EventAttributes) {
+        let hasChain = attributes.sampleType.contains(.callchain)
+        if attributes.sampleType.isSuperset(of: [.regsUser, .stackUser]), attributes.sampleRegsUser != 0, attributes.sampleStackUser > 0 {
+            if !hasChain || attributes.flags.contains(.excludeCallchainUser) {
+                self = .dwarf(stackSize: attributes.sampleStackUser)
+            } else if attributes.sampleStackUser <= Self.leafRepairStackSize {
+                self = .framePointer
+            } else {
+                self = .auto
+            }
+        } else {
+            self = hasChain ? .framePointer : .none
+        }
+    }
+
     /// Adds what this mode needs to the sampling attributes.
     public func apply(to attributes: inout EventAttributes) {
         switch self {
@@ -72,7 +88,24 @@ public enum CallGraphMode: Sendable, Equatable, CustomStringConvertible {
             attributes.flags.insert(.excludeCallchainUser)
         }
         attributes.sampleType.formUnion([.regsUser, .stackUser])
-        attributes.sampleRegsUser = UnwindArchitecture.host.perfRegisterMask
+        attributes.sampleRegsUser = UserRegisterMask.host
         attributes.sampleStackUser = stackSize
+    }
+}
+
+/// perf's `sample_regs_user` masks for unwinding user stacks: every general register perf
+/// numbers on the architecture (on x86_64 all but ds/es/fs/gs, 20 registers; on aarch64
+/// x0–x30, sp and pc).
+public enum UserRegisterMask {
+    public static let x86_64: UInt64 = 0xff0fff
+    public static let aarch64: UInt64 = (1 << 33) - 1
+
+    /// The mask for the architecture this program runs on.
+    public static var host: UInt64 {
+        #if arch(arm64)
+        return aarch64
+        #else
+        return x86_64
+        #endif
     }
 }

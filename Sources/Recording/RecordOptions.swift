@@ -28,8 +28,6 @@ public struct RecordOptions: Sendable {
     public var outputPath = "perch.data"
     /// Stop after this many seconds (attach mode; a launched command is stopped with SIGTERM).
     public var duration: Double?
-    /// Print a live status line on stderr (only when stderr is a terminal).
-    public var statusLine = true
     /// With `fp`, also copy a little of the user stack to repair leaf frames. System-wide
     /// recording leaves it off by default: at high rates on every CPU the copies cost records.
     public var leafRepair = true

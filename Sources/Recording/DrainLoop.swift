@@ -1,0 +1,124 @@
+import CPerfEvent
+import PerfEvents
+import PerfRecords
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a recording has captured so far.
+public struct RecordingProgress: Sendable, Equatable {
+    public var elapsedSeconds: Double
+    public var samples: UInt64
+    public var lostRecords: UInt64
+}
+
+/// Moves records from the rings into the perf.data writer: polls the rings and the targets'
+/// pidfds, drains every ring per pass (each pass ends with FINISHED_ROUND), and decides when
+/// the recording ends (the target exits, Ctrl-C, or the duration elapses). Counts samples,
+/// lost records and throttling, and keeps the build ids the kernel put in MMAP2 records.
+final class DrainLoop {
+    private let rings: [RingBuffer]
+    private let writer: PerfDataWriter
+    private let decoder: RecordDecoder
+
+    private(set) var samples: UInt64 = 0
+    private(set) var lost: UInt64 = 0
+    private(set) var throttles: UInt64 = 0
+    private(set) var unthrottles: UInt64 = 0
+    /// The first build id seen for each mapped path.
+    private(set) var buildIDs: [String: [UInt8]] = [:]
+
+    init(rings: [RingBuffer], writer: PerfDataWriter, decoder: RecordDecoder) {
+        self.rings = rings
+        self.writer = writer
+        self.decoder = decoder
+    }
+
+    /// Drains until the recording ends; calls `onProgress` about twice a second.
+    func run(following target: TargetProcess, duration: Double?, start: Double,
+             onProgress: ((RecordingProgress) -> Void)?) -> RecordingResult.Ending {
+        // The drain thread competes with the threads it profiles; where permitted (CAP_SYS_NICE),
+        // run it a little ahead of them so the rings do not overflow. Only this thread: the
+        // profiled command keeps its own priority.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(perch_gettid()), -5)
+        var fds = rings.map { pollfd(fd: $0.event.fd, events: Int16(POLLIN), revents: 0) }
+        let firstPidfd = fds.count
+        fds += target.pidfds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        var lastProgress = start
+        var stopRequestedAt: Double?
+        var exitedPidfds = Set<Int>()
+        while true {
+            let result = poll(&fds, nfds_t(fds.count), 100)
+            drainAll()
+            let now = monotonicSeconds()
+            if let onProgress, now - lastProgress >= 0.5 {
+                lastProgress = now
+                onProgress(RecordingProgress(elapsedSeconds: now - start, samples: samples, lostRecords: lost))
+            }
+            if result > 0 {
+                for index in firstPidfd..<fds.count where fds[index].revents != 0 {
+                    exitedPidfds.insert(index)
+                    fds[index].fd = -1  // stop polling it
+                }
+            }
+            if target.hasChild {
+                if let status = target.exitStatusIfExited() { return .targetExited(status: status) }
+            } else if target.followsAttachedProcesses, exitedPidfds.count == target.pidfds.count {
+                return .attachedExited
+            }
+            if perch_stop_requested() > 0 {
+                if !target.hasChild { return .interrupted }
+                // The launched command got the same Ctrl-C; give it a moment, then end it.
+                if stopRequestedAt == nil { stopRequestedAt = now }
+                if let asked = stopRequestedAt, now - asked > 2 {
+                    target.signal(SIGKILL)
+                } else if let asked = stopRequestedAt, now - asked > 0.5 {
+                    target.signal(SIGTERM)
+                }
+            }
+            if let duration, now - start >= duration {
+                if target.hasChild, let status = target.terminate() { return .targetExited(status: status) }
+                return .durationElapsed
+            }
+        }
+    }
+
+    /// One pass over every ring, ended with FINISHED_ROUND when it wrote anything.
+    func drainAll() {
+        var wrote = false
+        for ring in rings {
+            ring.drain { record in
+                writer.append(record)
+                wrote = true
+                count(record)
+            }
+        }
+        if wrote { writer.appendFinishedRound() }
+    }
+
+    private func count(_ record: UnsafeRawBufferPointer) {
+        switch RecordDecoder.type(of: record) {
+        case RecordType.sample.rawValue:
+            samples += 1
+        case RecordType.lost.rawValue:
+            if case .lost(_, let count, _)? = try? decoder.decode(record) { lost += count }
+        case RecordType.throttle.rawValue:
+            throttles += 1
+        case RecordType.unthrottle.rawValue:
+            unthrottles += 1
+        case RecordType.mmap2.rawValue:
+            if case .mmap(let mmap)? = try? decoder.decode(record), let buildID = mmap.buildID, !buildID.isEmpty {
+                let path = mmap.filename
+                if buildIDs[path] == nil { buildIDs[path] = Array(buildID) }
+            }
+        default:
+            break
+        }
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}

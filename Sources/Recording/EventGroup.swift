@@ -1,0 +1,173 @@
+import PerfEvents
+import PerfRecords
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The events of one recording: one per (task, CPU), the first on each CPU owning that CPU's
+/// ring and the others redirected into it (`PERF_EVENT_IOC_SET_OUTPUT`), and the
+/// context-switches event beside each when planned. Adapts the attributes to what the kernel
+/// accepts while opening, and shrinks the rings to the locked-memory budget.
+final class EventGroup {
+    /// The main event's attributes, as finally opened.
+    private(set) var attributes: EventAttributes
+    /// The context-switches sampling event, opened beside each main event when planned.
+    private(set) var switchAttributes: EventAttributes?
+    private(set) var events: [PerfEvent] = []
+    private(set) var switchEvents: [PerfEvent] = []
+    private(set) var rings: [RingBuffer] = []
+    /// The ring owner of each CPU, by position in `settings.onlineCPUs`.
+    private var ringOwners: [PerfEvent?] = []
+    private(set) var dataPages: Int
+    private let options: RecordOptions
+    private let settings: KernelSettings
+
+    init(plan: RecordingPlan, options: RecordOptions, settings: KernelSettings) {
+        attributes = plan.attributes
+        switchAttributes = plan.switchAttributes
+        dataPages = plan.dataPages
+        self.options = options
+        self.settings = settings
+    }
+
+    /// The events as perf.data describes them: the main event, then the switch event if open.
+    var descriptions: [EventDescription] {
+        var descriptions = [EventDescription(attributes: attributes, ids: events.compactMap { try? $0.id() })]
+        if let switchAttributes, !switchEvents.isEmpty {
+            descriptions.append(EventDescription(attributes: switchAttributes, ids: switchEvents.compactMap { try? $0.id() }))
+        }
+        return descriptions
+    }
+
+    func enable() {
+        for event in events + switchEvents { try? event.enable() }
+    }
+
+    func disable() {
+        for event in events + switchEvents { try? event.disable() }
+    }
+
+    /// Opens the events on every online CPU: CPU-wide for a system-wide target, else on each of
+    /// `tids` (and, when attaching, on threads that start meanwhile).
+    func open(tasks tids: [Int32], notes: inout RecordingNotes) throws {
+        ringOwners = Array(repeating: nil, count: settings.onlineCPUs.count)
+        if case .systemWide(let cpus, _) = options.target {
+            for (slot, cpu) in settings.onlineCPUs.enumerated() where cpus?.contains(cpu) ?? true {
+                guard let event = try openAdapting(pid: -1, cpu: cpu, notes: &notes) else { continue }
+                rings.append(try mapRing(for: event, notes: &notes))
+                ringOwners[slot] = event
+                events.append(event)
+                openSwitchEvent(pid: -1, cpu: cpu, owner: event, notes: &notes)
+            }
+            guard !events.isEmpty else { throw RecordingError.output("none of the requested CPUs is online (online: \(settings.onlineCPUs))") }
+            return
+        }
+        var opened: Set<Int32> = []
+        var pending = tids
+        // Threads may start while we attach: rescan until no new thread appears.
+        for round in 0..<4 {
+            for tid in pending where !opened.contains(tid) {
+                for (slot, cpu) in settings.onlineCPUs.enumerated() {
+                    guard let event = try openAdapting(pid: tid, cpu: cpu, notes: &notes) else { break }  // the thread exited
+                    if let owner = ringOwners[slot] {
+                        do {
+                            try event.redirectOutput(to: owner)
+                        } catch {
+                            throw RecordingError.eventOpenFailed(error, remedy: nil)
+                        }
+                    } else {
+                        // The kernel redirects only into a ring that is already mapped.
+                        rings.append(try mapRing(for: event, notes: &notes))
+                        ringOwners[slot] = event
+                    }
+                    events.append(event)
+                    if let owner = ringOwners[slot] { openSwitchEvent(pid: tid, cpu: cpu, owner: owner, notes: &notes) }
+                }
+                opened.insert(tid)
+            }
+            guard case .attach(let pids) = options.target, round < 3 else { break }
+            let current = pids.flatMap { TaskDiscovery.threads(of: $0) ?? [] }
+            pending = current.filter { !opened.contains($0) }
+            if pending.isEmpty { break }
+        }
+        guard !events.isEmpty else {
+            throw RecordingError.output("every target thread exited before events could be attached")
+        }
+    }
+
+    /// Opens the context-switches sampling event next to a main event, into the same ring.
+    /// A failure drops switch-out stacks (switch records stay) with a note.
+    private func openSwitchEvent(pid: Int32, cpu: Int32, owner: PerfEvent, notes: inout RecordingNotes) {
+        guard let switchAttributes else { return }
+        do {
+            let event = try PerfEvent(attributes: switchAttributes, pid: pid, cpu: cpu)
+            try event.redirectOutput(to: owner)
+            switchEvents.append(event)
+        } catch {
+            if error.errno == ESRCH { return }
+            self.switchAttributes = nil
+            switchEvents.removeAll()
+            notes.add("context-switch stacks left out: \(error); switch records and off-CPU time are kept")
+        }
+    }
+
+    /// Opens one event, adapting the shared attributes to what the kernel allows. Returns nil
+    /// when the target thread no longer exists.
+    private func openAdapting(pid: Int32, cpu: Int32, notes: inout RecordingNotes) throws -> PerfEvent? {
+        while true {
+            do {
+                return try PerfEvent(attributes: attributes, pid: pid, cpu: cpu)
+            } catch {
+                switch error.errno {
+                case ESRCH:
+                    return nil
+                case let code where [ENOENT, EOPNOTSUPP, ENODEV].contains(code) && attributes.kind.isHardware:
+                    let requested = attributes.kind
+                    attributes = attributes.with(kind: .cpuClock)
+                    notes.add("hardware event '\(requested)' is not supported here (no hardware PMU, as in most VMs): sampling cpu-clock instead")
+                case EINVAL where attributes.flags.contains(.buildID):
+                    attributes.flags.remove(.buildID)  // kernels before 5.12
+                case let code where (code == EACCES || code == EPERM) && !attributes.flags.contains(.excludeKernel):
+                    attributes.flags.formUnion([.excludeKernel, .excludeHypervisor])
+                    notes.add("kernel frames left out: the kernel refused kernel sampling (kernel.perf_event_paranoid=\(settings.paranoid.map(String.init) ?? "unreadable")); to include them: sysctl kernel.perf_event_paranoid=1, or setcap cap_perfmon+ep $(which perch)")
+                case EACCES, EPERM:
+                    throw RecordingError.eventOpenFailed(error, remedy: permissionRemedy(pid: pid))
+                case EMFILE:
+                    throw RecordingError.eventOpenFailed(error, remedy: "too many open files: raise it with ulimit -n (Perch opens one event per thread and CPU)")
+                default:
+                    throw RecordingError.eventOpenFailed(error, remedy: nil)
+                }
+            }
+        }
+    }
+
+    private func permissionRemedy(pid: Int32) -> String {
+        if case .launch = options.target {
+            return "perf_event_open is blocked (kernel.perf_event_paranoid=\(settings.paranoid.map(String.init) ?? "unreadable"), or a seccomp filter in a container); allow it with sysctl kernel.perf_event_paranoid=2 or run the container with --cap-add PERFMON"
+        }
+        return "you may not profile process \(pid): it belongs to another user or is not ptrace-able by you; run as its owner, or grant CAP_PERFMON (setcap cap_perfmon+ep $(which perch)), or sysctl kernel.perf_event_paranoid=0"
+    }
+
+    /// Maps a ring for `owner`, halving the size while the locked-memory budget refuses it.
+    private func mapRing(for owner: PerfEvent, notes: inout RecordingNotes) throws -> RingBuffer {
+        while true {
+            do {
+                return try RingBuffer(event: owner, dataPageCount: dataPages)
+            } catch {
+                guard error.errno == EPERM || error.errno == ENOMEM, dataPages > 1 else {
+                    throw RecordingError.ringBufferFailed(error, remedy: "the locked-memory budget is used up (kernel.perf_event_mlock_kb=\(settings.mlockKiB.map(String.init) ?? "?") per CPU, shared by all of this user's recordings); stop other recordings or raise it: sysctl kernel.perf_event_mlock_kb=\(2 * (settings.mlockKiB ?? 516))")
+                }
+                dataPages /= 2
+                notes.add("ring buffers shrunk to \(dataPages) data pages per CPU (asked for \(options.dataPages)) to fit the locked-memory budget (kernel.perf_event_mlock_kb=\(settings.mlockKiB.map(String.init) ?? "?"), shared by all of this user's recordings); more records may be lost at high rates", replacingPrefix: "ring buffers shrunk")
+            }
+        }
+    }
+}
+
+extension EventAttributes {
+    func with(kind: EventKind) -> EventAttributes {
+        var copy = self
+        copy.kind = kind
+        return copy
+    }
+}

@@ -1,0 +1,111 @@
+import CPerfEvent
+import PerfEvents
+import PerfRecords
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs one recording: plans the events, starts or attaches to the target
+/// (``TargetProcess``), opens the events (``EventGroup``), writes what /proc shows of the
+/// processes that existed before (``ProcSnapshot``), drains the rings into a perf.data file
+/// until the target exits, the user presses Ctrl-C or the duration elapses (``DrainLoop``),
+/// then writes the file's features.
+public final class Recorder {
+    public let options: RecordOptions
+    public let settings: KernelSettings
+    /// Called from the drain loop about twice a second with what has been captured so far.
+    public var onProgress: ((RecordingProgress) -> Void)?
+
+    public init(options: RecordOptions, settings: KernelSettings = .read()) {
+        self.options = options
+        self.settings = settings
+    }
+
+    /// Records until the target is done. Throws ``RecordingError`` when nothing could be recorded.
+    public func run() throws -> RecordingResult {
+        raiseDescriptorLimit()
+        let plan: RecordingPlan
+        do {
+            plan = try RecordingPlanner.plan(options, probe: PrivilegeProbe.run(settings: settings))
+        } catch {
+            throw RecordingError.refused(error)
+        }
+        var notes = RecordingNotes()
+        for degradation in plan.degradations { notes.add(degradation.description) }
+        perch_install_stop_handler()
+        defer { perch_reset_stop_handler() }
+
+        let target = TargetProcess(target: options.target)
+        let tasks = try target.prepare()
+        defer { target.closePidfds() }
+        let group = EventGroup(plan: plan, options: options, settings: settings)
+        do {
+            try group.open(tasks: tasks, notes: &notes)
+        } catch {
+            target.cancel()
+            throw error
+        }
+
+        let descriptions = group.descriptions
+        let writer: PerfDataWriter
+        do {
+            writer = try PerfDataWriter(path: options.outputPath, events: descriptions)
+        } catch {
+            target.cancel()
+            throw RecordingError.output("\(error)")
+        }
+        ProcSnapshot(target: options.target, attachedPIDs: target.attachedPIDs)
+            .write(into: writer, attributes: group.attributes, eventID: descriptions[0].ids.first ?? 0, notes: &notes)
+
+        let start = monotonicSeconds()
+        if case .launch = options.target {} else { group.enable() }
+        if let failure = target.release() {
+            unlink(options.outputPath)
+            throw RecordingError.commandNotFound(target.commandName, errno: failure)
+        }
+        let loop = DrainLoop(rings: group.rings, writer: writer, decoder: RecordDecoder(events: descriptions))
+        let ending = loop.run(following: target, duration: options.duration, start: start, onProgress: onProgress)
+        group.disable()
+        loop.drainAll()
+
+        var features = PerfDataFeatures()
+        features.hostname = hostname()
+        features.osRelease = settings.release
+        features.version = "perch 0.1"
+        features.arch = machineArchitecture()
+        features.cpusAvailable = UInt32(sysconf(Int32(_SC_NPROCESSORS_CONF)))
+        features.cpusOnline = UInt32(settings.onlineCPUs.count)
+        features.commandLine = options.commandLine
+        features.buildIDs = loop.buildIDs.sorted { $0.key < $1.key }.map { BuildIDEntry(path: $0.key, buildID: $0.value) }
+        do {
+            try writer.finish(features: features)
+        } catch {
+            throw RecordingError.output("\(error)")
+        }
+        return RecordingResult(ending: ending, outputPath: options.outputPath, samples: loop.samples, lostRecords: loop.lost,
+                               throttleEvents: loop.throttles, unthrottleEvents: loop.unthrottles, bytesWritten: writer.bytesWritten,
+                               notes: notes.lines, eventCount: group.events.count, ringCount: group.rings.count,
+                               dataPagesPerRing: group.rings.first?.dataPageCount ?? 0, elapsedSeconds: monotonicSeconds() - start)
+    }
+}
+
+func hostname() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    gethostname(&buffer, buffer.count)
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+func machineArchitecture() -> String {
+    var name = utsname()
+    uname(&name)
+    return withUnsafeBytes(of: &name.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+}
+
+/// Lets Perch open one event per (thread, CPU) when attaching to many threads.
+func raiseDescriptorLimit() {
+    var limit = rlimit()
+    let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    setrlimit(resource, &limit)
+}
