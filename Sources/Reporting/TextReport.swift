@@ -72,7 +72,6 @@ public enum TextReport {
                 names: names, total: table.total, percentLimit: options.percentLimit,
                 entryPercentLimit: options.callGraphPercentLimit))
         }
-        var scratch: [UInt64: Int32] = [:]
 
         for (row, entry) in table.entries.enumerated() {
             var line: String
@@ -89,7 +88,7 @@ public enum TextReport {
             if let graph {
                 let tree = CallerTree(
                     table: table, entry: row, profile: profile, nodeKeying: graph.keying,
-                    depth: options.callGraphDepth, scratch: &scratch)
+                    depth: options.callGraphDepth)
                 graph.renderer.render(tree, into: &out)
             }
         }
