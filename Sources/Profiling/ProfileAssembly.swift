@@ -11,11 +11,11 @@ struct ProfileAssembly {
                  threads: [ThreadInfo]) -> Profile {
         var profile = Profile(summary: summary, metric: metric)
         var frames = Interner<Frame>()
-        let usable = checkBuildIDs(into: &profile.summary)
         // Each unique location is symbolized once; inline expansions are outermost first.
         let expanded: [[Int32]] = resolver.locations.locations.map { location in
-            self.frames(of: location, usable: usable, resolver: resolver).map { frames.intern($0) }
+            self.frames(of: location, resolver: resolver).map { frames.intern($0) }
         }
+        profile.summary.notes += symbolizer.buildIDMismatches.map(\.description)
         profile.frames = frames.values
         profile.threads = threads
         profile.stacks.reserveCapacity(counts.keys.count)
@@ -30,7 +30,7 @@ struct ProfileAssembly {
     }
 
     /// The frames one location stands for, outermost first.
-    private func frames(of location: Location, usable: [Bool], resolver: StackResolver) -> [Frame] {
+    private func frames(of location: Location, resolver: StackResolver) -> [Frame] {
         switch location {
         case .kernel(let address):
             if let resolved = symbolizer.symbolizeKernel(address: address) {
@@ -49,7 +49,7 @@ struct ProfileAssembly {
             return [Frame(symbol: resolver.labels[Int(index)], dso: "[perch]", kind: .user)]
         case .user(let dso, let offset):
             let path = model.dsos[Int(dso)]
-            let symbolized = usable[Int(dso)] ? symbolizer.symbolize(path: path, fileOffset: offset) : []
+            let symbolized = symbolizer.symbolize(path: path, fileOffset: offset)
             if symbolized.isEmpty {
                 return [Frame(symbol: Frame.unknownSymbol, dso: path, kind: .user, address: offset)]
             }
@@ -59,21 +59,5 @@ struct ProfileAssembly {
                              address: offset, source: frame.sourceFile.map { SourceLocation(file: $0, line: frame.line) })
             }
         }
-    }
-
-    /// Whether each DSO's file on disk is the one recorded; mismatches are noted and not symbolized.
-    private func checkBuildIDs(into summary: inout RecordingSummary) -> [Bool] {
-        var usable = [Bool](repeating: true, count: model.dsos.count)
-        for (dso, recorded) in model.dsoBuildIDs {
-            let path = model.dsos[Int(dso)]
-            guard let current = ELFImage.readBuildID(path: path), current != recorded else { continue }
-            usable[Int(dso)] = false
-            summary.notes.append("\(path) changed since the recording (build id \(hex(recorded)) recorded, \(hex(current)) on disk): its samples are shown as [unknown]")
-        }
-        return usable
-    }
-
-    private func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 }

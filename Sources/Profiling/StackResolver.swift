@@ -137,7 +137,9 @@ struct StackResolver {
             if dso >= preparedDSOs.count { preparedDSOs += repeatElement(false, count: dso + 1 - preparedDSOs.count) }
             if !preparedDSOs[dso] {
                 preparedDSOs[dso] = true
-                symbolizer.prepare(path: model.dsos[dso])
+                let path = model.dsos[dso]
+                if let buildID = model.dsoBuildIDs[Int32(dso)] { symbolizer.expect(buildID: buildID, forPath: path) }
+                symbolizer.prepare(path: path)
             }
         case .unmapped, .truncated, .label, .jit:
             break

@@ -52,6 +52,7 @@ public final class DWARFSymbolizer: AddressSymbolizer {
 
     private let kernel: ELFSymbolizer
     private var modules: [String: Module] = [:]
+    private var buildIDs = BuildIDExpectations()
     private var modulesByBuildID: [[UInt8]: Module] = [:]
     /// Modules being loaded in the background since `prepare(path:)`.
     private var loads: [String: BackgroundLoad<Loaded>] = [:]
@@ -76,7 +77,7 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     /// Frames for `fileOffset` in the file at `path`, innermost (inlined) first, the real
     /// function last; empty when the file cannot be read or nothing covers the offset.
     public func symbolize(path: String, fileOffset: UInt64) -> [SymbolizedFrame] {
-        guard let module = module(for: path),
+        guard let module = module(for: path), buildIDs.allows(path: path, onDisk: module.image.buildID),
               let address = module.image.virtualAddress(forFileOffset: fileOffset)
         else { return [] }
         return frames(module, address)
@@ -98,6 +99,12 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     public func prepareKernel() {
         kernel.prepareKernel()
     }
+
+    public func expect(buildID: [UInt8], forPath path: String) {
+        buildIDs.expect(buildID, forPath: path)
+    }
+
+    public var buildIDMismatches: [BuildIDMismatch] { buildIDs.mismatches }
 
     /// Builds ahead, on two threads, what symbolizing these link-time addresses in `path` needs:
     /// the inline scopes and line tables of every compile unit they fall in. For many addresses

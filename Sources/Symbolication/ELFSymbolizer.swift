@@ -43,6 +43,11 @@ public protocol AddressSymbolizer: AnyObject {
     func prepare(path: String)
     /// A hint that kernel addresses will be asked for.
     func prepareKernel()
+    /// The build id the recording saw for `path`: if the file there now has another, its
+    /// addresses are not symbolized and ``buildIDMismatches`` says so.
+    func expect(buildID: [UInt8], forPath path: String)
+    /// Paths whose file changed since the recording, as found while symbolizing.
+    var buildIDMismatches: [BuildIDMismatch] { get }
 }
 
 extension AddressSymbolizer {
@@ -80,6 +85,7 @@ public final class ELFSymbolizer: AddressSymbolizer {
     public private(set) var kernelFailure: SymbolicationError?
 
     private var modules: [String: Module] = [:]
+    private var buildIDs = BuildIDExpectations()
     private var demangled: [String: String] = [:]
     private var kernel: KernelSymbols?
     private var kernelLoaded = false
@@ -107,7 +113,7 @@ public final class ELFSymbolizer: AddressSymbolizer {
     /// Frames for `fileOffset` in the file at `path`: at most one frame (ELF symbols have no
     /// inline information); empty when the file cannot be read or no symbol covers it.
     public func symbolize(path: String, fileOffset: UInt64) -> [SymbolizedFrame] {
-        guard let module = module(for: path) else { return [] }
+        guard let module = module(for: path), buildIDs.allows(path: path, onDisk: module.image.buildID) else { return [] }
         if let cached = module.frames[fileOffset] { return cached }
         var frames: [SymbolizedFrame] = []
         if let vaddr = module.image.virtualAddress(forFileOffset: fileOffset),
@@ -118,6 +124,12 @@ public final class ELFSymbolizer: AddressSymbolizer {
         module.frames[fileOffset] = frames
         return frames
     }
+
+    public func expect(buildID: [UInt8], forPath path: String) {
+        buildIDs.expect(buildID, forPath: path)
+    }
+
+    public var buildIDMismatches: [BuildIDMismatch] { buildIDs.mismatches }
 
     /// The kernel symbol containing `address` and its module (`nil` for the core kernel);
     /// `nil` when kallsyms is unreadable, hides addresses, or has no covering symbol.

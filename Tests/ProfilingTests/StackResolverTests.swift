@@ -14,6 +14,9 @@ private final class PreparedDSOs: AddressSymbolizer {
     func symbolizeKernel(address: UInt64) -> (frame: SymbolizedFrame, module: String?)? { nil }
     func prepare(path: String) { prepared.append(path) }
     func prepareKernel() { kernelPrepared += 1 }
+    var expected: [String: [UInt8]] = [:]
+    func expect(buildID: [UInt8], forPath path: String) { expected[path] = buildID }
+    var buildIDMismatches: [BuildIDMismatch] { [] }
 }
 
 /// A raw stack becomes a path of locations: kernel frames innermost, user frames resolved against
@@ -37,7 +40,7 @@ struct StackResolverTests {
 
     @Test func kernelAndUserFramesResolveOutermostFirst() {
         let model = ProcessModel()
-        model.mmap(pid: 1, start: 0x40_0000, length: 0x1000, pageOffset: 0x2000, path: "/bin/app", buildID: nil)
+        model.mmap(pid: 1, start: 0x40_0000, length: 0x1000, pageOffset: 0x2000, path: "/bin/app", buildID: [0xab, 0xcd])
         let symbolizer = PreparedDSOs()
         var resolver = StackResolver(interpretation: Self.reading, symbolizer: symbolizer)
         let kernel = CallchainContext.kernel.rawValue, user = CallchainContext.user.rawValue
@@ -52,6 +55,7 @@ struct StackResolverTests {
         ]
         #expect(path == expected)
         #expect(symbolizer.prepared == ["/bin/app"] && symbolizer.kernelPrepared == 1)
+        #expect(symbolizer.expected == ["/bin/app": [0xab, 0xcd]], "the recorded build id goes to the symbolizer")
     }
 
     @Test func aChainSeenBeforeReusesItsNodeUntilTheAddressSpaceChanges() {

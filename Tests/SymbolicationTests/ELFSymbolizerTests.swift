@@ -42,6 +42,27 @@ struct ELFSymbolizerTests {
         #expect(symbolizer.failures.count == 2)
     }
 
+    /// A file that changed since the recording (another build id on disk) is not symbolized, and
+    /// the symbolizer says which; the same file with its recorded id is.
+    @Test func aChangedFileIsNotSymbolizedAndIsReported() throws {
+        let fixture = try Fixtures.get()
+        let id = try #require(ELFImage.readBuildID(path: fixture.library))
+        let address = try #require(try nmSymbols(fixture.library)["lib_gamma"]?.address)
+        let offset = try fileOffset(of: address + 2, in: fixture.library)
+        var changed = id
+        changed[0] ^= 0xff
+        let symbolizers: [AddressSymbolizer] = [ELFSymbolizer(), DWARFSymbolizer()]
+        for symbolizer in symbolizers {
+            symbolizer.expect(buildID: changed, forPath: fixture.library)
+            #expect(symbolizer.symbolize(path: fixture.library, fileOffset: offset).isEmpty)
+            #expect(symbolizer.buildIDMismatches == [BuildIDMismatch(path: fixture.library, recorded: changed, onDisk: id)])
+            #expect(symbolizer.buildIDMismatches.first?.description.contains("changed since the recording") == true)
+            symbolizer.expect(buildID: id, forPath: fixture.library)
+            #expect(symbolizer.symbolize(path: fixture.library, fileOffset: offset).first?.function == "lib_gamma")
+            #expect(symbolizer.buildIDMismatches.count == 1, "found once")
+        }
+    }
+
     @Test func checksBuildID() throws {
         let fixture = try Fixtures.get()
         let symbolizer = ELFSymbolizer()
