@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "Symbolication", dependencies: ["CElfutils", "CPerfEvent", "ProfileModel"]),
         .target(name: "Unwinding", dependencies: ["CElfutils", "PerfEvents", "PerfRecords", "Symbolication"]),
         // The record side: plan, open, drain into perf.data. Knows nothing of the analysis.
-        .target(name: "Recording", dependencies: ["CPerfEvent", "PerfEvents", "PerfRecords"]),
+        .target(name: "Recording", dependencies: ["CPerfEvent", "PerfEvents", "PerfRecords", "ProfileModel"]),
         // The profile every output reads: frames, threads, unique stacks in one metric. No kernel, no elfutils.
         .target(name: "ProfileModel"),
         // The analysis side: perf.data back into a symbolized profile.
@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "ProfileModel", "ProfileImport"]),
         .testTarget(name: "ProfileModelTests", dependencies: ["ProfileModel"]),
         .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfRecords", "Symbolication"]),
-        .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfEvents"]),
+        .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfEvents", "ProfileModel"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "ProfileModel", "PerfRecords", "PerfEvents"]),
         .testTarget(name: "PerchTests", dependencies: ["PerfRecords", "Profiling"], exclude: ["Data", "Browser"]),
     ],

@@ -177,6 +177,13 @@ public final class PerfDataFile {
                 features.buildIDs = readBuildIDs(bytes)
             case .eventDescription:
                 names = readEventNames(bytes)
+            case .perchRecordingNotes where bytes.count >= 4:
+                var at = 4
+                for _ in 0..<min(Int(bytes.loadUnaligned(as: UInt32.self)), 1024) {
+                    guard let kind = readString(bytes, at: at), let text = readString(bytes, at: kind.next) else { break }
+                    features.recordingNotes.append(RecordedNote(kind: kind.value, text: text.value))
+                    at = text.next
+                }
             default:
                 break
             }

@@ -14,6 +14,21 @@ enum PerfDataFormat {
 public enum PerfDataFeature: Int, Sendable, CaseIterable {
     case tracingData = 1, buildID = 2, hostname = 3, osRelease = 4, version = 5, arch = 6, nrCPUs = 7
     case cpuDescription = 8, cpuID = 9, totalMemory = 10, commandLine = 11, eventDescription = 12
+    /// Perch's own: what a recording left out and why, kind and sentence per note. perf reads only
+    /// the bits it knows (below its HEADER_LAST_FEATURE) and skips this one.
+    case perchRecordingNotes = 192
+}
+
+/// A fallback a recording took, as stored in the ``PerfDataFeature/perchRecordingNotes`` section.
+public struct RecordedNote: Sendable, Hashable {
+    /// The note kind's raw value (`kernelFramesDropped`, ...).
+    public var kind: String
+    public var text: String
+
+    public init(kind: String, text: String) {
+        self.kind = kind
+        self.text = text
+    }
 }
 
 /// A DSO and its build id, as in the BUILD_ID feature.
@@ -41,6 +56,8 @@ public struct PerfDataFeatures: Sendable {
     public var cpusOnline: UInt32?
     public var commandLine: [String]?
     public var buildIDs: [BuildIDEntry] = []
+    /// What the recording left out and why (Perch's private section).
+    public var recordingNotes: [RecordedNote] = []
 
     public init() {}
 }

@@ -92,6 +92,15 @@ public final class PerfDataWriter {
             sections.append((.commandLine, bytes))
         }
         sections.append((.eventDescription, encodeEventDescriptions()))
+        if !features.recordingNotes.isEmpty {
+            var bytes: [UInt8] = []
+            bytes.append(littleEndian: UInt32(features.recordingNotes.count))
+            for note in features.recordingNotes {
+                bytes.append(contentsOf: encodeString(note.kind))
+                bytes.append(contentsOf: encodeString(note.text))
+            }
+            sections.append((.perchRecordingNotes, bytes))
+        }
         sections.sort { $0.0.rawValue < $1.0.rawValue }
 
         let indexOffset = dataOffset + dataSize

@@ -39,8 +39,8 @@ public struct RecordingSummary: Sendable {
     public var unthrottleEvents: UInt64 = 0
     /// How call chains were obtained, e.g. `fp`.
     public var callGraph: String?
-    /// Every fallback or degradation taken, one line each (for the header and `--json`).
-    public var notes: [String] = []
+    /// Every fallback or degradation taken, recorded ones first (for the header and `--json`).
+    public var notes: [ReportNote] = []
     /// The recorded command line, if known.
     public var commandLine: String?
     /// Samples whose records could not be decoded.

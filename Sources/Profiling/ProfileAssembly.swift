@@ -15,7 +15,7 @@ struct ProfileAssembly {
         let expanded: [[Int32]] = resolver.locations.locations.map { location in
             self.frames(of: location, resolver: resolver).map { frames.intern($0) }
         }
-        profile.summary.notes += symbolizer.buildIDMismatches.map(\.description)
+        profile.summary.notes += symbolizer.buildIDMismatches.map { ReportNote(.fileChanged, $0.description) }
         profile.frames = frames.values
         profile.threads = threads
         profile.stacks.reserveCapacity(counts.keys.count)

@@ -81,8 +81,10 @@ public final class ProfileBuilder {
             summary = RecordingSummary(event: main.name, frequency: main.attributes.frequency, period: main.attributes.period)
             summary.callGraph = interpretation.recordedChains
             summary.commandLine = file.features.commandLine?.joined(separator: " ")
-            if interpretation.excludesKernel {
-                summary.notes.append("kernel code was not sampled (exclude_kernel): kernel frames are absent")
+            summary.notes = file.features.recordingNotes.map { ReportNote(ReportNote.Kind(rawValue: $0.kind) ?? .other, $0.text) }
+            // A recording that says why the kernel was left out has said it better.
+            if interpretation.excludesKernel, !summary.notes.contains(where: { $0.kind == .kernelFramesDropped }) {
+                summary.notes.append(ReportNote(.kernelNotSampled, "kernel code was not sampled (exclude_kernel): kernel frames are absent"))
             }
         }
 
@@ -174,9 +176,9 @@ public final class ProfileBuilder {
                 summary.event = weighting == .offCPU ? "off-cpu (ns blocked)" : "on-cpu + off-cpu (ns)"
                 if weighting == .offCPU { summary.frequency = nil; summary.sampleCount = offCPU.intervals }
                 if offCPU.intervals == 0 {
-                    summary.notes.append("no context-switch records in this recording: record with perch sched record, or perch record --switches")
+                    summary.notes.append(ReportNote(.noSwitchRecords, "no context-switch records in this recording: record with perch sched record, or perch record --switches"))
                 } else if interpretation.switchEvent == nil {
-                    summary.notes.append("switch-out stacks were not recorded (the context-switches event never counts with exclude_kernel=1 at kernel.perf_event_paranoid=2 without CAP_PERFMON): off-CPU time is per thread, without stacks; to get them: sysctl kernel.perf_event_paranoid=1, or setcap cap_perfmon+ep $(which perch)")
+                    summary.notes.append(ReportNote(.switchStacksNotRecorded, "switch-out stacks were not recorded (the context-switches event never counts with exclude_kernel=1 at kernel.perf_event_paranoid=2 without CAP_PERFMON): off-CPU time is per thread, without stacks; to get them: sysctl kernel.perf_event_paranoid=1, or setcap cap_perfmon+ep $(which perch)"))
                 }
             }
             return assembly.profile(summary: summary, metric: weighting.metric, counts: counts, resolver: resolver,

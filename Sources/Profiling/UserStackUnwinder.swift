@@ -98,10 +98,10 @@ struct UserStackUnwinder {
             summary.callGraph = "auto (dwarf for \(percent(counts.dwarf, of: samples))% of samples)"
         }
         if counts.truncated > 0 {
-            summary.notes.append("\(percent(counts.truncated, of: counts.attempts))% of user stacks (\(counts.truncated) of \(counts.attempts)) went deeper than the \(copy)-byte stack copy and end in [truncated]; record with --call-graph dwarf,\(CallGraphMode.maximumStackSize) to see more")
+            summary.notes.append(ReportNote(.stacksTruncated, "\(percent(counts.truncated, of: counts.attempts))% of user stacks (\(counts.truncated) of \(counts.attempts)) went deeper than the \(copy)-byte stack copy and end in [truncated]; record with --call-graph dwarf,\(CallGraphMode.maximumStackSize) to see more"))
         }
         if counts.noUnwindInfo * 100 > max(counts.attempts, 1) {
-            summary.notes.append("\(percent(counts.noUnwindInfo, of: counts.attempts))% of user stacks stop in code without unwind tables (JIT code, [vdso], or a binary that changed since the recording)")
+            summary.notes.append(ReportNote(.noUnwindTables, "\(percent(counts.noUnwindInfo, of: counts.attempts))% of user stacks stop in code without unwind tables (JIT code, [vdso], or a binary that changed since the recording)"))
         }
     }
 }

@@ -2,6 +2,7 @@ import PerfEvents
 import PerfRecords
 #if canImport(Glibc)
 import Glibc
+import ProfileModel
 #endif
 
 /// The events of one recording: one per (task, CPU), the first on each CPU owning that CPU's
@@ -107,7 +108,7 @@ final class EventGroup {
             if error.errno == ESRCH { return }
             self.switchAttributes = nil
             switchEvents.removeAll()
-            notes.add("context-switch stacks left out: \(error); switch records and off-CPU time are kept")
+            notes.add(.switchStacksUnavailable, "context-switch stacks left out: \(error); switch records and off-CPU time are kept")
         }
     }
 
@@ -124,12 +125,12 @@ final class EventGroup {
                 case let code where [ENOENT, EOPNOTSUPP, ENODEV].contains(code) && attributes.kind.isHardware:
                     let requested = attributes.kind
                     attributes = attributes.with(kind: .cpuClock)
-                    notes.add("hardware event '\(requested)' is not supported here (no hardware PMU, as in most VMs): sampling cpu-clock instead")
+                    notes.add(.hardwareEventUnavailable, "hardware event '\(requested)' is not supported here (no hardware PMU, as in most VMs): sampling cpu-clock instead")
                 case EINVAL where attributes.flags.contains(.buildID):
                     attributes.flags.remove(.buildID)  // kernels before 5.12
                 case let code where (code == EACCES || code == EPERM) && !attributes.flags.contains(.excludeKernel):
                     attributes.flags.formUnion([.excludeKernel, .excludeHypervisor])
-                    notes.add("kernel frames left out: the kernel refused kernel sampling (kernel.perf_event_paranoid=\(settings.paranoid.map(String.init) ?? "unreadable")); to include them: sysctl kernel.perf_event_paranoid=1, or setcap cap_perfmon+ep $(which perch)")
+                    notes.add(.kernelFramesDropped, "kernel frames left out: the kernel refused kernel sampling (kernel.perf_event_paranoid=\(settings.paranoid.map(String.init) ?? "unreadable")); to include them: sysctl kernel.perf_event_paranoid=1, or setcap cap_perfmon+ep $(which perch)")
                 case EACCES, EPERM:
                     throw RecordingError.eventOpenFailed(error, remedy: permissionRemedy(pid: pid))
                 case EMFILE:
@@ -158,7 +159,7 @@ final class EventGroup {
                     throw RecordingError.ringBufferFailed(error, remedy: "the locked-memory budget is used up (kernel.perf_event_mlock_kb=\(settings.mlockKiB.map(String.init) ?? "?") per CPU, shared by all of this user's recordings); stop other recordings or raise it: sysctl kernel.perf_event_mlock_kb=\(2 * (settings.mlockKiB ?? 516))")
                 }
                 dataPages /= 2
-                notes.add("ring buffers shrunk to \(dataPages) data pages per CPU (asked for \(options.dataPages)) to fit the locked-memory budget (kernel.perf_event_mlock_kb=\(settings.mlockKiB.map(String.init) ?? "?"), shared by all of this user's recordings); more records may be lost at high rates", replacingPrefix: "ring buffers shrunk")
+                notes.add(.ringBufferShrunk, "ring buffers shrunk to \(dataPages) data pages per CPU (asked for \(options.dataPages)) to fit the locked-memory budget (kernel.perf_event_mlock_kb=\(settings.mlockKiB.map(String.init) ?? "?"), shared by all of this user's recordings); more records may be lost at high rates", supersedes: true)
             }
         }
     }

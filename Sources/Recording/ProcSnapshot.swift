@@ -2,6 +2,7 @@ import PerfEvents
 import PerfRecords
 #if canImport(Glibc)
 import Glibc
+import ProfileModel
 #endif
 
 /// What existed before the recording started, read from /proc and written first in the data
@@ -25,7 +26,7 @@ struct ProcSnapshot {
             if !synthesizer.mmaps(pid: pid, into: { writer.append($0) }) { unreadable += 1 }
         }
         if unreadable > 0 {
-            notes.add("\(unreadable) processes' memory maps were unreadable at start (other users' processes, or exited): their samples before any exec show as [unknown] symbols")
+            notes.add(.unreadableMemoryMaps, "\(unreadable) processes' memory maps were unreadable at start (other users' processes, or exited): their samples before any exec show as [unknown] symbols")
         }
     }
 }

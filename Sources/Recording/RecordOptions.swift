@@ -1,4 +1,5 @@
 import PerfEvents
+import ProfileModel
 
 /// What to record.
 public enum RecordingTarget: Sendable, Equatable {
@@ -60,7 +61,7 @@ public struct RecordingResult: Sendable {
     public var unthrottleEvents: UInt64
     public var bytesWritten: Int
     /// Every fallback taken, one line each.
-    public var notes: [String]
+    public var notes: [ReportNote]
     /// Threads (per CPU) that had events opened on them.
     public var eventCount: Int
     public var ringCount: Int

@@ -3,6 +3,7 @@ import PerfEvents
 import PerfRecords
 #if canImport(Glibc)
 import Glibc
+import ProfileModel
 #endif
 
 /// Runs one recording: plans the events, starts or attaches to the target
@@ -31,7 +32,7 @@ public final class Recorder {
             throw RecordingError.refused(error)
         }
         var notes = RecordingNotes()
-        for degradation in plan.degradations { notes.add(degradation.description) }
+        for degradation in plan.degradations { notes.add(degradation.kind, degradation.description) }
         perch_install_stop_handler()
         defer { perch_reset_stop_handler() }
 
@@ -76,6 +77,7 @@ public final class Recorder {
         features.cpusAvailable = UInt32(sysconf(Int32(_SC_NPROCESSORS_CONF)))
         features.cpusOnline = UInt32(settings.onlineCPUs.count)
         features.commandLine = options.commandLine
+        features.recordingNotes = notes.notes.map { RecordedNote(kind: $0.kind.rawValue, text: $0.text) }
         features.buildIDs = loop.buildIDs.sorted { $0.key < $1.key }.map { BuildIDEntry(path: $0.key, buildID: $0.value) }
         do {
             try writer.finish(features: features)
@@ -84,7 +86,7 @@ public final class Recorder {
         }
         return RecordingResult(ending: ending, outputPath: options.outputPath, samples: loop.samples, lostRecords: loop.lost,
                                throttleEvents: loop.throttles, unthrottleEvents: loop.unthrottles, bytesWritten: writer.bytesWritten,
-                               notes: notes.lines, eventCount: group.events.count, ringCount: group.rings.count,
+                               notes: notes.notes, eventCount: group.events.count, ringCount: group.rings.count,
                                dataPagesPerRing: group.rings.first?.dataPageCount ?? 0, elapsedSeconds: monotonicSeconds() - start)
     }
 }

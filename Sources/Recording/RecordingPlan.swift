@@ -1,4 +1,5 @@
 import PerfEvents
+import ProfileModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,10 +7,8 @@ import Glibc
 /// Something Perch left out or changed because the system does not allow it, with the reason
 /// and how to get it back. Shown in the report header, in `--json`, and once on stderr.
 public struct Degradation: Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: String, Sendable, CaseIterable {
-        case hardwareEventUnavailable, kernelFramesDropped, frequencyClamped, ringBufferShrunk
-        case kernelSymbolsHidden, switchStacksUnavailable, eventNeverCounts
-    }
+    /// The report note this degradation becomes (stored in the recording by its raw value).
+    public typealias Kind = ReportNote.Kind
 
     public var kind: Kind
     public var reason: String

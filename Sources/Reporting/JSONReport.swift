@@ -37,7 +37,7 @@ extension TextReport {
             ("unthrottleEvents", JSON.number(s.unthrottleEvents)),
             ("malformedRecords", JSON.number(s.malformedRecords)),
             ("callGraph", JSON.string(s.callGraph)),
-            ("notes", "[" + s.notes.map { JSON.string($0) }.joined(separator: ", ") + "]"),
+            ("notes", "[" + s.notes.map { JSON.string($0.text) }.joined(separator: ", ") + "]"),
             ("commandLine", JSON.string(s.commandLine)),
         ])
         var out = "{\n  \"summary\": " + summary + ",\n"

@@ -214,7 +214,7 @@ public enum PprofWriter {
             }
         }
         // period_type (11), period (12), comments (13), default_sample_type (14)
-        let commentIds = ([s.commandLine.map { "perch: \($0)" }] + s.notes.map { Optional($0) }).compactMap { $0 }.map { str($0) }
+        let commentIds = ([s.commandLine.map { "perch: \($0)" }] + s.notes.map { Optional($0.text) }).compactMap { $0 }.map { str($0) }
         let period: Int64 = Int64(clamping: s.period ?? (s.frequency.map { $0 > 0 ? 1_000_000_000 / $0 : 0 } ?? 0))
         // string_table (6) must hold every id used, so it is written after everything was interned.
         for string in strings { message.field(6, string: string) }

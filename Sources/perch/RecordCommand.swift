@@ -123,14 +123,14 @@ struct RecordCommand: ParsableCommand {
         } catch {
             throw PerchError.recording(.output("\(error)"))
         }
-        for note in result.notes { printError("perch: note: \(note)") }
+        for note in result.notes { printError("perch: note: \(note.text)") }
         let size = result.bytesWritten >= 1 << 20 ? "\(result.bytesWritten >> 20) MiB" : "\(result.bytesWritten >> 10) KiB"
         printError("perch: wrote \(result.outputPath) (\(result.samples) samples, \(size), \(result.lostRecords) lost, \(result.ringCount) rings of \(result.dataPagesPerRing) pages, \(result.eventCount) events)")
         if case .targetExited(let status) = result.ending, status > 128 {
             printError("perch: the command was killed by signal \(status - 128); the report covers what ran until then")
         }
         if !quiet && !noReport {
-            let profile = try loadProfile(path: result.outputPath, extraNotes: result.notes)
+            let profile = try loadProfile(path: result.outputPath)
             do {
                 try report.emit(profile, colour: isatty(1) != 0)
             } catch {
@@ -138,7 +138,7 @@ struct RecordCommand: ParsableCommand {
                 if !error.isBrokenPipe { throw PerchError.write(error) }
             }
         } else if report.writesFiles {
-            try report.writeFiles(loadProfile(path: result.outputPath, extraNotes: result.notes))
+            try report.writeFiles(loadProfile(path: result.outputPath))
         }
         if case .targetExited(let status) = result.ending, status != 0 {
             throw PerchError.commandExited(status: status)

@@ -53,8 +53,8 @@ struct ReportCommand: ParsableCommand {
     }
 }
 
-/// Reads and symbolizes a recording.
-func loadProfile(path: String, extraNotes: [String] = [], weighting: ProfileBuilder.Weighting = .onCPU,
+/// Reads and symbolizes a recording (its header says what the recording left out).
+func loadProfile(path: String, weighting: ProfileBuilder.Weighting = .onCPU,
                  splitByCPU: Bool = false) throws(PerchError) -> Profile {
     let file: PerfDataFile
     do {
@@ -63,12 +63,7 @@ func loadProfile(path: String, extraNotes: [String] = [], weighting: ProfileBuil
         throw .badInput("\(error)")
     }
     do {
-        var profile = try ProfileBuilder(file: file, symbolizer: DWARFSymbolizer(), weighting: weighting, splitByCPU: splitByCPU).build()
-        if extraNotes.contains(where: { $0.hasPrefix("kernel frames left out") }) {
-            profile.summary.notes.removeAll { $0.hasPrefix("kernel code was not sampled") }  // said better below
-        }
-        for note in extraNotes where !profile.summary.notes.contains(note) { profile.summary.notes.append(note) }
-        return profile
+        return try ProfileBuilder(file: file, symbolizer: DWARFSymbolizer(), weighting: weighting, splitByCPU: splitByCPU).build()
     } catch {
         throw .badInput("\(error)")
     }

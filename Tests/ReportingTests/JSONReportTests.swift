@@ -11,7 +11,7 @@ import Reporting
         b.stack(t, ["main", "work_a"], count: 2, weight: 500)
         b.stack(t, ["main", "work_a", "do_syscall_64"], count: 1, weight: 200)
         b.stack(t, ["main", "work_b"], count: 3, weight: 300)
-        b.profile.summary.notes = ["line\none", "tab\there"]
+        b.profile.summary.notes = [ReportNote(.other, "line\none"), ReportNote(.other, "tab\there")]
         b.profile.summary.lostRecords = 4
         b.profile.summary.throttleEvents = 2
 

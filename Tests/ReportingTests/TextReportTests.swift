@@ -11,7 +11,7 @@ import Reporting
         b.stack(t, ["main", "work_c"], count: 1, weight: 2)
         b.stack(t, ["main", "work_a"], count: 1, weight: 5)
         b.stack(t, ["main", "work_b"], count: 1, weight: 3)
-        b.profile.summary.notes = ["hardware event 'cycles' unavailable (no PMU): using cpu-clock"]
+        b.profile.summary.notes = [ReportNote(.hardwareEventUnavailable, "hardware event 'cycles' unavailable (no PMU): using cpu-clock")]
         b.profile.summary.commandLine = "./app arg"
         return b.profile
     }
