@@ -63,7 +63,7 @@ public final class ProfileBuilder {
     private let unwindMode: UnwindMode
     private let registerMask: UInt64
     private let stackCopySize: UInt32
-    private let unwinder = Unwinder()
+    private var unwinder = Unwinder()
     @exclusivity(unchecked) private var kernelChain: [UInt64] = []
     @exclusivity(unchecked) private var userChain: [UInt64] = []
     @exclusivity(unchecked) private var unwound: [UInt64] = []

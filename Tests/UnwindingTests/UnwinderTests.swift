@@ -59,7 +59,7 @@ import Testing
         return words
     }
 
-    func unwind(_ unwinder: Unwinder, ip: UInt64, sp: UInt64, stack: [UInt64], space: Space) -> ([UInt64], UnwindStop) {
+    func unwind(_ unwinder: inout Unwinder, ip: UInt64, sp: UInt64, stack: [UInt64], space: Space) -> ([UInt64], UnwindStop) {
         let words = registers(ip: ip, sp: sp)
         var frames: [UInt64] = []
         let stop = words.withUnsafeBytes { registerBytes in
@@ -77,15 +77,15 @@ import Testing
         let space = try Space(path: path)
         let table = try symbols(path)
         let unit = try #require(table["unit"]), workA = try #require(table["work_a"])
-        let unwinder = Unwinder(architecture: .x86_64)
+        var unwinder = Unwinder(architecture: .x86_64)
         // At unit's first instruction the return address is at [sp]; the copy holds only it.
         let returnAddress = workA + 8
-        let (frames, stop) = unwind(unwinder, ip: unit, sp: 0x7fff_0000, stack: [returnAddress], space: space)
+        let (frames, stop) = unwind(&unwinder, ip: unit, sp: 0x7fff_0000, stack: [returnAddress], space: space)
         #expect(frames == [unit, returnAddress])
         #expect(stop == .truncated)
         #expect(unwinder.statistics.rowMisses == 2)
         // The same pcs again: served from the per-(module, pc) cache.
-        _ = unwind(unwinder, ip: unit, sp: 0x7fff_0000, stack: [returnAddress], space: space)
+        _ = unwind(&unwinder, ip: unit, sp: 0x7fff_0000, stack: [returnAddress], space: space)
         #expect(unwinder.statistics.rowMisses == 2)
         #expect(unwinder.statistics.rowLookups == 4)
     }
@@ -96,7 +96,7 @@ import Testing
         let space = try Space(path: path)
         let table = try symbols(path)
         let unit = try #require(table["unit"]), workA = try #require(table["work_a"]), main = try #require(table["main"])
-        let unwinder = Unwinder(architecture: .x86_64)
+        var unwinder = Unwinder(architecture: .x86_64)
         let words = registers(ip: unit, sp: 0x7fff_0000)
         let stack: [UInt64] = [workA + 8]
         func repair(_ chainCaller: UInt64?) -> UInt64? {
@@ -115,8 +115,8 @@ import Testing
     @Test(.enabled(if: fixture != nil && UnwindArchitecture.host == .x86_64, "needs clang on x86_64"))
     func codeOutsideAnyModuleStopsWithoutInventingFrames() throws {
         let path = try #require(Self.fixture)
-        let unwinder = Unwinder(architecture: .x86_64)
-        let (frames, stop) = unwind(unwinder, ip: 0xdead_0000_0000, sp: 0x7fff_0000, stack: [1, 2, 3], space: try Space(path: path))
+        var unwinder = Unwinder(architecture: .x86_64)
+        let (frames, stop) = unwind(&unwinder, ip: 0xdead_0000_0000, sp: 0x7fff_0000, stack: [1, 2, 3], space: try Space(path: path))
         #expect(frames == [0xdead_0000_0000])
         #expect(stop == .noUnwindInfo)
     }
