@@ -91,6 +91,28 @@ import Testing
     }
 
     @Test(.enabled(if: fixture != nil && UnwindArchitecture.host == .x86_64, "needs clang on x86_64"))
+    func aCopyKeepsTheCachesAndCountsApart() throws {
+        let path = try #require(Self.fixture)
+        let space = try Space(path: path)
+        let table = try symbols(path)
+        let unit = try #require(table["unit"]), workA = try #require(table["work_a"])
+        var unwinder = Unwinder(architecture: .x86_64)
+        let first = unwind(&unwinder, ip: unit, sp: 0x7fff_0000, stack: [workA + 8], space: space)
+        // A copy unwinds the same sample from the rows and module the original compiled and loaded.
+        var copy = unwinder
+        let second = unwind(&copy, ip: unit, sp: 0x7fff_0000, stack: [workA + 8], space: space)
+        #expect(second.0 == first.0)
+        #expect(second.1 == first.1)
+        #expect(copy.statistics.rowMisses == 2)
+        #expect(copy.statistics.rowLookups == 4)
+        #expect(copy.statistics.modulesLoaded == 1)
+        #expect(copy.statistics.unwinds == 2)
+        // The original is a value: the copy's work does not show in it.
+        #expect(unwinder.statistics.unwinds == 1)
+        #expect(unwinder.statistics.rowLookups == 2)
+    }
+
+    @Test(.enabled(if: fixture != nil && UnwindArchitecture.host == .x86_64, "needs clang on x86_64"))
     func leafRepairInsertsTheSkippedCallerOnly() throws {
         let path = try #require(Self.fixture)
         let space = try Space(path: path)
