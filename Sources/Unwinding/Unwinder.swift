@@ -221,7 +221,11 @@ public struct Unwinder {
     private enum Step { case ok, outermost, truncated, invalid }
 
     /// Computes the caller's registers (`callerRegisters`) from the frame's (`registers`).
-    private func unwindOne(row: CompiledRow, known: inout UInt64, memory: StackMemory,
+    ///
+    /// `mutating` though it changes nothing in `self`: called from the unwind loop, a
+    /// non-mutating method would be passed a copy of `self` (a retain of every cache), once per
+    /// frame; this way it reads `expressions` in place.
+    private mutating func unwindOne(row: CompiledRow, known: inout UInt64, memory: StackMemory,
                            registers: UnsafeMutableBufferPointer<UInt64>,
                            callerRegisters: UnsafeMutableBufferPointer<UInt64>) -> Step {
         // The CFA.
@@ -230,8 +234,8 @@ public struct Unwinder {
             guard known & (1 << UInt64(row.cfaRegister)) != 0 else { return .invalid }
             cfa = registers[Int(row.cfaRegister)] &+ UInt64(bitPattern: row.cfaOffset)
         } else {
-            switch evaluate(expressions[Int(row.cfaExpression)], cfa: nil, known: known, memory: memory,
-                              registers: registers) {
+            switch Self.evaluate(expressions[Int(row.cfaExpression)], cfa: nil, known: known, memory: memory,
+                                   registers: registers, registerCount: architecture.dwarfRegisterCount) {
             case .value(let value): cfa = value
             case .truncated: return .truncated
             case .invalid: return .invalid
@@ -281,8 +285,8 @@ public struct Unwinder {
                     callerKnown &= ~bit
                 }
             case .atExpression, .valueExpression:
-                var result = evaluate(expressions[Int(rule.expression)], cfa: cfa, known: known, memory: memory,
-                                      registers: registers)
+                var result = Self.evaluate(expressions[Int(rule.expression)], cfa: cfa, known: known, memory: memory,
+                                           registers: registers, registerCount: architecture.dwarfRegisterCount)
                 if rule.kind == .atExpression, case .value(let address) = result { result = memory.read(address) }
                 if let stop = store(result, slot: slot) { return stop }
             }
@@ -295,8 +299,9 @@ public struct Unwinder {
 
     /// A small DWARF expression machine: what CFI uses (register bases, constants, arithmetic,
     /// comparisons, `deref` of the copied stack). Glibc's PLT and signal-frame rules need it.
-    private func evaluate(_ ops: [ExpressionOp], cfa: UInt64?, known: UInt64, memory: StackMemory,
-                          registers: UnsafeMutableBufferPointer<UInt64>) -> StackMemory.Read {
+    /// `registerCount`: the DWARF registers there are slots for.
+    private static func evaluate(_ ops: [ExpressionOp], cfa: UInt64?, known: UInt64, memory: StackMemory,
+                                 registers: UnsafeMutableBufferPointer<UInt64>, registerCount: Int) -> StackMemory.Read {
         var stack: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
         var depth = 0
         return withUnsafeMutableBytes(of: &stack) { raw -> StackMemory.Read in
@@ -308,7 +313,7 @@ public struct Unwinder {
                 return true
             }
             func register(_ slot: Int) -> UInt64? {
-                guard slot < architecture.dwarfRegisterCount, known & (1 << UInt64(slot)) != 0 else { return nil }
+                guard slot < registerCount, known & (1 << UInt64(slot)) != 0 else { return nil }
                 return registers[slot]
             }
             for op in ops {
