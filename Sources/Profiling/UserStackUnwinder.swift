@@ -18,7 +18,7 @@ struct UserStackUnwinder {
 
     let strategy: RecordingInterpretation.UserStacks
     private let registerMask: UInt64
-    private let unwinder = Unwinder()
+    private var unwinder = Unwinder()
     private var unwound: [UInt64] = []
     private(set) var counts = Counts()
 

@@ -47,17 +47,15 @@ struct CompiledRow {
     var isSignalFrame: Bool
 }
 
-/// The CFI of one ELF file (`.eh_frame`, else `.debug_frame`), with compiled rows cached per
-/// file offset. Reads through its image's libelf handle and owns its libdw handles; not
-/// thread-safe.
+/// The CFI of one ELF file (`.eh_frame`, else `.debug_frame`). Reads through its image's libelf
+/// handle and owns its libdw handles; not thread-safe. ``Unwinder`` caches the rows compiled
+/// from it.
 final class CFIModule {
     let image: ELFImage
     private let ehFrame: OpaquePointer?
     private var dwarf: OpaquePointer?
     private var debugFrame: OpaquePointer?
     private var triedDebugFrame = false
-    /// Row index per looked-up file offset; -1 when no CFI covers it.
-    @exclusivity(unchecked) var rowByOffset: [UInt64: Int32] = [:]
 
     init?(path: String, expectedBuildID: [UInt8]?) {
         guard let image = try? ELFImage(path: path) else { return nil }

@@ -45,34 +45,32 @@ public struct UnwindStatistics: Sendable {
 /// libdw parses from `.eh_frame` / `.debug_frame`. Rows are compiled once per (module, pc) into
 /// a small rule list, so a sample costs a few dictionary lookups and memory reads per frame.
 ///
-/// Not thread-safe (libdw and libelf handles are not): confine an instance to one thread.
-public final class Unwinder {
+/// A value whose caches (modules, compiled rows, statistics) grow as it unwinds: keep one in a
+/// `var` for a whole report and call its `mutating` methods, so exclusivity is checked at
+/// compile time. Copies share the loaded modules' libdw handles, which are not thread-safe:
+/// confine an unwinder and its copies to one thread.
+public struct Unwinder {
     public let architecture: UnwindArchitecture
-    @exclusivity(unchecked) public private(set) var statistics = UnwindStatistics()
+    public private(set) var statistics = UnwindStatistics()
 
-    /// Per module id: nil until loaded; `.some(nil)` when the module has no usable CFI.
-    @exclusivity(unchecked) private var modules: [CFIModule?] = []
-    @exclusivity(unchecked) private var moduleLoaded: [Bool] = []
-    @exclusivity(unchecked) private var rows: [CompiledRow] = []
-    @exclusivity(unchecked) private var expressions: [[ExpressionOp]] = []
-    /// The frame's registers and its caller's, by slot: two fixed buffers swapped at each step
-    /// (arrays cost a uniqueness check and reference counting at every register written).
-    private var registers: UnsafeMutableBufferPointer<UInt64>
-    private var callerRegisters: UnsafeMutableBufferPointer<UInt64>
-    @exclusivity(unchecked) private var scratchFrames: [UInt64] = []
+    /// Per module id; grows to the highest id seen.
+    private var modules: [ModuleCache] = []
+    private var rows: [CompiledRow] = []
+    private var expressions: [[ExpressionOp]] = []
+    private var scratchFrames: [UInt64] = []
+
+    /// What is known of one module: its CFI once loaded, and the row at each looked-up offset.
+    private struct ModuleCache {
+        var isLoaded = false
+        /// nil until loaded, and when the module has no usable CFI.
+        var cfi: CFIModule?
+        /// Row index per looked-up file offset; -1 when no CFI covers it.
+        var rowByOffset: [UInt64: Int32] = [:]
+    }
 
     public init(architecture: UnwindArchitecture = .host) {
         self.architecture = architecture
-        registers = .allocate(capacity: architecture.slotCount)
-        registers.initialize(repeating: 0)
-        callerRegisters = .allocate(capacity: architecture.slotCount)
-        callerRegisters.initialize(repeating: 0)
         scratchFrames.reserveCapacity(4)
-    }
-
-    deinit {
-        registers.deallocate()
-        callerRegisters.deallocate()
     }
 
     /// Unwinds one sample.
@@ -83,8 +81,24 @@ public final class Unwinder {
     ///   - stack: the copied user stack; it starts at the sampled stack pointer.
     ///   - frames: receives the sampled pc, then each caller's return address (absolute).
     /// - Returns: why unwinding stopped. At least the sampled pc is appended when it is known.
-    public func unwind(registers sampled: WordArray, registerMask: UInt64, stack: UnsafeRawBufferPointer,
-                       space: some UnwindAddressSpace, maxFrames: Int = 256, into frames: inout [UInt64]) -> UnwindStop {
+    public mutating func unwind(registers sampled: WordArray, registerMask: UInt64, stack: UnsafeRawBufferPointer,
+                                space: some UnwindAddressSpace, maxFrames: Int = 256, into frames: inout [UInt64]) -> UnwindStop {
+        // The frame's registers and its caller's, by slot: two stack buffers swapped at each step
+        // (arrays cost a uniqueness check and reference counting at every register written).
+        let slotCount = architecture.slotCount
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * slotCount) { buffer in
+            buffer.initialize(repeating: 0)
+            return unwind(registers: sampled, registerMask: registerMask, stack: stack, space: space, maxFrames: maxFrames,
+                          frame: UnsafeMutableBufferPointer(rebasing: buffer[0..<slotCount]),
+                          caller: UnsafeMutableBufferPointer(rebasing: buffer[slotCount...]), into: &frames)
+        }
+    }
+
+    private mutating func unwind(registers sampled: WordArray, registerMask: UInt64, stack: UnsafeRawBufferPointer,
+                                 space: some UnwindAddressSpace, maxFrames: Int,
+                                 frame: UnsafeMutableBufferPointer<UInt64>, caller: UnsafeMutableBufferPointer<UInt64>,
+                                 into frames: inout [UInt64]) -> UnwindStop {
+        var registers = frame, callerRegisters = caller
         statistics.unwinds += 1
         let architecture = self.architecture
         let pcSlot = architecture.pcSlot, spSlot = architecture.spSlot
@@ -112,7 +126,8 @@ public final class Unwinder {
                   let rowIndex = row(module: location.module, fileOffset: location.fileOffset, space: space) else {
                 return .noUnwindInfo
             }
-            let step = unwindOne(row: rows[Int(rowIndex)], known: &known, memory: memory)
+            let step = unwindOne(row: rows[Int(rowIndex)], known: &known, memory: memory,
+                                 registers: registers, callerRegisters: callerRegisters)
             switch step {
             case .ok:
                 break
@@ -149,12 +164,14 @@ public final class Unwinder {
     ///   - chainCaller: the second entry, if any.
     /// - Returns: the return address to insert after the sampled pc, or nil when the chain
     ///   already has it or the CFI cannot tell.
-    public func leafCaller(registers sampled: WordArray, registerMask: UInt64, stack: UnsafeRawBufferPointer,
-                           space: some UnwindAddressSpace, chainPC: UInt64, chainCaller: UInt64?) -> UInt64? {
-        scratchFrames.removeAll(keepingCapacity: true)
-        var frames = scratchFrames
-        scratchFrames = []
-        defer { scratchFrames = frames }
+    public mutating func leafCaller(registers sampled: WordArray, registerMask: UInt64, stack: UnsafeRawBufferPointer,
+                                    space: some UnwindAddressSpace, chainPC: UInt64, chainCaller: UInt64?) -> UInt64? {
+        // Unwind into the scratch array moved out of `self` (it cannot be passed `inout` while
+        // `self` is), and moved back after.
+        var frames: [UInt64] = []
+        swap(&frames, &scratchFrames)
+        defer { swap(&frames, &scratchFrames) }
+        frames.removeAll(keepingCapacity: true)
         _ = unwind(registers: sampled, registerMask: registerMask, stack: stack, space: space, maxFrames: 2, into: &frames)
         guard frames.count >= 2, frames[0] == chainPC else { return nil }
         let caller = frames[1]
@@ -163,22 +180,30 @@ public final class Unwinder {
 
     // MARK: - Rows
 
-    private func row(module: Int32, fileOffset: UInt64, space: some UnwindAddressSpace) -> Int32? {
+    private mutating func row(module: Int32, fileOffset: UInt64, space: some UnwindAddressSpace) -> Int32? {
         statistics.rowLookups += 1
         let index = Int(module)
         guard index >= 0 else { return nil }
+        if index >= modules.count || !modules[index].isLoaded { load(module: module, space: space) }
+        guard modules[index].cfi != nil else { return nil }
+        if let cached = modules[index].rowByOffset[fileOffset] { return cached >= 0 ? cached : nil }
+        return compileRow(module: index, fileOffset: fileOffset)
+    }
+
+    private mutating func load(module: Int32, space: some UnwindAddressSpace) {
+        let index = Int(module)
         if index >= modules.count {
-            modules.append(contentsOf: repeatElement(nil, count: index + 1 - modules.count))
-            moduleLoaded.append(contentsOf: repeatElement(false, count: index + 1 - moduleLoaded.count))
+            modules.append(contentsOf: repeatElement(ModuleCache(), count: index + 1 - modules.count))
         }
-        if !moduleLoaded[index] {
-            moduleLoaded[index] = true
-            modules[index] = CFIModule(path: space.path(ofModule: module), expectedBuildID: space.buildID(ofModule: module))
-            if modules[index] != nil { statistics.modulesLoaded += 1 }
-        }
-        guard let cfi = modules[index] else { return nil }
-        if let cached = cfi.rowByOffset[fileOffset] { return cached >= 0 ? cached : nil }
+        modules[index].isLoaded = true
+        modules[index].cfi = CFIModule(path: space.path(ofModule: module), expectedBuildID: space.buildID(ofModule: module))
+        if modules[index].cfi != nil { statistics.modulesLoaded += 1 }
+    }
+
+    /// Asks libdw for the row at a file offset not looked up before, and caches the answer.
+    private mutating func compileRow(module index: Int, fileOffset: UInt64) -> Int32? {
         statistics.rowMisses += 1
+        guard let cfi = modules[index].cfi else { return nil }
         var result: Int32 = -1
         if let address = cfi.image.virtualAddress(forFileOffset: fileOffset), let frame = cfi.frame(at: address) {
             if let compiled = RowCompiler.compile(frame, architecture: architecture, expressions: &expressions) {
@@ -187,7 +212,7 @@ public final class Unwinder {
             }
             free(UnsafeMutableRawPointer(frame))
         }
-        cfi.rowByOffset[fileOffset] = result
+        modules[index].rowByOffset[fileOffset] = result
         return result >= 0 ? result : nil
     }
 
@@ -195,14 +220,22 @@ public final class Unwinder {
 
     private enum Step { case ok, outermost, truncated, invalid }
 
-    private func unwindOne(row: CompiledRow, known: inout UInt64, memory: StackMemory) -> Step {
+    /// Computes the caller's registers (`callerRegisters`) from the frame's (`registers`).
+    ///
+    /// `mutating` though it changes nothing in `self`: called from the unwind loop, a
+    /// non-mutating method would be passed a copy of `self` (a retain of every cache), once per
+    /// frame; this way it reads `expressions` in place.
+    private mutating func unwindOne(row: CompiledRow, known: inout UInt64, memory: StackMemory,
+                           registers: UnsafeMutableBufferPointer<UInt64>,
+                           callerRegisters: UnsafeMutableBufferPointer<UInt64>) -> Step {
         // The CFA.
         var cfa: UInt64
         if row.cfaRegister >= 0 {
             guard known & (1 << UInt64(row.cfaRegister)) != 0 else { return .invalid }
             cfa = registers[Int(row.cfaRegister)] &+ UInt64(bitPattern: row.cfaOffset)
         } else {
-            switch evaluate(expressions[Int(row.cfaExpression)], cfa: nil, known: known, memory: memory) {
+            switch Self.evaluate(expressions[Int(row.cfaExpression)], cfa: nil, known: known, memory: memory,
+                                   registers: registers, registerCount: architecture.dwarfRegisterCount) {
             case .value(let value): cfa = value
             case .truncated: return .truncated
             case .invalid: return .invalid
@@ -252,7 +285,8 @@ public final class Unwinder {
                     callerKnown &= ~bit
                 }
             case .atExpression, .valueExpression:
-                var result = evaluate(expressions[Int(rule.expression)], cfa: cfa, known: known, memory: memory)
+                var result = Self.evaluate(expressions[Int(rule.expression)], cfa: cfa, known: known, memory: memory,
+                                           registers: registers, registerCount: architecture.dwarfRegisterCount)
                 if rule.kind == .atExpression, case .value(let address) = result { result = memory.read(address) }
                 if let stop = store(result, slot: slot) { return stop }
             }
@@ -265,7 +299,9 @@ public final class Unwinder {
 
     /// A small DWARF expression machine: what CFI uses (register bases, constants, arithmetic,
     /// comparisons, `deref` of the copied stack). Glibc's PLT and signal-frame rules need it.
-    private func evaluate(_ ops: [ExpressionOp], cfa: UInt64?, known: UInt64, memory: StackMemory) -> StackMemory.Read {
+    /// `registerCount`: the DWARF registers there are slots for.
+    private static func evaluate(_ ops: [ExpressionOp], cfa: UInt64?, known: UInt64, memory: StackMemory,
+                                 registers: UnsafeMutableBufferPointer<UInt64>, registerCount: Int) -> StackMemory.Read {
         var stack: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
         var depth = 0
         return withUnsafeMutableBytes(of: &stack) { raw -> StackMemory.Read in
@@ -277,7 +313,7 @@ public final class Unwinder {
                 return true
             }
             func register(_ slot: Int) -> UInt64? {
-                guard slot < architecture.dwarfRegisterCount, known & (1 << UInt64(slot)) != 0 else { return nil }
+                guard slot < registerCount, known & (1 << UInt64(slot)) != 0 else { return nil }
                 return registers[slot]
             }
             for op in ops {

@@ -59,7 +59,7 @@ import Testing
         return words
     }
 
-    func unwind(_ unwinder: Unwinder, ip: UInt64, sp: UInt64, stack: [UInt64], space: Space) -> ([UInt64], UnwindStop) {
+    func unwind(_ unwinder: inout Unwinder, ip: UInt64, sp: UInt64, stack: [UInt64], space: Space) -> ([UInt64], UnwindStop) {
         let words = registers(ip: ip, sp: sp)
         var frames: [UInt64] = []
         let stop = words.withUnsafeBytes { registerBytes in
@@ -77,17 +77,39 @@ import Testing
         let space = try Space(path: path)
         let table = try symbols(path)
         let unit = try #require(table["unit"]), workA = try #require(table["work_a"])
-        let unwinder = Unwinder(architecture: .x86_64)
+        var unwinder = Unwinder(architecture: .x86_64)
         // At unit's first instruction the return address is at [sp]; the copy holds only it.
         let returnAddress = workA + 8
-        let (frames, stop) = unwind(unwinder, ip: unit, sp: 0x7fff_0000, stack: [returnAddress], space: space)
+        let (frames, stop) = unwind(&unwinder, ip: unit, sp: 0x7fff_0000, stack: [returnAddress], space: space)
         #expect(frames == [unit, returnAddress])
         #expect(stop == .truncated)
         #expect(unwinder.statistics.rowMisses == 2)
         // The same pcs again: served from the per-(module, pc) cache.
-        _ = unwind(unwinder, ip: unit, sp: 0x7fff_0000, stack: [returnAddress], space: space)
+        _ = unwind(&unwinder, ip: unit, sp: 0x7fff_0000, stack: [returnAddress], space: space)
         #expect(unwinder.statistics.rowMisses == 2)
         #expect(unwinder.statistics.rowLookups == 4)
+    }
+
+    @Test(.enabled(if: fixture != nil && UnwindArchitecture.host == .x86_64, "needs clang on x86_64"))
+    func aCopyKeepsTheCachesAndCountsApart() throws {
+        let path = try #require(Self.fixture)
+        let space = try Space(path: path)
+        let table = try symbols(path)
+        let unit = try #require(table["unit"]), workA = try #require(table["work_a"])
+        var unwinder = Unwinder(architecture: .x86_64)
+        let first = unwind(&unwinder, ip: unit, sp: 0x7fff_0000, stack: [workA + 8], space: space)
+        // A copy unwinds the same sample from the rows and module the original compiled and loaded.
+        var copy = unwinder
+        let second = unwind(&copy, ip: unit, sp: 0x7fff_0000, stack: [workA + 8], space: space)
+        #expect(second.0 == first.0)
+        #expect(second.1 == first.1)
+        #expect(copy.statistics.rowMisses == 2)
+        #expect(copy.statistics.rowLookups == 4)
+        #expect(copy.statistics.modulesLoaded == 1)
+        #expect(copy.statistics.unwinds == 2)
+        // The original is a value: the copy's work does not show in it.
+        #expect(unwinder.statistics.unwinds == 1)
+        #expect(unwinder.statistics.rowLookups == 2)
     }
 
     @Test(.enabled(if: fixture != nil && UnwindArchitecture.host == .x86_64, "needs clang on x86_64"))
@@ -96,7 +118,7 @@ import Testing
         let space = try Space(path: path)
         let table = try symbols(path)
         let unit = try #require(table["unit"]), workA = try #require(table["work_a"]), main = try #require(table["main"])
-        let unwinder = Unwinder(architecture: .x86_64)
+        var unwinder = Unwinder(architecture: .x86_64)
         let words = registers(ip: unit, sp: 0x7fff_0000)
         let stack: [UInt64] = [workA + 8]
         func repair(_ chainCaller: UInt64?) -> UInt64? {
@@ -115,8 +137,8 @@ import Testing
     @Test(.enabled(if: fixture != nil && UnwindArchitecture.host == .x86_64, "needs clang on x86_64"))
     func codeOutsideAnyModuleStopsWithoutInventingFrames() throws {
         let path = try #require(Self.fixture)
-        let unwinder = Unwinder(architecture: .x86_64)
-        let (frames, stop) = unwind(unwinder, ip: 0xdead_0000_0000, sp: 0x7fff_0000, stack: [1, 2, 3], space: try Space(path: path))
+        var unwinder = Unwinder(architecture: .x86_64)
+        let (frames, stop) = unwind(&unwinder, ip: 0xdead_0000_0000, sp: 0x7fff_0000, stack: [1, 2, 3], space: try Space(path: path))
         #expect(frames == [0xdead_0000_0000])
         #expect(stop == .noUnwindInfo)
     }
