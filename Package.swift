@@ -40,6 +40,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Helpers every test target shares: record bytes, synthetic perf.data, C fixtures, processes, profiles.
+        .target(name: "TestSupport", dependencies: ["PerfEvents", "PerfRecords", "ProfileModel"], path: "Tests/TestSupport"),
         .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CPerfEvent"]),
         .testTarget(name: "PerfRecordsTests", dependencies: ["PerfRecords", "PerfEvents"]),
         .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication"]),
