@@ -42,8 +42,8 @@ let package = Package(
         ),
         // Helpers every test target shares: record bytes, synthetic perf.data, C fixtures, processes, profiles.
         .target(name: "TestSupport", dependencies: ["PerfEvents", "PerfRecords", "ProfileModel"], path: "Tests/TestSupport"),
-        .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CPerfEvent"]),
-        .testTarget(name: "PerfRecordsTests", dependencies: ["PerfRecords", "PerfEvents"]),
+        .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CPerfEvent", "TestSupport"]),
+        .testTarget(name: "PerfRecordsTests", dependencies: ["PerfRecords", "PerfEvents", "TestSupport"]),
         .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "ProfileModel", "ProfileImport"]),
         .testTarget(name: "ProfileModelTests", dependencies: ["ProfileModel"]),
