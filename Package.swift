@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CPerfEvent", "TestSupport"]),
         .testTarget(name: "PerfRecordsTests", dependencies: ["PerfRecords", "PerfEvents", "TestSupport"]),
         .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication"]),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "ProfileModel", "ProfileImport"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "ProfileModel", "ProfileImport", "TestSupport"]),
         .testTarget(name: "ProfileModelTests", dependencies: ["ProfileModel"]),
         .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfRecords", "Symbolication"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfEvents"]),
