@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfRecords", "Symbolication", "TestSupport"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfEvents"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "ProfileModel", "PerfRecords", "PerfEvents"]),
-        .testTarget(name: "PerchTests", dependencies: ["PerfRecords", "Profiling"], exclude: ["Data", "Browser"]),
+        .testTarget(name: "PerchTests", dependencies: ["PerfRecords", "Profiling", "TestSupport"], exclude: ["Data", "Browser"]),
     ],
     swiftLanguageModes: [.v6]
 )
