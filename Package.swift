@@ -40,15 +40,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CPerfEvent"]),
-        .testTarget(name: "PerfRecordsTests", dependencies: ["PerfRecords", "PerfEvents"]),
-        .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication"]),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "ProfileModel", "ProfileImport"]),
+        // Helpers every test target shares: record bytes, synthetic perf.data, C fixtures, processes, profiles.
+        .target(name: "TestSupport", dependencies: ["PerfEvents", "PerfRecords", "ProfileModel"], path: "Tests/TestSupport"),
+        .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CPerfEvent", "TestSupport"]),
+        .testTarget(name: "PerfRecordsTests", dependencies: ["PerfRecords", "PerfEvents", "TestSupport"]),
+        .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication", "TestSupport"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "ProfileModel", "ProfileImport", "TestSupport"]),
         .testTarget(name: "ProfileModelTests", dependencies: ["ProfileModel"]),
-        .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfRecords", "Symbolication"]),
+        .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfRecords", "Symbolication", "TestSupport"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfEvents", "ProfileModel"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "ProfileModel", "PerfRecords", "PerfEvents"]),
-        .testTarget(name: "PerchTests", dependencies: ["PerfRecords", "Profiling"], exclude: ["Data", "Browser"]),
+        .testTarget(name: "PerchTests", dependencies: ["PerfRecords", "Profiling", "TestSupport"], exclude: ["Data", "Browser"]),
     ],
     swiftLanguageModes: [.v6]
 )

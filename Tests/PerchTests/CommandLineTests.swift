@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The command line's contract: bad values are refused while parsing (64, one line), write
 /// failures are errors except a closed pipe, and a command perch cannot launch gets the shell's
@@ -14,18 +15,8 @@ import Testing
 
     /// Runs perch with stdout on `stdout` (stderr collected), not through a pipe we read.
     private func perch(_ arguments: [String], stdout: FileHandle) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Support.perch)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: Support.workDirectory)
-        let err = Pipe()
-        process.standardOutput = stdout
-        process.standardError = err
-        try process.run()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(reason: process.terminationReason, status: process.terminationStatus,
-                   stderr: String(decoding: errData, as: UTF8.self))
+        let outcome = try ProcessRunner.run(Support.perch, arguments, directory: Support.workDirectory, standardOutput: stdout)
+        return Run(reason: outcome.reason, status: outcome.status, stderr: outcome.stderr)
     }
 
     /// A small recording to report on.

@@ -128,40 +128,24 @@ import Testing
 
 import PerfEvents
 import PerfRecords
+import TestSupport
 
 /// The Benchmarks package's recording-shaped workload: `count` samples over a few hundred distinct
 /// frame-pointer stacks in one mapped executable.
 enum BenchWorkload {
     static func file(count: Int, path: String) throws {
-        var attributes = EventAttributes(kind: .cpuClock)
-        attributes.samplePeriodOrFrequency = 4000
-        attributes.flags = [.frequency, .sampleIDAll, .mmap2, .comm]
-        attributes.sampleType = [.identifier, .ip, .tid, .time, .cpu, .period, .callchain]
+        let attributes = samplingAttributes()
         let writer = try PerfDataWriter(path: path, events: [EventDescription(attributes: attributes, ids: [1])])
-        var mmap: [UInt8] = []
-        func put<T: FixedWidthInteger>(_ value: T, _ bytes: inout [UInt8]) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
-        let name = Array("/usr/bin/true".utf8) + [0, 0, 0]
-        put(RecordType.mmap2.rawValue, &mmap); put(UInt16(2), &mmap); put(UInt16(8 + 64 + name.count + 40), &mmap)
-        put(UInt32(100), &mmap); put(UInt32(100), &mmap); put(UInt64(0x40_0000), &mmap); put(UInt64(0x10_0000), &mmap); put(UInt64(0), &mmap)
-        put(UInt32(0), &mmap); put(UInt32(0), &mmap); put(UInt64(0), &mmap); put(UInt64(0), &mmap); put(UInt32(5), &mmap); put(UInt32(2), &mmap)
-        mmap += name
-        for _ in 0..<5 { put(UInt64(0), &mmap) }
-        mmap.withUnsafeBytes { writer.append($0) }
-        var bytes: [UInt8] = []
+        writer.append(RecordBytes.mmap2(pid: 100, tid: 100, start: 0x40_0000, length: 0x10_0000, filename: "/usr/bin/true",
+                                        trailer: SampleID(id: 1), attributes: attributes))
         for index in 0..<count {
-            bytes.removeAll(keepingCapacity: true)
             let depth = 8 + index % 8
-            put(RecordType.sample.rawValue, &bytes); put(UInt16(2), &bytes); put(UInt16(8 + 7 * 8 + 8 * (depth + 1)), &bytes)
-            put(UInt64(1), &bytes)
-            put(UInt64(0x40_1000 + (index % 97) * 16), &bytes)
-            put(UInt32(100), &bytes); put(UInt32(100 + index % 4), &bytes)
-            put(UInt64(index), &bytes)
-            put(UInt64(index % 2), &bytes)
-            put(UInt64(250_000), &bytes)
-            put(UInt64(depth + 1), &bytes)
-            put(CallchainContext.user.rawValue, &bytes)
-            for level in 0..<depth { put(UInt64(0x40_1000 + ((index / (level + 1)) % 31) * 64 + level * 4096), &bytes) }
-            bytes.withUnsafeBytes { writer.append($0) }
+            let callchain = [CallchainContext.user.rawValue]
+                + (0..<depth).map { level in UInt64(0x40_1000 + ((index / (level + 1)) % 31) * 64 + level * 4096) }
+            writer.append(RecordBytes.sample(
+                ip: UInt64(0x40_1000 + (index % 97) * 16),
+                id: SampleID(pid: 100, tid: Int32(100 + index % 4), time: UInt64(index), cpu: UInt32(index % 2), id: 1),
+                period: 250_000, callchain: callchain, attributes: attributes))
         }
         try writer.finish(features: PerfDataFeatures())
     }

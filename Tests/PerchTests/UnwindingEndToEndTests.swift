@@ -1,20 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// DWARF unwinding, `auto` and leaf-frame repair, end to end: the real `perch` on fixtures built
 /// without frame pointers, on the real kernel. Serialized: the weight checks need the CPUs.
 @Suite(.serialized) struct UnwindingEndToEndTests {
     private func output(_ name: String) -> String { Support.workDirectory + "/" + name }
-
-    /// Builds a C fixture with the given flags into its own file, once.
-    private func buildC(_ name: String, suffix: String, flags: [String], extra: [String] = []) throws -> String {
-        let path = output(name + "-" + suffix)
-        if FileManager.default.fileExists(atPath: path) { return path }
-        let result = try Support.run("clang", flags + ["-o", path, Support.packageRoot + "/Fixtures/\(name).c"] + extra)
-        guard result.status == 0 else { throw TestFailure("clang failed for \(name): \(result.stderr)") }
-        chmod(path, 0o755)
-        return path
-    }
 
     /// Folded stacks as (frames outermost first, count).
     private func folded(_ path: String) throws -> [(frames: [String], count: Int)] {
@@ -53,7 +44,7 @@ import Testing
     private var noFramePointers: [String] { ["-O2", "-g", "-fomit-frame-pointer"] }
 
     @Test func dwarfUnwindsCodeWithoutFramePointers() throws {
-        let binary = try buildC("known_weights", suffix: "omitfp", flags: noFramePointers)
+        let binary = try CCompiler.fixture("known_weights", flags: noFramePointers)
         let result = try Support.perch(["record", "--call-graph", "dwarf", "-o", output("unw-dwarf.data"), "--json", "--children", "--sort", "sym", "--", binary, "300"])
         try expectWeights(result, "dwarf")
         let summary = try JSONReport(result.stdout).summary
@@ -62,7 +53,7 @@ import Testing
     }
 
     @Test func autoUnwindsCodeWithoutFramePointers() throws {
-        let binary = try buildC("known_weights", suffix: "omitfp", flags: noFramePointers)
+        let binary = try CCompiler.fixture("known_weights", flags: noFramePointers)
         let result = try Support.perch(["record", "--call-graph", "auto", "-o", output("unw-auto.data"), "--json", "--children", "--sort", "sym", "--", binary, "300"])
         try expectWeights(result, "auto")
         let callGraph = try JSONReport(result.stdout).summary["callGraph"] as? String ?? ""
@@ -70,8 +61,8 @@ import Testing
     }
 
     @Test func framePointerChainsWithoutLeafFramePointersAreRepaired() throws {
-        let binary = try buildC("known_weights", suffix: "leafomit",
-                                flags: ["-O2", "-g", "-fno-omit-frame-pointer", "-momit-leaf-frame-pointer"])
+        let binary = try CCompiler.fixture("known_weights",
+                                           flags: ["-O2", "-g", "-fno-omit-frame-pointer", "-momit-leaf-frame-pointer"])
         let result = try Support.perch(["record", "--call-graph", "fp", "-o", output("unw-leaf.data"), "--json", "--children", "--sort", "sym", "--", binary, "300"])
         try expectWeights(result, "fp with leaf repair")
         let callGraph = try JSONReport(result.stdout).summary["callGraph"] as? String ?? ""
@@ -79,7 +70,7 @@ import Testing
     }
 
     @Test func stacksDeeperThanTheCopyAreMarkedTruncated() throws {
-        let binary = try buildC("known_weights", suffix: "omitfp", flags: noFramePointers)
+        let binary = try CCompiler.fixture("known_weights", flags: noFramePointers)
         let stacks = output("unw-trunc.folded")
         let result = try Support.perch(["record", "--call-graph", "dwarf,64", "-o", output("unw-trunc.data"), "--json", "--folded", stacks, "--", binary, "100"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -137,8 +128,8 @@ import Testing
     }
 
     @Test func dlopenedLibraryAndSignalHandlerFrames() throws {
-        let library = try buildC("dlopen_lib", suffix: "so", flags: noFramePointers + ["-shared", "-fPIC"])
-        let binary = try buildC("mixed_stacks", suffix: "omitfp", flags: noFramePointers, extra: ["-ldl"])
+        let library = try CCompiler.fixture("dlopen_lib", flags: noFramePointers + ["-shared", "-fPIC"])
+        let binary = try CCompiler.fixture("mixed_stacks", flags: noFramePointers, linking: ["-ldl"])
         let stacks = output("unw-mixed.folded")
         let result = try Support.perch(["record", "--call-graph", "dwarf", "-o", output("unw-mixed.data"), "-q", "--folded", stacks, "--", binary, library])
         #expect(result.status == 0, "\(result.stderr)")
@@ -154,7 +145,7 @@ import Testing
 
     @Test(.enabled(if: Support.commandExists("perf"), "perf is not installed"))
     func perchReportUnwindsPerfDwarfRecordings() throws {
-        let binary = try buildC("known_weights", suffix: "omitfp", flags: noFramePointers)
+        let binary = try CCompiler.fixture("known_weights", flags: noFramePointers)
         let data = output("unw-perf-dwarf.data")
         let recorded = try Support.run("perf", ["record", "-e", "cpu-clock", "-F", "2000", "--call-graph", "dwarf", "-o", data, "--", binary, "300"])
         #expect(recorded.status == 0, "\(recorded.stderr)")

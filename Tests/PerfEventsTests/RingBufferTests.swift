@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 import Glibc
 @testable import PerfEvents
 
@@ -16,12 +17,9 @@ private func ring(records: [[UInt8]], startingAt tail: UInt64, size: Int = 64) -
 }
 
 private func record(type: UInt32, words: [UInt64]) -> [UInt8] {
-    var bytes: [UInt8] = []
-    withUnsafeBytes(of: type) { bytes += $0 }
-    bytes += [0, 0]
-    withUnsafeBytes(of: UInt16(8 + 8 * words.count)) { bytes += $0 }
-    for word in words { withUnsafeBytes(of: word) { bytes += $0 } }
-    return bytes
+    var record = RecordBytes(rawType: type)
+    for word in words { record.append(word) }
+    return record.finished()
 }
 
 @Test func recordsThatWrapTheEndAreCopiedOutWhole() {

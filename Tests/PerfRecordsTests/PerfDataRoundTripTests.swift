@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 import PerfEvents
 @testable import PerfRecords
 import Glibc
@@ -7,10 +8,7 @@ import Glibc
     let path = "/tmp/perch-roundtrip-\(getpid()).data"
     defer { unlink(path) }
     let event = EventDescription(attributes: samplingAttributes(), ids: [7, 8])
-    let writer = try PerfDataWriter(path: path, events: [event])
     let records = (0..<1000).map { sampleRecord(ip: UInt64(0x1000 + $0), pid: 1, tid: 2, time: UInt64($0), callchain: [UInt64($0)]) }
-    for record in records { record.withUnsafeBytes { writer.append($0) } }
-    writer.appendFinishedRound()
     var features = PerfDataFeatures()
     features.hostname = "host"
     features.osRelease = "6.18"
@@ -18,7 +16,7 @@ import Glibc
     features.cpusAvailable = 2
     features.cpusOnline = 2
     features.buildIDs = [BuildIDEntry(path: "/usr/bin/app", buildID: Array(1...20))]
-    try writer.finish(features: features)
+    try SyntheticPerfData.write(records.map(PerfDataItem.record) + [.finishedRound], to: path, events: [event], features: features)
 
     let file = try PerfDataFile(path: path)
     #expect(file.events.count == 1)
@@ -47,12 +45,9 @@ import Glibc
     #expect { try PerfDataFile(path: path) } throws: { "\($0)".contains("not a perf.data file") }
 
     // A valid magic with sections pointing past the end of the file.
-    var header = [UInt8](repeating: 0, count: 104)
-    withUnsafeBytes(of: UInt64(0x3245_4c49_4652_4550).littleEndian) { header.replaceSubrange(0..<8, with: $0) }
-    withUnsafeBytes(of: UInt64(104).littleEndian) { header.replaceSubrange(8..<16, with: $0) }
-    withUnsafeBytes(of: UInt64(144).littleEndian) { header.replaceSubrange(16..<24, with: $0) }
-    withUnsafeBytes(of: UInt64(104).littleEndian) { header.replaceSubrange(24..<32, with: $0) }
-    withUnsafeBytes(of: UInt64(1 << 30).littleEndian) { header.replaceSubrange(32..<40, with: $0) }
+    var header: [UInt8] = []
+    for word: UInt64 in [0x3245_4c49_4652_4550, 104, 144, 104, 1 << 30] { header.appendLittleEndian(word) }
+    header += [UInt8](repeating: 0, count: 104 - header.count)
     write(header)
     #expect { try PerfDataFile(path: path) } throws: { "\($0)".contains("malformed") }
 

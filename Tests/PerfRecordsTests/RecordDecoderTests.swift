@@ -1,8 +1,9 @@
 import Testing
+import TestSupport
 import PerfEvents
 @testable import PerfRecords
 
-private let decoder = RecordDecoder(events: [EventDescription(attributes: samplingAttributes(), ids: [7])])
+private let decoder = RecordDecoder(events: SyntheticPerfData.samplingEvents)
 
 /// Decodes `bytes` and hands the record to `body` while its bytes are alive.
 private func decode(_ bytes: [UInt8], _ body: (Record) -> Void = { _ in }) throws {
@@ -26,14 +27,10 @@ private func decode(_ bytes: [UInt8], _ body: (Record) -> Void = { _ in }) throw
 }
 
 @Test func decodesMmap2CommForkAndLostWithTheirTrailers() throws {
-    var mmap = RecordBytes(type: .mmap2, misc: 2)
-    mmap.append(UInt32(10)); mmap.append(UInt32(11))
-    mmap.append(UInt64(0x40_0000)); mmap.append(UInt64(0x1000)); mmap.append(UInt64(0x2000))
-    mmap.append(UInt32(8)); mmap.append(UInt32(1)); mmap.append(UInt64(99)); mmap.append(UInt64(0))
-    mmap.append(UInt32(5)); mmap.append(UInt32(2))
-    mmap.appendString("/usr/bin/app")
-    appendTrailer(&mmap, pid: 10, tid: 11, time: 500)
-    try decode(mmap.finished()) { record in
+    let mmap = RecordBytes.mmap2(pid: 10, tid: 11, start: 0x40_0000, length: 0x1000, pageOffset: 0x2000,
+                                 major: 8, minor: 1, inode: 99, protection: 5, flags: 2, filename: "/usr/bin/app",
+                                 trailer: SampleID(pid: 10, tid: 11, time: 500))
+    try decode(mmap) { record in
         guard case .mmap(let decoded) = record else { Issue.record("not mmap"); return }
         #expect(decoded.start == 0x40_0000 && decoded.length == 0x1000 && decoded.pageOffset == 0x2000)
         #expect(decoded.inode == 99 && decoded.major == 8)
@@ -41,27 +38,20 @@ private func decode(_ bytes: [UInt8], _ body: (Record) -> Void = { _ in }) throw
         #expect(decoded.sampleID.time == 500 && decoded.sampleID.hasTime)
     }
 
-    var comm = RecordBytes(type: .comm, misc: 1 << 13)
-    comm.append(UInt32(10)); comm.append(UInt32(11))
-    comm.appendString("worker")
-    appendTrailer(&comm, pid: 10, tid: 11, time: 600)
-    try decode(comm.finished()) { record in
+    let comm = RecordBytes.comm(pid: 10, tid: 11, name: "worker", exec: true, trailer: SampleID(pid: 10, tid: 11, time: 600))
+    try decode(comm) { record in
         guard case .comm(let name) = record else { Issue.record("not comm"); return }
         #expect(name.name == "worker" && name.isExec && name.tid == 11)
     }
 
-    var fork = RecordBytes(type: .fork)
-    fork.append(UInt32(20)); fork.append(UInt32(10)); fork.append(UInt32(21)); fork.append(UInt32(11)); fork.append(UInt64(700))
-    appendTrailer(&fork, pid: 20, tid: 21, time: 700)
-    try decode(fork.finished()) { record in
+    let fork = RecordBytes.fork(pid: 20, parentPID: 10, tid: 21, parentTID: 11, time: 700, trailer: SampleID(pid: 20, tid: 21, time: 700))
+    try decode(fork) { record in
         guard case .fork(let task) = record else { Issue.record("not fork"); return }
         #expect(task.pid == 20 && task.parentPID == 10 && task.tid == 21 && task.time == 700)
     }
 
-    var lost = RecordBytes(type: .lost)
-    lost.append(UInt64(7)); lost.append(UInt64(123))
-    appendTrailer(&lost, pid: 0, tid: 0, time: 800)
-    try decode(lost.finished()) { record in
+    let lost = RecordBytes.lost(id: 7, count: 123, trailer: SampleID(time: 800))
+    try decode(lost) { record in
         guard case .lost(_, let count, _) = record else { Issue.record("not lost"); return }
         #expect(count == 123)
     }

@@ -1,13 +1,10 @@
 import Testing
+import TestSupport
 import PerfEvents
 @testable import PerfRecords
 import Glibc
 
-/// One item of a synthetic data section: a record, or a FINISHED_ROUND marker.
-private enum Item {
-    case record([UInt8])
-    case round
-}
+private typealias Item = PerfDataItem
 
 /// What the iterator handed on for one record: its position among the records written
 /// (markers not counted), its time, its event and its type.
@@ -21,22 +18,12 @@ private struct Seen: Equatable, CustomStringConvertible {
 }
 
 /// Writes `items` to a perf.data file, maps it, and returns what `TimeOrderedRecords` hands on.
-private func handedOn(_ items: [Item], events: [EventDescription] = [EventDescription(attributes: samplingAttributes(), ids: [7])],
+private func handedOn(_ items: [Item], events: [EventDescription] = SyntheticPerfData.samplingEvents,
                       passes: Int = 1, name: String = #function) throws -> [Seen] {
     let path = "/tmp/perch-timeorder-\(getpid())-\(name.prefix { $0.isLetter }).data"
     defer { unlink(path) }
-    let writer = try PerfDataWriter(path: path, events: events)
-    var offsets: [Int: Int] = [:]  // data offset -> index among the records
-    for item in items {
-        switch item {
-        case .record(let bytes):
-            offsets[writer.bytesWritten] = offsets.count
-            bytes.withUnsafeBytes { writer.append($0) }
-        case .round:
-            writer.appendFinishedRound()
-        }
-    }
-    try writer.finish(features: PerfDataFeatures())
+    // data offset -> index among the records
+    let offsets = Dictionary(uniqueKeysWithValues: try SyntheticPerfData.write(items, to: path, events: events).enumerated().map { ($1, $0) })
     let file = try PerfDataFile(path: path)
     let records = TimeOrderedRecords(file: file)
     var runs: [[Seen]] = []
@@ -64,11 +51,7 @@ private func sample(_ time: UInt64, tag: UInt64 = 0) -> Item {
 
 /// A COMM record; with `trailerTime`, followed by the `samplingAttributes()` sample_id_all trailer.
 private func comm(trailerTime: UInt64?) -> Item {
-    var record = RecordBytes(type: .comm)
-    record.append(UInt32(1)); record.append(UInt32(2))
-    record.appendString("app")
-    if let trailerTime { appendTrailer(&record, pid: 1, tid: 2, time: trailerTime) }
-    return .record(record.finished())
+    .record(RecordBytes.comm(pid: 1, tid: 2, name: "app", trailer: trailerTime.map { SampleID(pid: 1, tid: 2, time: $0) }))
 }
 
 private func samples(_ times: [UInt64]) -> [Seen] {
@@ -77,9 +60,9 @@ private func samples(_ times: [UInt64]) -> [Seen] {
 
 @Test func recordsOutOfOrderWithinAndAcrossRoundsComeOutSorted() throws {
     let seen = try handedOn([
-        sample(30), sample(10), sample(20), .round,
-        sample(15), sample(40), sample(35), .round,
-        sample(32), sample(50), .round,
+        sample(30), sample(10), sample(20), .finishedRound,
+        sample(15), sample(40), sample(35), .finishedRound,
+        sample(32), sample(50), .finishedRound,
     ])
     #expect(seen.map(\.index) == [1, 3, 2, 0, 6, 5, 4, 7])
     #expect(seen.map(\.time) == [10, 15, 20, 30, 32, 35, 40, 50])
@@ -90,7 +73,7 @@ private func samples(_ times: [UInt64]) -> [Seen] {
     // This file breaks the ordered-events rule (5 comes after the pass that ended at 30 was
     // handed on), which shows that records are handed on at the markers: a whole-file sort
     // would put 5 first.
-    let seen = try handedOn([sample(30), sample(10), .round, sample(20), .round, sample(5), .round])
+    let seen = try handedOn([sample(30), sample(10), .finishedRound, sample(20), .finishedRound, sample(5), .finishedRound])
     #expect(seen == [Seen(index: 1, time: 10), Seen(index: 2, time: 20), Seen(index: 0, time: 30), Seen(index: 3, time: 5)])
 }
 
@@ -101,7 +84,7 @@ private func samples(_ times: [UInt64]) -> [Seen] {
 }
 
 @Test func tiesKeepFileOrderWithinAndAcrossRounds() throws {
-    let seen = try handedOn([sample(7), sample(7), .round, sample(7), sample(3), sample(7), .round, sample(7), .round])
+    let seen = try handedOn([sample(7), sample(7), .finishedRound, sample(7), sample(3), sample(7), .finishedRound, sample(7), .finishedRound])
     #expect(seen.map(\.index) == [3, 0, 1, 2, 4, 5])
     #expect(seen.map(\.time) == [3, 7, 7, 7, 7, 7])
 }
@@ -150,7 +133,7 @@ private func samples(_ times: [UInt64]) -> [Seen] {
             times.append(time)
             items.append(next(4) == 0 ? comm(trailerTime: time) : sample(time, tag: UInt64(times.count)))
         }
-        items.append(.round)
+        items.append(.finishedRound)
     }
     let seen = try handedOn(items, passes: 2)
     #expect(seen.count == times.count)
@@ -170,19 +153,14 @@ private func samples(_ times: [UInt64]) -> [Seen] {
     let events = [EventDescription(attributes: samplingAttributes(), ids: [7]), EventDescription(attributes: switches, ids: [9])]
 
     func switchSample(_ time: UInt64) -> Item {
-        var record = RecordBytes(type: .sample, misc: 2)
-        record.append(UInt64(9)); record.append(time); record.append(UInt64(9))
-        record.append(UInt64(0)); record.append(UInt64(1))
-        return .record(record.finished())
+        .record(RecordBytes.sample(id: SampleID(time: time, id: 9), period: 1, attributes: switches))
     }
     func switchOut(_ time: UInt64) -> Item {
-        var record = RecordBytes(type: .switchThread, misc: RecordMisc.switchOut.rawValue)
-        record.append(time); record.append(UInt64(9)); record.append(UInt64(0)); record.append(UInt64(9))
-        return .record(record.finished())
+        .record(RecordBytes.switchThread(out: true, trailer: SampleID(time: time, id: 9), attributes: switches))
     }
     let seen = try handedOn([
-        sample(40), switchSample(20), switchOut(30), comm(trailerTime: 10), .round,
-        switchSample(50), sample(45), .round,
+        sample(40), switchSample(20), switchOut(30), comm(trailerTime: 10), .finishedRound,
+        switchSample(50), sample(45), .finishedRound,
     ], events: events)
     #expect(seen == [
         Seen(index: 3, time: 10, event: 0, type: .comm), Seen(index: 1, time: 20, event: 1),

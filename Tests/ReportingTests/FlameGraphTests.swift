@@ -2,6 +2,7 @@ import ProfileImport
 import ProfileModel
 import Reporting
 import Testing
+import TestSupport
 
 @Suite struct FlameGraphTests {
     static func knownWeights() -> Profile {

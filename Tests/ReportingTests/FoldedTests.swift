@@ -1,6 +1,7 @@
 import ProfileImport
 import ProfileModel
 import Testing
+import TestSupport
 import Reporting
 
 @Suite struct FoldedTests {

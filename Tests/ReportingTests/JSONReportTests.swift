@@ -1,6 +1,7 @@
 import Foundation
 import ProfileModel
 import Testing
+import TestSupport
 import Reporting
 
 @Suite struct JSONReportTests {

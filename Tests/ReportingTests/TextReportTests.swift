@@ -1,5 +1,6 @@
 import ProfileModel
 import Testing
+import TestSupport
 import Reporting
 
 @Suite struct TextReportTests {

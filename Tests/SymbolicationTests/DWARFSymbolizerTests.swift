@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 @testable import Symbolication
 
 // MARK: - Oracle and fixtures
@@ -35,16 +36,9 @@ func llvmFrames(path: String, addresses: [UInt64], inlines: Bool = true) throws 
     let input = dir + "/addresses"
     try addresses.map { "0x" + String($0, radix: 16) }.joined(separator: "\n")
         .write(toFile: input, atomically: true, encoding: .utf8)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: tool)
-    process.arguments = ["--obj=" + path] + (inlines ? [] : ["--no-inlines"])
-    process.standardInput = FileHandle(forReadingAtPath: input)
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let blocks = String(decoding: data, as: UTF8.self).components(separatedBy: "\n\n")
+    let output = try ProcessRunner.run(tool, ["--obj=" + path] + (inlines ? [] : ["--no-inlines"]),
+                                       standardInput: FileHandle(forReadingAtPath: input)).stdout
+    let blocks = output.components(separatedBy: "\n\n")
         .filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
     return blocks.map { block in
         let lines = block.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
@@ -77,7 +71,7 @@ func agree(_ a: [FrameKey], _ b: [FrameKey]) -> Bool {
 /// Addresses spread evenly over the bytes of the sized function symbols of `path` (from `nm`).
 func addressesInFunctions(of path: String, count: Int) throws -> [UInt64] {
     var functions: [(UInt64, UInt64)] = []
-    for line in try run(["nm", "-S", "--defined-only", path]).split(separator: "\n") {
+    for line in try ProcessRunner.output(["nm", "-S", "--defined-only", path]).split(separator: "\n") {
         let fields = line.split(separator: " ")
         guard fields.count == 4, ["t", "T", "w", "W"].contains(fields[2]),
               let start = UInt64(fields[0], radix: 16), let size = UInt64(fields[1], radix: 16), size > 0
@@ -165,22 +159,19 @@ enum InlineFixtures {
     }
 
     private static func build() throws -> Built {
-        let dir = try makeTemporaryDirectory()
-        let cPath = dir + "/inl.c"
-        let swiftPath = dir + "/generic.swift"
-        try cSource.write(toFile: cPath, atomically: true, encoding: .utf8)
-        try swiftSource.write(toFile: swiftPath, atomically: true, encoding: .utf8)
+        let dir = try makeTemporaryDirectory(containing: ["inl.c": cSource, "generic.swift": swiftSource])
+        let cPath = dir + "/inl.c", swiftPath = dir + "/generic.swift"
         let gcc = dir + "/inl-gcc"
-        _ = try run(["cc", "-O2", "-g", "-Wl,--build-id", "-o", gcc, cPath])
+        try CCompiler.compile([cPath], to: gcc, flags: ["-O2", "-g", "-Wl,--build-id"], compiler: "cc")
         var clang: String? = nil
         if let compiler = tool(["/opt/swift/usr/bin/clang", "/usr/bin/clang"]) {
             clang = dir + "/inl-clang"
-            _ = try run([compiler, "-O2", "-g", "-Wl,--build-id", "-o", clang!, cPath])
+            try CCompiler.compile([cPath], to: clang!, flags: ["-O2", "-g", "-Wl,--build-id"], compiler: compiler)
         }
         var swift: String? = nil
         if let compiler = tool(["/opt/swift/usr/bin/swiftc", "/usr/bin/swiftc"]) {
             swift = dir + "/libgeneric.so"
-            _ = try run([compiler, "-O", "-g", "-emit-library", "-module-name", "Gen",
+            _ = try ProcessRunner.output([compiler, "-O", "-g", "-emit-library", "-module-name", "Gen",
                          "-module-cache-path", dir + "/mc", "-o", swift!, swiftPath])
         }
         return Built(directory: dir, gcc: gcc, clang: clang, swift: swift, cSourcePath: cPath,
@@ -326,14 +317,14 @@ struct DWARFSymbolizerTests {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let debug = dir + "/inl.debug"
-        _ = try run(["objcopy", "--only-keep-debug", original, debug])
+        _ = try ProcessRunner.output(["objcopy", "--only-keep-debug", original, debug])
 
         // 1. .gnu_debuglink, debug file in .debug/ next to the binary.
         try FileManager.default.createDirectory(atPath: dir + "/link/.debug", withIntermediateDirectories: true)
         let linked = dir + "/link/inl"
-        _ = try run(["strip", "-o", linked, original])
-        _ = try run(["objcopy", "--add-gnu-debuglink=" + debug, linked])
-        _ = try run(["cp", debug, dir + "/link/.debug/inl.debug"])
+        _ = try ProcessRunner.output(["strip", "-o", linked, original])
+        _ = try ProcessRunner.output(["objcopy", "--add-gnu-debuglink=" + debug, linked])
+        _ = try ProcessRunner.output(["cp", debug, dir + "/link/.debug/inl.debug"])
         let viaLink = DWARFSymbolizer()
         #expect(try ELFImage(path: linked).section(named: ".symtab") == nil)
         #expect(viaLink.debugFilePath(forPath: linked) == dir + "/link/.debug/inl.debug")
@@ -344,9 +335,9 @@ struct DWARFSymbolizerTests {
         let root = dir + "/root"
         let idDir = root + "/.build-id/" + id.prefix(2)
         try FileManager.default.createDirectory(atPath: idDir, withIntermediateDirectories: true)
-        _ = try run(["cp", debug, idDir + "/" + id.dropFirst(2) + ".debug"])
+        _ = try ProcessRunner.output(["cp", debug, idDir + "/" + id.dropFirst(2) + ".debug"])
         let stripped = dir + "/inl-stripped"
-        _ = try run(["strip", "-o", stripped, original])
+        _ = try ProcessRunner.output(["strip", "-o", stripped, original])
         #expect(DWARFSymbolizer().symbolize(path: stripped, virtualAddress: addresses[0]).allSatisfy { $0.sourceFile == nil },
                 "without the debug directory there is no line information")
         let viaID = DWARFSymbolizer(debugDirectories: [root])
@@ -358,7 +349,7 @@ struct DWARFSymbolizerTests {
         let zDir = compressedRoot + "/.build-id/" + id.prefix(2)
         try FileManager.default.createDirectory(atPath: zDir, withIntermediateDirectories: true)
         let zDebug = zDir + "/" + id.dropFirst(2) + ".debug"
-        _ = try run(["objcopy", "--compress-debug-sections=zlib", debug, zDebug])
+        _ = try ProcessRunner.output(["objcopy", "--compress-debug-sections=zlib", debug, zDebug])
         let info = try #require(try ELFImage(path: zDebug).section(named: ".debug_info"))
         #expect(info.flags & 0x800 != 0, "SHF_COMPRESSED")
         let viaCompressed = DWARFSymbolizer(debugDirectories: [compressedRoot])
@@ -370,7 +361,7 @@ struct DWARFSymbolizerTests {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let compressed = dir + "/inl-gz"
-        _ = try run(["cc", "-O2", "-g", "-gz=zlib", "-o", compressed, fixture.cSourcePath])
+        try CCompiler.compile([fixture.cSourcePath], to: compressed, flags: ["-O2", "-g", "-gz=zlib"], compiler: "cc")
         let info = try #require(try ELFImage(path: compressed).section(named: ".debug_info"))
         #expect(info.flags & 0x800 != 0, "SHF_COMPRESSED")
         try checkInlinedSquare(compressed)
@@ -384,17 +375,17 @@ struct DWARFSymbolizerTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let binary = dir + "/prog"
         let other = dir + "/other"
-        _ = try run(["cc", "-O2", "-g", "-Wl,--build-id=none", "-o", binary, fixture.cSourcePath])
-        _ = try run(["cc", "-O1", "-g", "-Wl,--build-id=none", "-o", other, fixture.cSourcePath])
-        _ = try run(["objcopy", "--only-keep-debug", binary, dir + "/prog.debug"])
-        _ = try run(["strip", binary])
-        _ = try run(["objcopy", "--add-gnu-debuglink=" + dir + "/prog.debug", binary])
+        try CCompiler.compile([fixture.cSourcePath], to: binary, flags: ["-O2", "-g", "-Wl,--build-id=none"], compiler: "cc")
+        try CCompiler.compile([fixture.cSourcePath], to: other, flags: ["-O1", "-g", "-Wl,--build-id=none"], compiler: "cc")
+        _ = try ProcessRunner.output(["objcopy", "--only-keep-debug", binary, dir + "/prog.debug"])
+        _ = try ProcessRunner.output(["strip", binary])
+        _ = try ProcessRunner.output(["objcopy", "--add-gnu-debuglink=" + dir + "/prog.debug", binary])
         // The right file: accepted by CRC.
         let good = DWARFSymbolizer()
         #expect(good.debugFilePath(forPath: binary) == dir + "/prog.debug")
         #expect(good.notes.isEmpty)
         // Replace it with the other build's debug info under the same name.
-        _ = try run(["objcopy", "--only-keep-debug", other, dir + "/prog.debug"])
+        _ = try ProcessRunner.output(["objcopy", "--only-keep-debug", other, dir + "/prog.debug"])
         let bad = DWARFSymbolizer()
         #expect(bad.debugFilePath(forPath: binary) == nil)
         #expect(bad.notes.contains { $0.contains(dir + "/prog.debug") && $0.contains("CRC") }, "\(bad.notes)")

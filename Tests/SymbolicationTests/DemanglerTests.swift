@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 @testable import Symbolication
 
 @Suite("Demangler")
@@ -10,7 +11,7 @@ struct DemanglerTests {
     /// The `swift-demangle` tool's output for `name`, or nil when the tool is missing.
     private func oracle(_ name: String) throws -> String? {
         guard access(Self.swiftDemangleCLI, X_OK) == 0 else { return nil }
-        let output = try run([Self.swiftDemangleCLI, "--compact", name])
+        let output = try ProcessRunner.output([Self.swiftDemangleCLI, "--compact", name])
         return output.trimmingCharacters(in: .newlines)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 @testable import Symbolication
 
 @Suite("ELFImage")
@@ -8,7 +9,7 @@ struct ELFImageTests {
     @Test func buildIDMatchesReadelf() throws {
         let fixture = try Fixtures.get()
         for path in [fixture.executable, fixture.library] {
-            let notes = try run(["readelf", "-n", path])
+            let notes = try ProcessRunner.output(["readelf", "-n", path])
             let line = try #require(notes.split(separator: "\n").first { $0.contains("Build ID:") })
             let expected = try #require(line.split(separator: " ").last).trimmingCharacters(in: .whitespaces)
             let image = try ELFImage(path: path)

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 @testable import Symbolication
 
 @Suite("ELFSymbolizer")
@@ -73,8 +74,8 @@ struct ELFSymbolizerTests {
         #expect(symbolizer.checkBuildID(path: fixture.library, expected: other) == false)
         // A library linked without a build id cannot be checked.
         let noID = fixture.directory + "/libnoid.so"
-        _ = try run(["cc", "-shared", "-fPIC", "-Wl,--build-id=none", "-o", noID,
-                     fixture.directory + "/library.c"])
+        try CCompiler.compile([fixture.directory + "/library.c"], to: noID, flags: ["-shared", "-fPIC", "-Wl,--build-id=none"],
+                              compiler: "cc")
         #expect(ELFImage.readBuildID(path: noID) == nil)
         #expect(symbolizer.checkBuildID(path: noID, expected: id) == nil)
     }
@@ -85,7 +86,7 @@ struct ELFSymbolizerTests {
         let library = fixture.directory + "/libcxx.so"
         try "namespace foo { __attribute__((noinline)) int bar(int x) { return x + 1; } }\n"
             .write(toFile: source, atomically: true, encoding: .utf8)
-        _ = try run(["cc", "-x", "c++", "-shared", "-fPIC", "-O0", "-o", library, source])
+        try CCompiler.compile([source], to: library, flags: ["-x", "c++", "-shared", "-fPIC", "-O0"], compiler: "cc")
         let address = try #require(try nmSymbols(library)["_ZN3foo3barEi"]?.address)
         let offset = try fileOffset(of: address, in: library)
         #expect(ELFSymbolizer().symbolize(path: library, fileOffset: offset).first?.function

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 @testable import Symbolication
 
 @Suite("KernelSymbols")
@@ -81,7 +82,7 @@ struct KernelSymbolsTests {
         #expect(count > 1000)
         // Independent, slow parse of the same file: text symbols by address.
         // (Foundation's String(contentsOfFile:) trusts st_size, which is 0 on procfs.)
-        let text = try run(["cat", "/proc/kallsyms"])
+        let text = try ProcessRunner.output(["cat", "/proc/kallsyms"])
         var namesByAddress: [UInt64: [String]] = [:]
         var stext: UInt64?
         for line in text.split(separator: "\n") {

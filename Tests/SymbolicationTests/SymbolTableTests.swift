@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Symbolication
 
 @Suite("SymbolTable")
@@ -52,7 +53,7 @@ struct SymbolTableTests {
         }
         // A stripped copy keeps only .dynsym, which still names the exported functions.
         let stripped = fixture.directory + "/libstripped.so"
-        _ = try run(["strip", "-o", stripped, fixture.library])
+        _ = try ProcessRunner.output(["strip", "-o", stripped, fixture.library])
         let strippedImage = try ELFImage(path: stripped)
         #expect(strippedImage.section(named: ".symtab") == nil)
         let dynamic = SymbolTable(image: strippedImage)
@@ -69,7 +70,7 @@ struct SymbolTableTests {
         #expect(count > 500)
         // malloc has aliases (__libc_malloc); the least-underscored global name is kept.
         var mallocAddress: UInt64?
-        for line in try run(["nm", "-D", "--defined-only", path]).split(separator: "\n") {
+        for line in try ProcessRunner.output(["nm", "-D", "--defined-only", path]).split(separator: "\n") {
             let fields = line.split(separator: " ")
             if fields.count == 3, fields[2].split(separator: "@").first == "malloc" { mallocAddress = UInt64(fields[0], radix: 16) }
         }

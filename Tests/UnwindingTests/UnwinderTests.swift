@@ -2,6 +2,7 @@ import Foundation
 import PerfRecords
 import Symbolication
 import Testing
+import TestSupport
 @testable import Unwinding
 
 /// The unwinder against the CFI of a real binary (built here, without frame pointers) and
@@ -22,34 +23,8 @@ import Testing
         func buildID(ofModule module: Int32) -> [UInt8]? { nil }
     }
 
-    static let fixture: String? = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        let output = NSTemporaryDirectory() + "perch-unwinder-\(getpid())-kw"
-        let clang = Process()
-        clang.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        clang.arguments = ["clang", "-O2", "-fomit-frame-pointer", "-o", output, root + "/Fixtures/known_weights.c"]
-        guard (try? clang.run()) != nil else { return nil }
-        clang.waitUntilExit()
-        return clang.terminationStatus == 0 ? output : nil
-    }()
-
-    /// Symbol addresses from `nm`.
-    func symbols(_ path: String) throws -> [String: UInt64] {
-        let nm = Process()
-        nm.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        nm.arguments = ["nm", path]
-        let pipe = Pipe()
-        nm.standardOutput = pipe
-        try nm.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        nm.waitUntilExit()
-        var result: [String: UInt64] = [:]
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            if parts.count == 3, let address = UInt64(parts[0], radix: 16) { result[String(parts[2])] = address }
-        }
-        return result
-    }
+    /// Fixtures/known_weights.c without frame pointers; nil where clang cannot build it.
+    static let fixture: String? = try? CCompiler.fixture("known_weights", flags: ["-O2", "-fomit-frame-pointer"])
 
     /// perf's x86_64 register words (mask 0xff0fff): ip at index 8, sp at 7.
     func registers(ip: UInt64, sp: UInt64) -> [UInt64] {
@@ -75,7 +50,7 @@ import Testing
     func leafEntryFindsItsCallerThenStopsAtTheEndOfTheCopy() throws {
         let path = try #require(Self.fixture)
         let space = try Space(path: path)
-        let table = try symbols(path)
+        let table = try nmSymbols(path).mapValues(\.address)
         let unit = try #require(table["unit"]), workA = try #require(table["work_a"])
         var unwinder = Unwinder(architecture: .x86_64)
         // At unit's first instruction the return address is at [sp]; the copy holds only it.
@@ -94,7 +69,7 @@ import Testing
     func aCopyKeepsTheCachesAndCountsApart() throws {
         let path = try #require(Self.fixture)
         let space = try Space(path: path)
-        let table = try symbols(path)
+        let table = try nmSymbols(path).mapValues(\.address)
         let unit = try #require(table["unit"]), workA = try #require(table["work_a"])
         var unwinder = Unwinder(architecture: .x86_64)
         let first = unwind(&unwinder, ip: unit, sp: 0x7fff_0000, stack: [workA + 8], space: space)
@@ -116,7 +91,7 @@ import Testing
     func leafRepairInsertsTheSkippedCallerOnly() throws {
         let path = try #require(Self.fixture)
         let space = try Space(path: path)
-        let table = try symbols(path)
+        let table = try nmSymbols(path).mapValues(\.address)
         let unit = try #require(table["unit"]), workA = try #require(table["work_a"]), main = try #require(table["main"])
         var unwinder = Unwinder(architecture: .x86_64)
         let words = registers(ip: unit, sp: 0x7fff_0000)

@@ -1,15 +1,15 @@
 import ProfileModel
 
-/// Builds small profiles by frame name: `add(thread:["main","work_a"], count:, weight:)`.
-struct ProfileBuilder {
-    var profile = Profile(summary: RecordingSummary(event: "cpu-clock", frequency: 4000))
+/// Builds small `ProfileModel.Profile` values by frame name: `add(thread:["main","work_a"], count:, weight:)`.
+public struct ProfileBuilder {
+    public var profile = Profile(summary: RecordingSummary(event: "cpu-clock", frequency: 4000))
     private var frameIds: [String: Int32] = [:]
 
-    init() { profile.summary.callGraph = "fp" }
+    public init() { profile.summary.callGraph = "fp" }
 
     /// Adds (or reuses) a frame; the key is the symbol unless `key` is given.
     @discardableResult
-    mutating func frame(
+    public mutating func frame(
         _ symbol: String, dso: String = "/usr/bin/known", kind: FrameKind = .user, address: UInt64 = 0,
         sourceLine: String? = nil, key: String? = nil
     ) -> Int32 {
@@ -26,26 +26,17 @@ struct ProfileBuilder {
     }
 
     @discardableResult
-    mutating func thread(pid: Int32, tid: Int32, comm: String) -> Int32 {
+    public mutating func thread(pid: Int32, tid: Int32, comm: String) -> Int32 {
         profile.threads.append(ThreadInfo(pid: pid, tid: tid, comm: comm))
         return Int32(profile.threads.count - 1)
     }
 
     /// Adds a stack given as frame keys, outermost first: `count` samples (the metric, unless the
     /// profile measures time, then `weight` nanoseconds) carrying `weight` of period.
-    mutating func stack(_ thread: Int32, _ names: [String], count: UInt64, weight: UInt64) {
+    public mutating func stack(_ thread: Int32, _ names: [String], count: UInt64, weight: UInt64) {
         let ids = names.map { name in frameIds[name] ?? frame(name) }
         let value = profile.metric.unit == .samples ? count : weight
         profile.stacks.append(StackSample(thread: thread, frames: ids, value: value, samples: count, period: weight))
         profile.summary.sampleCount += count
-    }
-}
-
-/// The table rows of a text report: lines not starting with `#` whose first non-blank character is a
-/// digit or an ANSI escape (a coloured percentage).
-func tableRows(_ text: String) -> [String] {
-    text.split(separator: "\n").map(String.init).filter { line in
-        guard !line.hasPrefix("#"), let first = line.first(where: { $0 != " " }) else { return false }
-        return first.isNumber || first == "\u{1B}"
     }
 }
