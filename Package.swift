@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "perch", targets: ["perch"]),
-        .library(name: "PerchKit", targets: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Recording", "ProfileModel", "Profiling", "Reporting", "ProfileImport"]),
+        .library(name: "PerchKit", targets: ["PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Recording", "ProfileModel", "Profiling", "Reporting", "ProfileImport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -20,37 +20,42 @@ let package = Package(
             pkgConfig: "libdw",
             providers: [.apt(["libdw-dev", "libelf-dev"])]
         ),
-        .target(name: "PerfEvents", dependencies: ["CPerfEvent"]),
-        .target(name: "PerfRecords", dependencies: ["PerfEvents"]),
-        .target(name: "Symbolication", dependencies: ["CElfutils", "CPerfEvent", "ProfileModel"]),
-        .target(name: "Unwinding", dependencies: ["CElfutils", "PerfEvents", "PerfRecords", "Symbolication"]),
+        // The kernel's ABI as types: perf_event_attr, call-graph modes, record types and the decoder.
+        .target(name: "PerfABI"),
+        // The system calls: opening events, their ring buffers, the kernel's settings and limits.
+        .target(name: "PerfEvents", dependencies: ["CPerfEvent", "PerfABI"]),
+        // perf.data: reading (in time order) and writing.
+        .target(name: "PerfRecords", dependencies: ["PerfABI", "PerfEvents"]),
+        .target(name: "Symbolication", dependencies: ["CElfutils", "ProfileModel"]),
+        .target(name: "Unwinding", dependencies: ["CElfutils", "PerfABI", "Symbolication"]),
         // The record side: plan, open, drain into perf.data. Knows nothing of the analysis.
-        .target(name: "Recording", dependencies: ["CPerfEvent", "PerfEvents", "PerfRecords", "ProfileModel"]),
+        .target(name: "Recording", dependencies: ["CPerfEvent", "PerfABI", "PerfEvents", "PerfRecords", "ProfileModel"]),
         // The profile every output reads: frames, threads, unique stacks in one metric. No kernel, no elfutils.
         .target(name: "ProfileModel"),
         // The analysis side: perf.data back into a symbolized profile.
-        .target(name: "Profiling", dependencies: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "ProfileModel"]),
+        .target(name: "Profiling", dependencies: ["PerfABI", "PerfRecords", "Symbolication", "Unwinding", "ProfileModel"]),
         .target(name: "Reporting", dependencies: ["ProfileModel", "PerfEvents"]),
         // Profiles from other tools' text: folded stacks, perf script.
-        .target(name: "ProfileImport", dependencies: ["ProfileModel", "Reporting"]),
+        .target(name: "ProfileImport", dependencies: ["Reporting"]),
         .executableTarget(
             name: "perch",
             dependencies: [
-                "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Profiling", "ProfileModel", "Reporting", "ProfileImport",
+                "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Profiling", "ProfileModel", "Reporting", "ProfileImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Helpers every test target shares: record bytes, synthetic perf.data, C fixtures, processes, profiles.
-        .target(name: "TestSupport", dependencies: ["PerfEvents", "PerfRecords", "ProfileModel"], path: "Tests/TestSupport"),
-        .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CPerfEvent", "TestSupport"]),
-        .testTarget(name: "PerfRecordsTests", dependencies: ["PerfRecords", "PerfEvents", "TestSupport"]),
+        .target(name: "TestSupport", dependencies: ["PerfABI", "PerfRecords", "ProfileModel"], path: "Tests/TestSupport"),
+        .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "PerfABI", "CPerfEvent", "TestSupport"]),
+        .testTarget(name: "PerfABITests", dependencies: ["PerfABI", "PerfEvents", "TestSupport"]),
+        .testTarget(name: "PerfRecordsTests", dependencies: ["PerfRecords", "PerfABI", "TestSupport"]),
         .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication", "TestSupport"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "ProfileModel", "ProfileImport", "TestSupport"]),
         .testTarget(name: "ProfileModelTests", dependencies: ["ProfileModel"]),
-        .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfRecords", "Symbolication", "TestSupport"]),
-        .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfEvents", "ProfileModel"]),
-        .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "ProfileModel", "PerfRecords", "PerfEvents"]),
-        .testTarget(name: "PerchTests", dependencies: ["PerfRecords", "Profiling", "TestSupport"], exclude: ["Data", "Browser"]),
+        .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfABI", "Symbolication", "TestSupport"]),
+        .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfABI", "PerfEvents"]),
+        .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "ProfileModel", "PerfABI", "Symbolication"]),
+        .testTarget(name: "PerchTests", dependencies: ["PerfABI", "PerfRecords", "TestSupport"], exclude: ["Data", "Browser"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import PerfABI
 import CPerfEvent
 #if canImport(Glibc)
 import Glibc

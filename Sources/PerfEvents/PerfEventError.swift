@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import PerfABI
 import Glibc
 #endif
 

@@ -1,5 +1,5 @@
 import Dispatch
-import PerfEvents
+import PerfABI
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,3 +1,4 @@
+import PerfABI
 import PerfEvents
 /// Constants of the perf.data file format (tools/perf/Documentation/perf.data-file-format.txt).
 enum PerfDataFormat {

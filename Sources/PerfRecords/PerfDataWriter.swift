@@ -1,4 +1,4 @@
-import PerfEvents
+import PerfABI
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,3 +1,4 @@
+import PerfABI
 /// One record of a perf.data file as ``TimeOrderedRecords`` hands it on.
 public struct TimedRecord {
     /// The record, header included: a view into the mapped file, valid only during the call.

@@ -1,4 +1,4 @@
-import PerfEvents
+import PerfABI
 import PerfRecords
 import ProfileModel
 import Symbolication

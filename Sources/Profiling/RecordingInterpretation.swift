@@ -1,5 +1,4 @@
-import PerfEvents
-import PerfRecords
+import PerfABI
 
 /// How a recording's attributes are read: which event is the profile, which one samples
 /// switch-outs, and how user stacks were recorded. Computed once per file; the record side's

@@ -1,4 +1,4 @@
-import PerfEvents
+import PerfABI
 import PerfRecords
 
 /// Per-thread scheduling from `PERF_RECORD_SWITCH` records: time on and off CPU, preemptions,

@@ -1,4 +1,4 @@
-import PerfRecords
+import PerfABI
 import ProfileModel
 
 /// Trie nodes of stacks already resolved, by the sample's raw words: the process, the CPU mode,

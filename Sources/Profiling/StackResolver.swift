@@ -1,4 +1,4 @@
-import PerfRecords
+import PerfABI
 import ProfileModel
 import Symbolication
 import Unwinding

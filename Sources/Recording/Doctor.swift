@@ -1,5 +1,5 @@
+import PerfABI
 import PerfEvents
-import PerfRecords
 #if canImport(Glibc)
 import Glibc
 #endif

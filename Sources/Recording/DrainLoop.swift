@@ -1,4 +1,5 @@
 import CPerfEvent
+import PerfABI
 import PerfEvents
 import PerfRecords
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import PerfABI
 import PerfEvents
 import PerfRecords
 #if canImport(Glibc)

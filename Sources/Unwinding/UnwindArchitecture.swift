@@ -1,4 +1,4 @@
-import PerfEvents
+import PerfABI
 
 /// How one CPU architecture's registers appear in perf samples (`sample_regs_user`, perf's
 /// numbering) and in CFI (DWARF's numbering).

@@ -1,4 +1,4 @@
-import PerfRecords
+import PerfABI
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PerfABI
 import PerfEvents
 import Profiling
 import Reporting

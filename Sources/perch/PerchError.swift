@@ -1,5 +1,4 @@
 import ArgumentParser
-import PerfEvents
 import Recording
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
 import ArgumentParser
-import PerfEvents
+import PerfABI
 import Profiling
 import Recording
 import Reporting

@@ -1,5 +1,4 @@
 import ArgumentParser
-import PerfEvents
 import PerfRecords
 import ProfileModel
 import Profiling

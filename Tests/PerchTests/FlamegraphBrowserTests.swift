@@ -126,7 +126,7 @@ import Testing
     }
 }
 
-import PerfEvents
+import PerfABI
 import PerfRecords
 import TestSupport
 

@@ -2,6 +2,7 @@ import Testing
 import TestSupport
 import Glibc
 @testable import PerfEvents
+import PerfABI
 
 /// Writes records into a fake 64-byte data area the way the kernel does (wrapping at the end).
 private func ring(records: [[UInt8]], startingAt tail: UInt64, size: Int = 64) -> (data: [UInt8], head: UInt64) {

@@ -1,6 +1,6 @@
 import Testing
 import TestSupport
-import PerfEvents
+import PerfABI
 @testable import PerfRecords
 import Glibc
 

@@ -1,5 +1,4 @@
-import PerfEvents
-import PerfRecords
+import PerfABI
 import ProfileModel
 import Testing
 

@@ -1,4 +1,4 @@
-import PerfRecords
+import PerfABI
 import Testing
 
 @testable import Profiling

@@ -1,5 +1,3 @@
-import PerfEvents
-import PerfRecords
 import ProfileModel
 import Testing
 

@@ -1,4 +1,4 @@
-import PerfEvents
+import PerfABI
 import PerfRecords
 
 /// One item of a synthetic data section: a record, or a FINISHED_ROUND marker.

@@ -1,5 +1,4 @@
-import PerfEvents
-import PerfRecords
+import PerfABI
 
 extension Array where Element == UInt8 {
     /// Appends `value` in little-endian byte order (the order of every perf record and file field).

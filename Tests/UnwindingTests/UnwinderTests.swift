@@ -1,5 +1,5 @@
 import Foundation
-import PerfRecords
+import PerfABI
 import Symbolication
 import Testing
 import TestSupport

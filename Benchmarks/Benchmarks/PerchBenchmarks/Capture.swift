@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import PerfABI
 import PerfRecords
 import Unwinding
 

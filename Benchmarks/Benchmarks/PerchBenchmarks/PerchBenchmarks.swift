@@ -1,7 +1,7 @@
 import Benchmark
 import Foundation
 import Glibc
-import PerfEvents
+import PerfABI
 import PerfRecords
 import Profiling
 import Reporting

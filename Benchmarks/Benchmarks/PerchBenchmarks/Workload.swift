@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import PerfEvents
+import PerfABI
 import PerfRecords
 import Symbolication
 

@@ -1,4 +1,3 @@
-import PerfEvents
 
 /// The events of one recording and the ids the kernel gave them.
 public struct EventDescription: Sendable {

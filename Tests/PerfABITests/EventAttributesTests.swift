@@ -1,5 +1,6 @@
 import Testing
-@testable import PerfEvents
+@testable import PerfABI
+import PerfEvents
 
 @Test func attributesRoundTripThroughTheKernelLayout() {
     var attributes = EventAttributes(kind: .cpuClock)

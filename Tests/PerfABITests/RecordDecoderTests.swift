@@ -1,7 +1,6 @@
 import Testing
 import TestSupport
-import PerfEvents
-@testable import PerfRecords
+@testable import PerfABI
 
 private let decoder = RecordDecoder(events: SyntheticPerfData.samplingEvents)
 

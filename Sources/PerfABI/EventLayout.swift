@@ -1,4 +1,3 @@
-import PerfEvents
 
 /// Where one event's fixed-position fields sit in its records, worked out once from its
 /// attributes so that readers need not walk `sample_type` for every record.
