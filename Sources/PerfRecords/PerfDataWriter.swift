@@ -202,10 +202,3 @@ public final class PerfDataWriter {
         return bytes
     }
 }
-
-extension Array where Element == UInt8 {
-    /// Appends an integer's bytes in little-endian order (how records and perf.data lay them out).
-    public mutating func append<T: FixedWidthInteger>(littleEndian value: T) {
-        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
-    }
-}

@@ -12,11 +12,11 @@ struct RecordSynthesizer {
     func comms(pid: Int32, into emit: (UnsafeRawBufferPointer) -> Void) {
         for tid in TaskDiscovery.threads(of: pid) ?? [] {
             guard let name = TaskDiscovery.comm(pid: pid, tid: tid) else { continue }
-            var body: [UInt8] = []
-            body.append(littleEndian: UInt32(bitPattern: pid))
-            body.append(littleEndian: UInt32(bitPattern: tid))
-            body.append(contentsOf: paddedCString(name))
-            emitRecord(.comm, misc: 0, body: body, pid: pid, tid: tid, emit)
+            var record = RecordEncoder(type: .comm)
+            record.append(UInt32(bitPattern: pid))
+            record.append(UInt32(bitPattern: tid))
+            record.appendString(name)
+            hand(record, pid: pid, tid: tid, to: emit)
         }
     }
 
@@ -26,24 +26,24 @@ struct RecordSynthesizer {
         guard let maps = readFile("/proc/\(pid)/maps"), !maps.isEmpty || isKernelThread(pid) else { return false }
         for line in maps.split(separator: "\n") {
             guard let mapping = ProcMapsLine(line), mapping.permissions.contains("x") else { continue }
-            var body: [UInt8] = []
-            body.append(littleEndian: UInt32(bitPattern: pid))
-            body.append(littleEndian: UInt32(bitPattern: pid))
-            body.append(littleEndian: mapping.start)
-            body.append(littleEndian: mapping.end - mapping.start)
-            body.append(littleEndian: mapping.offset)
-            body.append(littleEndian: mapping.major)
-            body.append(littleEndian: mapping.minor)
-            body.append(littleEndian: mapping.inode)
-            body.append(littleEndian: UInt64(0))
+            var record = RecordEncoder(type: .mmap2, misc: 2)  // PERF_RECORD_MISC_USER
+            record.append(UInt32(bitPattern: pid))
+            record.append(UInt32(bitPattern: pid))
+            record.append(mapping.start)
+            record.append(mapping.end - mapping.start)
+            record.append(mapping.offset)
+            record.append(mapping.major)
+            record.append(mapping.minor)
+            record.append(mapping.inode)
+            record.append(UInt64(0))
             var protection: UInt32 = 0
             if mapping.permissions.contains("r") { protection |= 1 }
             if mapping.permissions.contains("w") { protection |= 2 }
             if mapping.permissions.contains("x") { protection |= 4 }
-            body.append(littleEndian: protection)
-            body.append(littleEndian: UInt32(mapping.permissions.contains("p") ? 2 : 1))  // MAP_PRIVATE / MAP_SHARED
-            body.append(contentsOf: paddedCString(mapping.path.isEmpty ? "//anon" : mapping.path))
-            emitRecord(.mmap2, misc: 2, body: body, pid: pid, tid: pid, emit)  // PERF_RECORD_MISC_USER
+            record.append(protection)
+            record.append(UInt32(mapping.permissions.contains("p") ? 2 : 1))  // MAP_PRIVATE / MAP_SHARED
+            record.appendString(mapping.path.isEmpty ? "//anon" : mapping.path)
+            hand(record, pid: pid, tid: pid, to: emit)
         }
         return true
     }
@@ -55,45 +55,23 @@ struct RecordSynthesizer {
 
     /// The kernel text mapping perf writes as `[kernel.kallsyms]_text`, so perf report places kernel samples.
     func kernelMap(textStart: UInt64, into emit: (UnsafeRawBufferPointer) -> Void) {
-        var body: [UInt8] = []
-        body.append(littleEndian: UInt32(bitPattern: -1))
-        body.append(littleEndian: UInt32(0))
-        body.append(littleEndian: textStart)
-        body.append(littleEndian: UInt64.max - textStart)
-        body.append(littleEndian: textStart)
-        body.append(contentsOf: paddedCString("[kernel.kallsyms]_text"))
-        emitRecord(.mmap, misc: 1, body: body, pid: -1, tid: 0, emit)  // PERF_RECORD_MISC_KERNEL
+        var record = RecordEncoder(type: .mmap, misc: 1)  // PERF_RECORD_MISC_KERNEL
+        record.append(UInt32(bitPattern: -1))
+        record.append(UInt32(0))
+        record.append(textStart)
+        record.append(UInt64.max - textStart)
+        record.append(textStart)
+        record.appendString("[kernel.kallsyms]_text")
+        hand(record, pid: -1, tid: 0, to: emit)
     }
 
-    private func emitRecord(_ type: RecordType, misc: UInt16, body: [UInt8], pid: Int32, tid: Int32,
-                            _ emit: (UnsafeRawBufferPointer) -> Void) {
-        var trailer: [UInt8] = []
-        let sampleType = attributes.sampleType
-        if sampleType.contains(.tid) {
-            trailer.append(littleEndian: UInt32(bitPattern: pid))
-            trailer.append(littleEndian: UInt32(bitPattern: tid))
+    /// Hands on `record` with the trailer the event's `sample_id_all` asks for.
+    private func hand(_ record: RecordEncoder, pid: Int32, tid: Int32, to emit: (UnsafeRawBufferPointer) -> Void) {
+        var record = record
+        if attributes.flags.contains(.sampleIDAll) {
+            record.appendTrailer(pid: pid, tid: tid, id: eventID, streamID: eventID, sampleType: attributes.sampleType)
         }
-        if sampleType.contains(.time) { trailer.append(littleEndian: UInt64(0)) }
-        if sampleType.contains(.id) { trailer.append(littleEndian: eventID) }
-        if sampleType.contains(.streamID) { trailer.append(littleEndian: eventID) }
-        if sampleType.contains(.cpu) { trailer.append(littleEndian: UInt64(0)) }
-        if sampleType.contains(.identifier) { trailer.append(littleEndian: eventID) }
-        if !attributes.flags.contains(.sampleIDAll) { trailer = [] }
-        var record: [UInt8] = []
-        record.append(littleEndian: type.rawValue)
-        record.append(littleEndian: misc)
-        record.append(littleEndian: UInt16(8 + body.count + trailer.count))
-        record.append(contentsOf: body)
-        record.append(contentsOf: trailer)
-        record.withUnsafeBytes(emit)
-    }
-
-    /// A NUL-terminated string padded with zeros to a multiple of 8 bytes.
-    private func paddedCString(_ string: String) -> [UInt8] {
-        var bytes = Array(string.utf8.prefix(4000))
-        bytes.append(0)
-        while bytes.count % 8 != 0 { bytes.append(0) }
-        return bytes
+        record.finished().withUnsafeBytes(emit)
     }
 }
 

@@ -46,7 +46,7 @@ import Glibc
 
     // A valid magic with sections pointing past the end of the file.
     var header: [UInt8] = []
-    for word: UInt64 in [0x3245_4c49_4652_4550, 104, 144, 104, 1 << 30] { header.appendLittleEndian(word) }
+    for word: UInt64 in [0x3245_4c49_4652_4550, 104, 144, 104, 1 << 30] { header.append(littleEndian: word) }
     header += [UInt8](repeating: 0, count: 104 - header.count)
     write(header)
     #expect { try PerfDataFile(path: path) } throws: { "\($0)".contains("malformed") }

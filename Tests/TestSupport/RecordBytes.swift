@@ -1,55 +1,13 @@
 import PerfABI
 
-extension Array where Element == UInt8 {
-    /// Appends `value` in little-endian byte order (the order of every perf record and file field).
-    public mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
-        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
-    }
-}
+/// The encoder every test builds records with: PerfABI's, with the typed builders below.
+public typealias RecordBytes = RecordEncoder
 
-/// Builds raw records byte by byte, as the kernel lays them out. Start with a header, append the
-/// fields, then take `finished()`; or use one of the typed builders below.
-public struct RecordBytes {
-    public var bytes: [UInt8] = []
-
-    public init(type: RecordType, misc: UInt16 = 0) {
-        self.init(rawType: type.rawValue, misc: misc)
-    }
-
-    public init(rawType: UInt32, misc: UInt16 = 0) {
-        append(rawType)
-        append(misc)
-        append(UInt16(0))  // size, fixed by `finished`
-    }
-
-    public mutating func append<T: FixedWidthInteger>(_ value: T) {
-        bytes.appendLittleEndian(value)
-    }
-
-    /// A NUL-terminated string padded to 8 bytes, as in COMM and MMAP2.
-    public mutating func appendString(_ string: String) {
-        bytes.append(contentsOf: Array(string.utf8) + [0])
-        while bytes.count % 8 != 0 { bytes.append(0) }
-    }
-
+extension RecordEncoder {
     /// The `sample_id_all` trailer of `id`, with the fields `attributes.sampleType` selects.
     public mutating func appendTrailer(_ id: SampleID, for attributes: EventAttributes = samplingAttributes()) {
-        let type = attributes.sampleType
-        if type.contains(.tid) { append(UInt32(bitPattern: id.pid)); append(UInt32(bitPattern: id.tid)) }
-        if type.contains(.time) { append(id.time) }
-        if type.contains(.id) { append(id.id) }
-        if type.contains(.streamID) { append(id.streamID) }
-        if type.contains(.cpu) { append(id.cpu); append(UInt32(0)) }
-        if type.contains(.identifier) { append(id.id) }
-    }
-
-    /// The record with its size field set (or forced to `size`).
-    public func finished(size: Int? = nil) -> [UInt8] {
-        var copy = bytes
-        let value = UInt16(size ?? copy.count)
-        copy[6] = UInt8(value & 0xff)
-        copy[7] = UInt8(value >> 8)
-        return copy
+        appendTrailer(pid: id.pid, tid: id.tid, time: id.time, id: id.id, streamID: id.streamID, cpu: id.cpu,
+                      sampleType: attributes.sampleType)
     }
 }
 
@@ -90,7 +48,7 @@ public func sampleRecord(ip: UInt64, pid: Int32, tid: Int32, time: UInt64, callc
 
 // MARK: - Typed builders: one per record type the tests write. `trailer: nil` writes none.
 
-extension RecordBytes {
+extension RecordEncoder {
     /// A SAMPLE with the fields `attributes.sampleType` selects, in the kernel's order (identifier,
     /// ip, tid, time, addr, id, stream id, cpu, period, call chain). Misc 2: user mode.
     public static func sample(

@@ -87,22 +87,22 @@ enum Workload {
     /// Appends one sample record (header size: 8 + 7 × 8 + 8 × (depth + 1)). Stacks form a call
     /// tree: callers near the root are shared by many stacks (4 roots), the leaf is the stack's own.
     static func appendSample(index: Int, to bytes: inout [UInt8]) {
-        func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
         let id = stackID(index: index)
         let depth = 8 + id % 8
-        put(RecordType.sample.rawValue); put(UInt16(2)); put(UInt16(8 + 7 * 8 + 8 * (depth + 1)))
-        put(UInt64(1))                                   // identifier
-        put(frame(level: depth, choice: id))             // ip
-        put(pid); put(pid + UInt32(id % 4))              // pid, tid
-        put(UInt64(index))                               // time
-        put(UInt64(index % 2))                           // cpu
-        put(UInt64(250_000))                             // period
-        put(UInt64(depth + 1))                           // nr
-        put(CallchainContext.user.rawValue)
+        var record = RecordEncoder(type: .sample, misc: 2)
+        record.append(UInt64(1))                                   // identifier
+        record.append(frame(level: depth, choice: id))             // ip
+        record.append(pid); record.append(pid + UInt32(id % 4))    // pid, tid
+        record.append(UInt64(index))                               // time
+        record.append(UInt64(index % 2))                           // cpu
+        record.append(UInt64(250_000))                             // period
+        record.append(UInt64(depth + 1))                           // nr
+        record.append(CallchainContext.user.rawValue)
         // Innermost first; level 0 is the outermost caller.
         for level in stride(from: depth - 1, through: 0, by: -1) {
-            put(frame(level: level, choice: id / max(1, stackCount >> (2 * (level + 1)))))
+            record.append(frame(level: level, choice: id / max(1, stackCount >> (2 * (level + 1)))))
         }
+        bytes += record.finished()
     }
 
     /// Raw sample bytes back to back, as a drained ring holds them.
@@ -120,16 +120,14 @@ enum Workload {
         if access(path, R_OK) == 0 { return path }
         let temporary = path + ".\(getpid()).tmp"
         let writer = try PerfDataWriter(path: temporary, events: events)
-        var mmap: [UInt8] = []
-        func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { mmap += $0 } }
-        var name = Array(library.path.utf8) + [0]
-        while name.count % 8 != 0 { name.append(0) }
-        put(RecordType.mmap2.rawValue); put(UInt16(2)); put(UInt16(8 + 64 + name.count + 32))
-        put(pid); put(pid); put(mapStart); put(UInt64(1 << 30)); put(UInt64(0))
-        put(UInt32(0)); put(UInt32(0)); put(UInt64(0)); put(UInt64(0)); put(UInt32(5)); put(UInt32(2))
-        mmap += name
-        put(pid); put(pid); put(UInt64(0)); put(UInt32(0)); put(UInt32(0)); put(UInt64(1))  // sample_id_all: tid, time, cpu, identifier
-        mmap.withUnsafeBytes { writer.append($0) }
+        var mmap = RecordEncoder(type: .mmap2, misc: 2)
+        mmap.append(pid); mmap.append(pid); mmap.append(mapStart); mmap.append(UInt64(1 << 30)); mmap.append(UInt64(0))
+        mmap.append(UInt32(0)); mmap.append(UInt32(0)); mmap.append(UInt64(0)); mmap.append(UInt64(0))
+        mmap.append(UInt32(5)); mmap.append(UInt32(2))
+        mmap.appendString(library.path)
+        mmap.appendTrailer(pid: Int32(bitPattern: pid), tid: Int32(bitPattern: pid), id: 1, streamID: 0,
+                           sampleType: events[0].attributes.sampleType)
+        mmap.finished().withUnsafeBytes { writer.append($0) }
         var chunk: [UInt8] = []
         chunk.reserveCapacity(1 << 20)
         for index in 0..<count {
