@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "perch", targets: ["perch"]),
-        .library(name: "PerchKit", targets: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Recording", "ProfileModel", "Profiling", "Reporting", "ProfileImport"]),
+        .library(name: "PerchKit", targets: ["SystemIO", "PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Recording", "ProfileModel", "Profiling", "Reporting", "ProfileImport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -20,6 +20,8 @@ let package = Package(
             pkgConfig: "libdw",
             providers: [.apt(["libdw-dev", "libelf-dev"])]
         ),
+        // System I/O every target shares: errno text, EINTR retry, whole writes, bounded reads, lines, text layout.
+        .target(name: "SystemIO"),
         .target(name: "PerfEvents", dependencies: ["CPerfEvent"]),
         .target(name: "PerfRecords", dependencies: ["PerfEvents"]),
         .target(name: "Symbolication", dependencies: ["CElfutils", "CPerfEvent", "ProfileModel"]),
@@ -40,6 +42,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .testTarget(name: "SystemIOTests", dependencies: ["SystemIO"]),
         .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "CPerfEvent"]),
         .testTarget(name: "PerfRecordsTests", dependencies: ["PerfRecords", "PerfEvents"]),
         .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication"]),
