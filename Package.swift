@@ -22,23 +22,23 @@ let package = Package(
         ),
         // System I/O every target shares: errno text, EINTR retry, whole writes, bounded reads, lines, text layout.
         .target(name: "SystemIO"),
-        .target(name: "PerfEvents", dependencies: ["CPerfEvent"]),
-        .target(name: "PerfRecords", dependencies: ["PerfEvents"]),
-        .target(name: "Symbolication", dependencies: ["CElfutils", "CPerfEvent", "ProfileModel"]),
+        .target(name: "PerfEvents", dependencies: ["CPerfEvent", "SystemIO"]),
+        .target(name: "PerfRecords", dependencies: ["PerfEvents", "SystemIO"]),
+        .target(name: "Symbolication", dependencies: ["CElfutils", "CPerfEvent", "ProfileModel", "SystemIO"]),
         .target(name: "Unwinding", dependencies: ["CElfutils", "PerfEvents", "PerfRecords", "Symbolication"]),
         // The record side: plan, open, drain into perf.data. Knows nothing of the analysis.
-        .target(name: "Recording", dependencies: ["CPerfEvent", "PerfEvents", "PerfRecords", "ProfileModel"]),
+        .target(name: "Recording", dependencies: ["CPerfEvent", "PerfEvents", "PerfRecords", "ProfileModel", "SystemIO"]),
         // The profile every output reads: frames, threads, unique stacks in one metric. No kernel, no elfutils.
         .target(name: "ProfileModel"),
         // The analysis side: perf.data back into a symbolized profile.
         .target(name: "Profiling", dependencies: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "ProfileModel"]),
-        .target(name: "Reporting", dependencies: ["ProfileModel", "PerfEvents"]),
+        .target(name: "Reporting", dependencies: ["ProfileModel", "SystemIO"]),
         // Profiles from other tools' text: folded stacks, perf script.
         .target(name: "ProfileImport", dependencies: ["ProfileModel", "Reporting"]),
         .executableTarget(
             name: "perch",
             dependencies: [
-                "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Profiling", "ProfileModel", "Reporting", "ProfileImport",
+                "SystemIO", "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Profiling", "ProfileModel", "Reporting", "ProfileImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import PerfEvents
+import SystemIO
 /// Constants of the perf.data file format (tools/perf/Documentation/perf.data-file-format.txt).
 enum PerfDataFormat {
     /// "PERFILE2" read as a little-endian u64.

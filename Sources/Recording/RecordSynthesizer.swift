@@ -1,5 +1,6 @@
 import PerfEvents
 import PerfRecords
+import SystemIO
 
 /// Builds the records perf synthesizes for state that existed before the recording started:
 /// COMM for each thread, MMAP2 for each executable mapping (from /proc/PID/maps), and the

@@ -1,4 +1,5 @@
 import PerfEvents
+import SystemIO
 #if canImport(Glibc)
 import Glibc
 #endif

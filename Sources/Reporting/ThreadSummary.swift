@@ -1,4 +1,3 @@
-import PerfEvents
 import ProfileModel
 
 extension TextReport {
