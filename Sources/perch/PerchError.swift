@@ -1,6 +1,7 @@
 import ArgumentParser
 import PerfEvents
 import Recording
+import SystemIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -87,13 +88,13 @@ struct WriteError: Error, CustomStringConvertible {
     /// Standard output's reader went away (`perch report | head`): not perch's failure.
     var isBrokenPipe: Bool { path == nil && errno == EPIPE }
 
-    var description: String { "cannot write \(path ?? "standard output"): \(String(cString: strerror(errno)))" }
+    var description: String { "cannot write \(path ?? "standard output"): \(Errno(errno).text)" }
 }
 
 struct FileReadError: Error, CustomStringConvertible {
     var path: String
     var errno: Int32
-    var description: String { "cannot read \(path == "-" ? "standard input" : path): \(String(cString: strerror(errno)))" }
+    var description: String { "cannot read \(path == "-" ? "standard input" : path): \(Errno(errno).text)" }
 }
 
 extension Perch {
