@@ -13,7 +13,7 @@ enum PerchError: Error, CustomStringConvertible {
     case usage(String)
     /// The recorder could not start or finish the recording.
     case recording(RecordingError)
-    /// An input file cannot be read.
+    /// An input file cannot be read (`-` is standard input).
     case read(FileReadError)
     /// Standard output or an output file cannot be written.
     case write(WriteError)
@@ -73,7 +73,7 @@ enum PerchError: Error, CustomStringConvertible {
         switch self {
         case .usage(let message), .badInput(let message): return message
         case .recording(let error): return error.description
-        case .read(let error): return error.description
+        case .read(let error): return "cannot read \(error.path == "-" ? "standard input" : error.path): \(error.cause)"
         case .write(let error): return error.description
         case .commandExited(let status): return "the command exited with status \(status)"
         }
@@ -89,12 +89,6 @@ struct WriteError: Error, CustomStringConvertible {
     var isBrokenPipe: Bool { path == nil && errno == EPIPE }
 
     var description: String { "cannot write \(path ?? "standard output"): \(Errno(errno).text)" }
-}
-
-struct FileReadError: Error, CustomStringConvertible {
-    var path: String
-    var errno: Int32
-    var description: String { "cannot read \(path == "-" ? "standard input" : path): \(Errno(errno).text)" }
 }
 
 extension Perch {
