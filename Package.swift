@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "SystemIO"),
         .target(name: "PerfEvents", dependencies: ["CPerfEvent", "SystemIO"]),
         .target(name: "PerfRecords", dependencies: ["PerfEvents", "SystemIO"]),
-        .target(name: "Symbolication", dependencies: ["CElfutils", "CPerfEvent", "ProfileModel", "SystemIO"]),
+        .target(name: "Symbolication", dependencies: ["CElfutils", "ProfileModel", "SystemIO"]),
         .target(name: "Unwinding", dependencies: ["CElfutils", "PerfEvents", "PerfRecords", "Symbolication"]),
         // The record side: plan, open, drain into perf.data. Knows nothing of the analysis.
         .target(name: "Recording", dependencies: ["CPerfEvent", "PerfEvents", "PerfRecords", "ProfileModel", "SystemIO"]),
@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Profiling", dependencies: ["PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "ProfileModel"]),
         .target(name: "Reporting", dependencies: ["ProfileModel", "SystemIO"]),
         // Profiles from other tools' text: folded stacks, perf script.
-        .target(name: "ProfileImport", dependencies: ["ProfileModel", "Reporting"]),
+        .target(name: "ProfileImport", dependencies: ["Reporting"]),
         .executableTarget(
             name: "perch",
             dependencies: [
@@ -49,9 +49,9 @@ let package = Package(
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "ProfileModel", "ProfileImport"]),
         .testTarget(name: "ProfileModelTests", dependencies: ["ProfileModel"]),
         .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfRecords", "Symbolication"]),
-        .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfEvents", "ProfileModel"]),
-        .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "ProfileModel", "PerfRecords", "PerfEvents"]),
-        .testTarget(name: "PerchTests", dependencies: ["PerfRecords", "Profiling"], exclude: ["Data", "Browser"]),
+        .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfEvents"]),
+        .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "ProfileModel", "PerfRecords", "PerfEvents", "Symbolication"]),
+        .testTarget(name: "PerchTests", dependencies: ["PerfEvents", "PerfRecords"], exclude: ["Data", "Browser"]),
     ],
     swiftLanguageModes: [.v6]
 )
