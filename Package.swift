@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "perch", targets: ["perch"]),
-        .library(name: "PerchKit", targets: ["PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Recording", "ProfileModel", "Profiling", "Reporting", "ProfileImport"]),
+        .library(name: "PerchKit", targets: ["SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Recording", "ProfileModel", "Profiling", "Reporting", "ProfileImport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -20,32 +20,35 @@ let package = Package(
             pkgConfig: "libdw",
             providers: [.apt(["libdw-dev", "libelf-dev"])]
         ),
+        // System I/O every target shares: errno text, EINTR retry, whole writes, bounded reads, lines, text layout.
+        .target(name: "SystemIO"),
         // The kernel's ABI as types: perf_event_attr, call-graph modes, record types and the decoder.
         .target(name: "PerfABI"),
         // The system calls: opening events, their ring buffers, the kernel's settings and limits.
-        .target(name: "PerfEvents", dependencies: ["CPerfEvent", "PerfABI"]),
+        .target(name: "PerfEvents", dependencies: ["CPerfEvent", "PerfABI", "SystemIO"]),
         // perf.data: reading (in time order) and writing.
-        .target(name: "PerfRecords", dependencies: ["PerfABI", "PerfEvents"]),
-        .target(name: "Symbolication", dependencies: ["CElfutils", "ProfileModel"]),
+        .target(name: "PerfRecords", dependencies: ["PerfABI", "SystemIO"]),
+        .target(name: "Symbolication", dependencies: ["CElfutils", "ProfileModel", "SystemIO"]),
         .target(name: "Unwinding", dependencies: ["CElfutils", "PerfABI", "Symbolication"]),
         // The record side: plan, open, drain into perf.data. Knows nothing of the analysis.
-        .target(name: "Recording", dependencies: ["CPerfEvent", "PerfABI", "PerfEvents", "PerfRecords", "ProfileModel"]),
+        .target(name: "Recording", dependencies: ["CPerfEvent", "PerfABI", "PerfEvents", "PerfRecords", "ProfileModel", "SystemIO"]),
         // The profile every output reads: frames, threads, unique stacks in one metric. No kernel, no elfutils.
         .target(name: "ProfileModel"),
         // The analysis side: perf.data back into a symbolized profile.
         .target(name: "Profiling", dependencies: ["PerfABI", "PerfRecords", "Symbolication", "Unwinding", "ProfileModel"]),
-        .target(name: "Reporting", dependencies: ["ProfileModel", "PerfEvents"]),
+        .target(name: "Reporting", dependencies: ["ProfileModel", "SystemIO"]),
         // Profiles from other tools' text: folded stacks, perf script.
         .target(name: "ProfileImport", dependencies: ["Reporting"]),
         .executableTarget(
             name: "perch",
             dependencies: [
-                "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Profiling", "ProfileModel", "Reporting", "ProfileImport",
+                "SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Profiling", "ProfileModel", "Reporting", "ProfileImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Helpers every test target shares: record bytes, synthetic perf.data, C fixtures, processes, profiles.
         .target(name: "TestSupport", dependencies: ["PerfABI", "PerfRecords", "ProfileModel"], path: "Tests/TestSupport"),
+        .testTarget(name: "SystemIOTests", dependencies: ["SystemIO"]),
         .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "PerfABI", "CPerfEvent", "TestSupport"]),
         .testTarget(name: "PerfABITests", dependencies: ["PerfABI", "PerfEvents", "TestSupport"]),
         .testTarget(name: "PerfRecordsTests", dependencies: ["PerfRecords", "PerfABI", "TestSupport"]),

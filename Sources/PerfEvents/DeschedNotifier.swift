@@ -1,5 +1,6 @@
 import PerfABI
 import CPerfEvent
+import SystemIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,7 +53,7 @@ public final class DeschedNotifier {
                     continue
                 }
                 guard perch_fd_signal_thread(event.fd, tid, signal) == 0 else {
-                    reasons.append("\(mechanism.rawValue): fcntl F_SETOWN_EX/F_SETSIG failed: \(String(cString: strerror(errno)))")
+                    reasons.append("\(mechanism.rawValue): fcntl F_SETOWN_EX/F_SETSIG failed: \(Errno.current.text)")
                     continue
                 }
                 self.mechanism = mechanism

@@ -1,4 +1,5 @@
 import CPerfEvent
+import SystemIO
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,3 +1,4 @@
+import SystemIO
 #if canImport(Glibc)
 import PerfABI
 import Glibc
@@ -24,7 +25,7 @@ public struct PerfEventError: Error, CustomStringConvertible, Sendable {
     }
 
     /// The C library's text for `errno`.
-    public var reason: String { String(cString: strerror(errno)) }
+    public var reason: String { Errno(errno).text }
 
     public var description: String {
         var text = "\(operation.rawValue) failed: \(reason) (errno \(errno))"

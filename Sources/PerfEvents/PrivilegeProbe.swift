@@ -1,3 +1,4 @@
+import SystemIO
 #if canImport(Glibc)
 import PerfABI
 import Glibc
@@ -102,7 +103,7 @@ public struct PrivilegeProbe: Sendable {
         if let paranoid = settings.paranoid, paranoid >= 3 {
             return "kernel.perf_event_paranoid=\(paranoid) forbids perf events to unprivileged users"
         }
-        return "perf_event_open fails with \(String(cString: strerror(code))) even for a software event on this process"
+        return "perf_event_open fails with \(Errno(code).text) even for a software event on this process"
     }
 
     /// The remedy for a blocked perf_event_open.

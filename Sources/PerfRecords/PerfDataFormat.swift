@@ -1,5 +1,5 @@
 import PerfABI
-import PerfEvents
+import SystemIO
 /// Constants of the perf.data file format (tools/perf/Documentation/perf.data-file-format.txt).
 enum PerfDataFormat {
     /// "PERFILE2" read as a little-endian u64.
@@ -73,18 +73,11 @@ public enum PerfDataError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .cannotOpen(let path, let errno): "cannot open \(path): \(errnoText(errno))"
-        case .writeFailed(let path, let errno): "cannot write \(path): \(errnoText(errno))"
+        case .cannotOpen(let path, let errno): "cannot open \(path): \(Errno(errno).text)"
+        case .writeFailed(let path, let errno): "cannot write \(path): \(Errno(errno).text)"
         case .notPerfData(let path): "\(path) is not a perf.data file (no PERFILE2 header)"
         case .pipeMode(let path): "\(path) is a pipe-mode perf.data stream; record it to a file (perf record -o FILE)"
         case .malformed(let path, let reason): "\(path) is malformed: \(reason)"
         }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
-
-func errnoText(_ code: Int32) -> String { String(cString: strerror(code)) }
-

@@ -1,4 +1,5 @@
 import PerfABI
+import SystemIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -140,15 +141,10 @@ public final class PerfDataWriter {
 
     private func writeOrRemember(_ bytes: UnsafeRawBufferPointer) {
         guard failure == nil else { return }
-        var done = 0
-        while done < bytes.count {
-            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = .writeFailed(path: path, errno: errno)
-                return
-            }
-            done += n
+        do {
+            try SystemIO.writeAll(fd, bytes)
+        } catch {
+            failure = .writeFailed(path: path, errno: error.code)
         }
     }
 

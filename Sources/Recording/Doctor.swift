@@ -207,7 +207,7 @@ public enum Doctor {
             var info = stat()
             guard stat("/proc/\(pid)", &info) == 0, info.st_uid != me else { continue }
             // Skip kernel threads: per-task events on them behave differently.
-            guard let maps = readFile("/proc/\(pid)/cmdline"), !maps.isEmpty else { continue }
+            guard let maps = readProcFile("/proc/\(pid)/cmdline"), !maps.isEmpty else { continue }
             return (pid, info.st_uid)
         }
         return nil

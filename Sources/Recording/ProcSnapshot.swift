@@ -4,6 +4,7 @@ import PerfRecords
 #if canImport(Glibc)
 import Glibc
 import ProfileModel
+import SystemIO
 #endif
 
 /// What existed before the recording started, read from /proc and written first in the data

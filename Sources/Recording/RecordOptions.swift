@@ -1,6 +1,7 @@
 import PerfABI
 import PerfEvents
 import ProfileModel
+import SystemIO
 
 /// What to record.
 public enum RecordingTarget: Sendable, Equatable {
@@ -85,7 +86,7 @@ public enum RecordingError: Error, Sendable, CustomStringConvertible {
         case .refused(let refusal):
             return refusal.description
         case .commandNotFound(let command, let errno):
-            return "cannot run '\(command)': \(String(cString: strerror(errno)))"
+            return "cannot run '\(command)': \(Errno(errno).text)"
         case .noSuchProcess(let pid):
             return "no such process: \(pid)"
         case .eventOpenFailed(let error, let remedy):
@@ -93,7 +94,7 @@ public enum RecordingError: Error, Sendable, CustomStringConvertible {
         case .ringBufferFailed(let error, let remedy):
             return "\(error); \(remedy)"
         case .spawnFailed(let errno):
-            return "cannot start the command: \(String(cString: strerror(errno)))"
+            return "cannot start the command: \(Errno(errno).text)"
         case .output(let message):
             return message
         }

@@ -1,5 +1,6 @@
 import PerfABI
 import PerfEvents
+import SystemIO
 
 /// Builds the records perf synthesizes for state that existed before the recording started:
 /// COMM for each thread, MMAP2 for each executable mapping (from /proc/PID/maps), and the
@@ -23,7 +24,7 @@ struct RecordSynthesizer {
     /// MMAP2 records for the executable file mappings of `pid`; false when its maps are unreadable.
     @discardableResult
     func mmaps(pid: Int32, into emit: (UnsafeRawBufferPointer) -> Void) -> Bool {
-        guard let maps = readFile("/proc/\(pid)/maps"), !maps.isEmpty || isKernelThread(pid) else { return false }
+        guard let maps = readProcFile("/proc/\(pid)/maps"), !maps.isEmpty || isKernelThread(pid) else { return false }
         for line in maps.split(separator: "\n") {
             guard let mapping = ProcMapsLine(line), mapping.permissions.contains("x") else { continue }
             var record = RecordEncoder(type: .mmap2, misc: 2)  // PERF_RECORD_MISC_USER
@@ -50,7 +51,7 @@ struct RecordSynthesizer {
 
     /// Kernel threads have empty maps; that is not a failure to read them.
     private func isKernelThread(_ pid: Int32) -> Bool {
-        (readFile("/proc/\(pid)/stat")?.split(separator: " ").dropFirst(8).first).flatMap { UInt64($0) }.map { $0 & 0x0020_0000 != 0 } ?? false
+        (readProcFile("/proc/\(pid)/stat")?.split(separator: " ").dropFirst(8).first).flatMap { UInt64($0) }.map { $0 & 0x0020_0000 != 0 } ?? false
     }
 
     /// The kernel text mapping perf writes as `[kernel.kallsyms]_text`, so perf report places kernel samples.

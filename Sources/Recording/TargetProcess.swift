@@ -1,4 +1,5 @@
 import CPerfEvent
+import SystemIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -128,9 +129,7 @@ final class TargetProcess {
 /// Waits for a child; returns a shell-style status (128+N when killed by signal N).
 func reap(_ pid: Int32) -> Int32? {
     var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 {
-        if errno != EINTR { return nil }
-    }
+    guard (try? retryingInterrupted({ waitpid(pid, &status, 0) })) != nil else { return nil }
     return shellStatus(status)
 }
 

@@ -1,4 +1,5 @@
 import PerfEvents
+import SystemIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,7 +32,7 @@ enum TaskDiscovery {
 
     /// The process a thread belongs to (its Tgid).
     static func processID(ofThread tid: Int32) -> Int32? {
-        guard let status = readFile("/proc/\(tid)/status") else { return nil }
+        guard let status = readProcFile("/proc/\(tid)/status") else { return nil }
         for line in status.split(separator: "\n") where line.hasPrefix("Tgid:") {
             return Int32(line.dropFirst(5).trimmingCharacters(in: " \t"))
         }
@@ -39,22 +40,11 @@ enum TaskDiscovery {
     }
 
     static func comm(pid: Int32, tid: Int32) -> String? {
-        readFile("/proc/\(pid)/task/\(tid)/comm").map { $0.hasSuffix("\n") ? String($0.dropLast()) : $0 }
+        readProcFile("/proc/\(pid)/task/\(tid)/comm").map { $0.hasSuffix("\n") ? String($0.dropLast()) : $0 }
     }
 }
 
-/// Reads a whole (small, /proc-style) file.
-func readFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { break }
-        bytes.append(contentsOf: chunk[0..<n])
-    }
-    return String(decoding: bytes, as: UTF8.self)
+/// The text of a /proc file (at most 64 MiB, far more than any of them holds), nil when it cannot be read.
+func readProcFile(_ path: String) -> String? {
+    (try? readFile(path: path, limit: 64 << 20)).map { String(decoding: $0, as: UTF8.self) }
 }

@@ -1,4 +1,4 @@
-import PerfEvents
+import SystemIO
 
 /// A text table whose columns are as wide as their widest cell (or title, or a minimum), as the
 /// thread and process summaries print it: a `# `-prefixed title line, a `#` line, then one line per

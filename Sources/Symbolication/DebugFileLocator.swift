@@ -1,4 +1,5 @@
 import CElfutils
+import SystemIO
 import Glibc
 
 /// Finds the separate debug file of an ELF image, the way gdb and elfutils do.
@@ -156,8 +157,7 @@ public struct DebugFileLocator: Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
         defer { buffer.deallocate() }
         while true {
-            let n = read(fd, buffer.baseAddress, buffer.count)
-            if n < 0 { if errno == EINTR { continue }; return nil }
+            guard let n = try? retryingInterrupted({ read(fd, buffer.baseAddress, buffer.count) }) else { return nil }
             if n == 0 { return crc }
             crc = crc32(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), crc: crc)
         }

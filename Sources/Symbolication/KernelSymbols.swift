@@ -1,3 +1,4 @@
+import SystemIO
 import Glibc
 
 /// Kernel text symbols from `/proc/kallsyms`, for kernel address → name lookup.
@@ -44,7 +45,7 @@ public final class KernelSymbols: Sendable {
         do {
             try forEachLine(ofFile: path) { parser.consume(line: $0) }
         } catch let code {
-            throw .cannotOpen(path: path, errno: code.value)
+            throw .cannotOpen(path: path, errno: code.code)
         }
         let parsed = parser.finish()
         addressesHidden = parsed.allZero

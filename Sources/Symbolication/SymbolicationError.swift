@@ -1,3 +1,4 @@
+import SystemIO
 import Glibc
 
 /// Why an image or symbol source could not be used.
@@ -19,7 +20,7 @@ public enum SymbolicationError: Error, Sendable, Hashable, CustomStringConvertib
     public var description: String {
         switch self {
         case .cannotOpen(let path, let code):
-            "cannot open \(path): \(String(cString: strerror(code))) (errno \(code))"
+            "cannot open \(path): \(Errno(code).text) (errno \(code))"
         case .notELF(let path):
             "\(path) is not an ELF file"
         case .malformed(let path, let reason):

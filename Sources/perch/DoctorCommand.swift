@@ -2,6 +2,7 @@ import ArgumentParser
 import PerfEvents
 import Recording
 import Reporting
+import SystemIO
 
 struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

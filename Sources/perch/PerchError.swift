@@ -1,5 +1,6 @@
 import ArgumentParser
 import Recording
+import SystemIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,7 +12,7 @@ enum PerchError: Error, CustomStringConvertible {
     case usage(String)
     /// The recorder could not start or finish the recording.
     case recording(RecordingError)
-    /// An input file cannot be read.
+    /// An input file cannot be read (`-` is standard input).
     case read(FileReadError)
     /// Standard output or an output file cannot be written.
     case write(WriteError)
@@ -71,7 +72,7 @@ enum PerchError: Error, CustomStringConvertible {
         switch self {
         case .usage(let message), .badInput(let message): return message
         case .recording(let error): return error.description
-        case .read(let error): return error.description
+        case .read(let error): return "cannot read \(error.path == "-" ? "standard input" : error.path): \(error.cause)"
         case .write(let error): return error.description
         case .commandExited(let status): return "the command exited with status \(status)"
         }
@@ -86,13 +87,7 @@ struct WriteError: Error, CustomStringConvertible {
     /// Standard output's reader went away (`perch report | head`): not perch's failure.
     var isBrokenPipe: Bool { path == nil && errno == EPIPE }
 
-    var description: String { "cannot write \(path ?? "standard output"): \(String(cString: strerror(errno)))" }
-}
-
-struct FileReadError: Error, CustomStringConvertible {
-    var path: String
-    var errno: Int32
-    var description: String { "cannot read \(path == "-" ? "standard input" : path): \(String(cString: strerror(errno)))" }
+    var description: String { "cannot write \(path ?? "standard output"): \(Errno(errno).text)" }
 }
 
 extension Perch {

@@ -2,6 +2,7 @@ import ArgumentParser
 import ProfileModel
 import Profiling
 import Reporting
+import SystemIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -158,20 +159,14 @@ struct ReportArguments: ParsableArguments {
     }
 }
 
-/// Reads a whole file (`-` for standard input).
+/// The most perch reads of one input (folded stacks, perf script text) into memory: a larger one
+/// is refused with an error rather than read until memory runs out.
+let inputSizeLimit = 4 << 30
+
+/// Reads a whole input file (`-` for standard input), at most ``inputSizeLimit`` bytes.
 func readWholeFile(_ path: String) throws(FileReadError) -> [UInt8] {
-    let fd = path == "-" ? 0 : open(path, O_RDONLY)
-    guard fd >= 0 else { throw FileReadError(path: path, errno: errno) }
-    defer { if fd != 0 { close(fd) } }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 { if errno == EINTR { continue }; throw FileReadError(path: path, errno: errno) }
-        if n == 0 { break }
-        bytes.append(contentsOf: chunk[0..<n])
-    }
-    return bytes
+    if path == "-" { return try readAll(fd: 0, naming: path, limit: inputSizeLimit) }
+    return try readFile(path: path, limit: inputSizeLimit)
 }
 
 extension StringProtocol {
@@ -186,10 +181,10 @@ extension StringProtocol {
 
 /// The first `count` bytes of a file (fewer if it is shorter).
 func readWholeFilePrefix(_ path: String, count: Int) throws(FileReadError) -> [UInt8] {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { throw FileReadError(path: path, errno: errno) }
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw FileReadError(path: path, cause: .system(.current)) }
     defer { close(fd) }
     var bytes = [UInt8](repeating: 0, count: count)
-    let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, count) }
-    return n > 0 ? Array(bytes[0..<n]) : []
+    let n = (try? bytes.withUnsafeMutableBytes { buffer in try retryingInterrupted { read(fd, buffer.baseAddress, count) } }) ?? 0
+    return Array(bytes[0..<n])
 }

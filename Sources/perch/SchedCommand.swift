@@ -2,6 +2,7 @@ import ArgumentParser
 import PerfEvents
 import PerfRecords
 import Profiling
+import SystemIO
 
 struct SchedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

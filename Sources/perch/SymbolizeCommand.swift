@@ -1,6 +1,7 @@
 import ArgumentParser
 import Reporting
 import Symbolication
+import SystemIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -192,7 +193,7 @@ private struct OutputBuffer {
 
     mutating func flush() throws(WriteError) {
         guard !bytes.isEmpty else { return }
-        try bytes.withUnsafeBufferPointer { buffer throws(WriteError) in try writeAll(1, buffer) }
+        try bytes.withUnsafeBufferPointer { buffer throws(WriteError) in try writeOut(UnsafeRawBufferPointer(buffer)) }
         bytes.removeAll(keepingCapacity: true)
     }
 }
