@@ -1,17 +1,20 @@
 /// Values interned to dense `Int32` ids, so hot loops compare and hash integers.
+@frozen
 public struct Interner<Value: Hashable>: Sendable where Value: Sendable {
+    @usableFromInline var storedValues: [Value] = []
     /// Every value, at its id.
-    public private(set) var values: [Value] = []
-    private var ids: [Value: Int32] = [:]
+    @inlinable public var values: [Value] { storedValues }
+    @usableFromInline var ids: [Value: Int32] = [:]
 
+    @inlinable
     public init() {}
 
     /// The id of `value`, assigned on first sight.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func intern(_ value: Value) -> Int32 {
         if let id = ids[value] { return id }
-        let id = Int32(values.count)
-        values.append(value)
+        let id = Int32(storedValues.count)
+        storedValues.append(value)
         ids[value] = id
         return id
     }

@@ -3,14 +3,19 @@
 /// The profile builder and the prefix tree look up every frame of every sample (locations, trie children) and
 /// every sample's (thread, stack) pair; with `Dictionary` a third of that time went to
 /// SipHash. Keys here are already well-mixed integers, so a multiplicative hash is enough.
+///
+/// Inlinable, as are ``PrefixTree`` and ``Interner``: the analysis calls them per frame from
+/// another module, where a call that cannot be inlined or specialized costs more than the lookup.
+@frozen @usableFromInline
 package struct WordPairTable {
-    private var first: [UInt64]
-    private var second: [UInt64]
+    @usableFromInline var first: [UInt64]
+    @usableFromInline var second: [UInt64]
     /// -1 marks an empty slot.
-    private var values: [Int32]
-    private var mask: Int
-    package private(set) var count = 0
+    @usableFromInline var values: [Int32]
+    @usableFromInline var mask: Int
+    @usableFromInline package private(set) var count = 0
 
+    @inlinable
     package init(capacity: Int = 1024) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
@@ -20,15 +25,15 @@ package struct WordPairTable {
         mask = size - 1
     }
 
-    @inline(__always)
-    private static func slot(_ a: UInt64, _ b: UInt64, mask: Int) -> Int {
+    @inlinable @inline(__always)
+    static func slot(_ a: UInt64, _ b: UInt64, mask: Int) -> Int {
         var hash = (a &* 0x9E37_79B9_7F4A_7C15) ^ (b &* 0xC2B2_AE3D_27D4_EB4F)
         hash ^= hash >> 31
         return Int(truncatingIfNeeded: hash) & mask
     }
 
     /// The value stored for (a, b).
-    @inline(__always)
+    @inlinable @inline(__always)
     package func find(_ a: UInt64, _ b: UInt64) -> Int32? {
         var index = Self.slot(a, b, mask: mask)
         while true {
@@ -40,6 +45,7 @@ package struct WordPairTable {
     }
 
     /// Stores `value` for (a, b), which must not be present yet.
+    @inlinable
     package mutating func insert(_ a: UInt64, _ b: UInt64, value: Int32) {
         precondition(value >= 0)
         if (count + 1) * 2 > values.count { grow() }
@@ -51,7 +57,8 @@ package struct WordPairTable {
         count += 1
     }
 
-    private mutating func grow() {
+    @inlinable
+    mutating func grow() {
         var larger = WordPairTable(capacity: values.count)
         for index in values.indices where values[index] >= 0 {
             larger.insert(first[index], second[index], value: values[index])
