@@ -59,6 +59,12 @@ public struct PrefixTree: Sendable {
         return path
     }
 
+    /// Frees the table that finds a node's child by key, for a tree that is done growing: its
+    /// nodes, parents and keys stay; ``child(of:key:)`` must not be called afterwards.
+    public mutating func finishGrowing() {
+        children = WordPairTable(capacity: 0)
+    }
+
     /// The children of every node, in creation order.
     public func childLists() -> [[Int32]] {
         var lists = [[Int32]](repeating: [], count: storedParents.count)

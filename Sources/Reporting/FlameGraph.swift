@@ -115,6 +115,7 @@ public struct FlameGraph: Sendable {
     /// Fills ``children`` sorted by name; call after the last ``add``.
     package mutating func finish() {
         nameIds = [:]
+        tree.finishGrowing()
         let order = names.indices.sorted { names[$0].utf8.lexicographicallyPrecedes(names[$1].utf8) }
         var rank = [Int32](repeating: 0, count: names.count)
         for (r, id) in order.enumerated() { rank[id] = Int32(r) }
