@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "PerfEventsTests", dependencies: ["PerfEvents", "PerfABI", "CPerfEvent", "TestSupport"]),
         .testTarget(name: "PerfABITests", dependencies: ["PerfABI", "PerfEvents", "TestSupport"]),
         .testTarget(name: "PerfRecordsTests", dependencies: ["PerfRecords", "PerfABI", "TestSupport"]),
-        .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication", "TestSupport"]),
+        .testTarget(name: "SymbolicationTests", dependencies: ["Symbolication", "ProfileModel", "TestSupport"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "ProfileModel", "ProfileImport", "TestSupport"]),
         .testTarget(name: "ProfileModelTests", dependencies: ["ProfileModel"]),
         .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfABI", "Symbolication", "TestSupport"]),

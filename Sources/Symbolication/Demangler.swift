@@ -58,9 +58,18 @@ public enum Demangler {
     /// anything compiled without mangling).
     public static func language(ofSymbol name: String) -> SourceLanguage {
         if isSwiftMangled(name) { return .swift }
-        if name.hasPrefix("_R") || name.hasPrefix("_ZN") && demangleRustLegacy(name) != nil { return .rust }
+        if name.hasPrefix("_R") || name.hasPrefix("_ZN") && hasRustHash(name) { return .rust }
         if name.hasPrefix("_Z") { return .cpp }
         return .unknown
+    }
+
+    /// Whether an Itanium-mangled name ends in Rust's legacy hash (`17h` and 16 hex digits, `E`),
+    /// told from the bytes at its end without demangling it.
+    static func hasRustHash(_ name: String) -> Bool {
+        let bytes = Array(name.utf8.suffix(20))
+        guard bytes.count == 20, bytes[0] == UInt8(ascii: "1"), bytes[1] == UInt8(ascii: "7"), bytes[2] == UInt8(ascii: "h"),
+              bytes[19] == UInt8(ascii: "E") else { return false }
+        return bytes[3..<19].allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
     }
 
     /// Whether `name` carries a Swift mangling prefix.

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import ProfileModel
 import Testing
 import TestSupport
 @testable import Symbolication
@@ -47,6 +48,18 @@ struct DemanglerTests {
             == "<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop")
         #expect(Demangler.demangle("_ZN4test8closures28_$u7b$$u7b$closure$u7d$$u7d$17h0123456789abcdefE")
             == "test::closures::{{closure}}")
+    }
+
+    /// The language comes from the mangling scheme, not from the demangled text.
+    @Test func languageOfSymbols() {
+        #expect(Demangler.language(ofSymbol: "$sSi1poiyS2i_SitFZ") == .swift)
+        #expect(Demangler.language(ofSymbol: "_$s4main3fooyyF") == .swift)
+        #expect(Demangler.language(ofSymbol: "_ZN4core3fmt5write17h0123456789abcdefE") == .rust)
+        #expect(Demangler.language(ofSymbol: "_RNvCs1234_7mycrate3foo") == .rust)
+        #expect(Demangler.language(ofSymbol: "_ZN3foo3barEv") == .cpp)
+        #expect(Demangler.language(ofSymbol: "_ZN3foo17h0123456789abcdeXE") == .cpp, "not a hash: X is no hex digit")
+        #expect(Demangler.language(ofSymbol: "main") == .unknown)
+        #expect(Demangler.language(ofSymbol: "std::vector<int>::push_back") == .unknown, "plain text, however C++-looking")
     }
 
     @Test func otherNamesUnchanged() {
