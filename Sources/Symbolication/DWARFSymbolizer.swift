@@ -53,6 +53,9 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     private let kernel: ELFSymbolizer
     private var modules: [String: Module] = [:]
     private var buildIDs = BuildIDExpectations()
+    /// Modules whose file passed the build-id check, by path: what `symbolize(path:fileOffset:)`
+    /// looks up, so the check costs nothing per address.
+    private var checked: [String: Module] = [:]
     private var modulesByBuildID: [[UInt8]: Module] = [:]
     /// Modules being loaded in the background since `prepare(path:)`.
     private var loads: [String: BackgroundLoad<Loaded>] = [:]
@@ -77,7 +80,7 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     /// Frames for `fileOffset` in the file at `path`, innermost (inlined) first, the real
     /// function last; empty when the file cannot be read or nothing covers the offset.
     public func symbolize(path: String, fileOffset: UInt64) -> [SymbolizedFrame] {
-        guard let module = module(for: path), buildIDs.allows(path: path, onDisk: module.image.buildID),
+        guard let module = checkedModule(for: path),
               let address = module.image.virtualAddress(forFileOffset: fileOffset)
         else { return [] }
         return frames(module, address)
@@ -102,6 +105,7 @@ public final class DWARFSymbolizer: AddressSymbolizer {
 
     public func expect(buildID: [UInt8], forPath path: String) {
         buildIDs.expect(buildID, forPath: path)
+        checked[path] = nil
     }
 
     public var buildIDMismatches: [BuildIDMismatch] { buildIDs.mismatches }
@@ -189,6 +193,14 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         let name = dwarf.name(ofDIE: offset).map(demangle) ?? SymbolName(text: "??", language: .unknown)
         module.dieNames[offset] = name
         return name
+    }
+
+    /// The module for `path` if its file is the one the recording saw (see `expect`).
+    private func checkedModule(for path: String) -> Module? {
+        if let module = checked[path] { return module }
+        guard let module = module(for: path), buildIDs.allows(path: path, onDisk: module.image.buildID) else { return nil }
+        checked[path] = module
+        return module
     }
 
     private func module(for path: String) -> Module? {

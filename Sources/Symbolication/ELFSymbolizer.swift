@@ -86,6 +86,8 @@ public final class ELFSymbolizer: AddressSymbolizer {
 
     private var modules: [String: Module] = [:]
     private var buildIDs = BuildIDExpectations()
+    /// Modules whose file passed the build-id check, by path (one lookup per address, as before).
+    private var checked: [String: Module] = [:]
     private var demangled: [String: String] = [:]
     private var kernel: KernelSymbols?
     private var kernelLoaded = false
@@ -113,7 +115,7 @@ public final class ELFSymbolizer: AddressSymbolizer {
     /// Frames for `fileOffset` in the file at `path`: at most one frame (ELF symbols have no
     /// inline information); empty when the file cannot be read or no symbol covers it.
     public func symbolize(path: String, fileOffset: UInt64) -> [SymbolizedFrame] {
-        guard let module = module(for: path), buildIDs.allows(path: path, onDisk: module.image.buildID) else { return [] }
+        guard let module = checkedModule(for: path) else { return [] }
         if let cached = module.frames[fileOffset] { return cached }
         var frames: [SymbolizedFrame] = []
         if let vaddr = module.image.virtualAddress(forFileOffset: fileOffset),
@@ -127,6 +129,7 @@ public final class ELFSymbolizer: AddressSymbolizer {
 
     public func expect(buildID: [UInt8], forPath path: String) {
         buildIDs.expect(buildID, forPath: path)
+        checked[path] = nil
     }
 
     public var buildIDMismatches: [BuildIDMismatch] { buildIDs.mismatches }
@@ -170,6 +173,14 @@ public final class ELFSymbolizer: AddressSymbolizer {
     public func checkBuildID(path: String, expected: [UInt8]) -> Bool? {
         guard let actual = module(for: path)?.image.buildID else { return nil }
         return actual == expected
+    }
+
+    /// The module for `path` if its file is the one the recording saw (see `expect`).
+    private func checkedModule(for path: String) -> Module? {
+        if let module = checked[path] { return module }
+        guard let module = module(for: path), buildIDs.allows(path: path, onDisk: module.image.buildID) else { return nil }
+        checked[path] = module
+        return module
     }
 
     private func module(for path: String) -> Module? {
