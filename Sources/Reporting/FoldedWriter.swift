@@ -49,7 +49,7 @@ public enum FoldedWriter {
         let unknownRoot = names.intern(rootLabel(.unknown, options: options))
 
         // Stacks that fold to the same line meet at one node of the tree.
-        var tree = PrefixTree()
+        var tree = PrefixTree(capacity: profile.stacks.count * 4)
         var nodeValue: [UInt64] = [0]
         var key: [Int32] = []
         for stack in profile.stacks where stack.value > 0 {
