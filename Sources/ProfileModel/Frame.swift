@@ -66,11 +66,6 @@ public struct Frame: Hashable, Sendable {
     /// Whether no symbol covers the address.
     public var isUnknownSymbol: Bool { symbol == Self.unknownSymbol }
 
-    /// The DSO's last path component, as perf report shows it.
-    public var shortDSO: String {
-        guard let slash = dso.lastIndex(of: "/") else { return dso }
-        return String(dso[dso.index(after: slash)...])
-    }
 }
 
 /// A thread seen in the recording.

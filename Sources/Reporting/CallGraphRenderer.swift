@@ -19,10 +19,11 @@ struct CallGraphRenderer {
     /// Node display names for `keying` (built with the `dso`,`sym` keys): the symbol, or for unknown
     /// symbols the DSO's short name in brackets (as stackcollapse-perf does), plus ` file:line`.
     static func names(profile: Profile, keying: EntryKeying, sourceLines: Bool) -> [String] {
-        keying.frameRepresentative.map { rep in
+        let dsoNames = DSONames(profile)
+        return keying.frameRepresentative.map { rep in
             let frame = profile.frameOrUnknown(rep)
             var name = frame.symbol
-            if frame.isUnknownSymbol && frame.dso != Frame.unknownSymbol { name = "[\(frame.shortDSO)]" }
+            if frame.isUnknownSymbol && frame.dso != Frame.unknownSymbol { name = "[\(dsoNames.name(of: frame.dso))]" }
             if sourceLines, let line = frame.source?.description { name += " " + line }
             return name
         }

@@ -138,7 +138,8 @@ public struct FlameGraph: Sendable {
         plain.annotateInlined = false
         countName = profile.metric.unitName
         defaultTitle = profile.metric.isTime ? "\(profile.metric == .offCPUTime ? "Off-CPU" : "On- and Off-CPU") Time Flame Graph (\(countName))" : nil
-        let frameName = profile.frames.map { intern(FoldedWriter.frameLabel($0, options: plain), kind: .of($0)) }
+        let dsoNames = DSONames(profile)
+        let frameName = profile.frames.map { intern(FoldedWriter.frameLabel($0, options: plain, dsoNames: dsoNames), kind: .of($0)) }
         let unknownFrame = intern("[unknown]", kind: .unknown)
         let hasRoot = folded.includeComm || folded.includePid || folded.includeTid
         let threadRoot = profile.threads.map { intern(FoldedWriter.rootLabel($0, options: plain), kind: .native) }

@@ -42,8 +42,9 @@ public enum FoldedWriter {
     static func foldedLines(_ profile: Profile, options: FoldedOptions) -> [(line: [UInt8], count: UInt64)] {
         // Names are built once per thread and per interned frame, then interned to ids.
         var names = Interner<String>()
-        let frameName = profile.frames.map { names.intern(frameLabel($0, options: options)) }
-        let unknownFrame = names.intern(frameLabel(.unknown, options: options))
+        let dsoNames = DSONames(profile)
+        let frameName = profile.frames.map { names.intern(frameLabel($0, options: options, dsoNames: dsoNames)) }
+        let unknownFrame = names.intern(frameLabel(.unknown, options: options, dsoNames: dsoNames))
         let hasRoot = options.includeComm || options.includePid || options.includeTid
         let threadRoot = profile.threads.map { names.intern(rootLabel($0, options: options)) }
         let unknownRoot = names.intern(rootLabel(.unknown, options: options))
@@ -91,10 +92,10 @@ public enum FoldedWriter {
     }
 
     /// The folded name of one frame.
-    static func frameLabel(_ frame: Frame, options: FoldedOptions) -> String {
+    static func frameLabel(_ frame: Frame, options: FoldedOptions, dsoNames: DSONames) -> String {
         var name: String
         if frame.isUnknownSymbol {
-            let module = frame.dso == Frame.unknownSymbol || frame.dso.isEmpty ? "unknown" : frame.shortDSO
+            let module = frame.dso == Frame.unknownSymbol || frame.dso.isEmpty ? "unknown" : dsoNames.name(of: frame.dso)
             name = options.addresses
                 ? "[\(module) <\(String(frame.address, radix: 16))>]"
                 : "[\(module)]"

@@ -126,6 +126,7 @@ public struct OverheadTable: Sendable {
         // Build display values for every raw entry.
         let useComm = keys.contains(.comm), usePid = keys.contains(.pid), useTid = keys.contains(.tid)
         let useDSO = keys.contains(.dso), useSym = keys.contains(.sym)
+        let dsoNames = DSONames(profile)
         var raw: [ReportEntry] = []
         raw.reserveCapacity(selfC.count)
         for e in selfC.indices {
@@ -135,7 +136,7 @@ public struct OverheadTable: Sendable {
             if useComm { r.comm = thread.comm }
             if usePid { r.pid = thread.pid }
             if useTid { r.tid = thread.tid }
-            if useDSO { r.dso = frame.shortDSO }
+            if useDSO { r.dso = dsoNames.name(of: frame.dso) }
             if useSym {
                 r.symbol = frame.symbol
                 r.kind = frame.kind

@@ -131,6 +131,7 @@ public enum PprofWriter {
         }
 
         // Mappings, functions and locations.
+        let dsoNames = DSONames(profile)
         var mappingIds: [String: UInt64] = [:]
         var mappings: [(id: UInt64, file: String)] = []
         var functionIds: [String: UInt64] = [:]
@@ -144,7 +145,7 @@ public enum PprofWriter {
                 mappingIds[dso] = mapping
                 mappings.append((mapping, dso))
             }
-            let name = FoldedWriter.frameLabel(frame, options: FoldedOptions())
+            let name = FoldedWriter.frameLabel(frame, options: FoldedOptions(), dsoNames: dsoNames)
             let file = frame.source?.line == nil ? "" : frame.source?.file ?? ""
             let line = Int64(frame.source?.line ?? 0)
             let key = name + "\u{0}" + file

@@ -14,11 +14,12 @@ public enum SpeedscopeWriter {
         let unit = profile.metric.isTime ? "nanoseconds" : "none"
 
         // Frames: one per distinct (name, file, line).
+        let dsoNames = DSONames(profile)
         var frameIndex: [String: Int] = [:]
         var frameJSON: [String] = []
         var frameMap = [Int](repeating: -1, count: profile.frames.count)
         func index(of frame: Frame) -> Int {
-            let label = FoldedWriter.frameLabel(frame, options: FoldedOptions())
+            let label = FoldedWriter.frameLabel(frame, options: FoldedOptions(), dsoNames: dsoNames)
             let line = frame.source?.line
             let file = line != nil ? frame.source?.file : frame.dso == Frame.unknownSymbol || frame.dso.isEmpty ? nil : frame.dso
             let key = label + "\u{0}" + (file ?? "") + "\u{0}" + (line.map(String.init) ?? "")

@@ -76,3 +76,22 @@ struct ProfileTests {
         #expect(SourceLocation(file: "a.c").description == "a.c")
     }
 }
+
+struct DSONamesTests {
+    @Test func twoFilesWithOneNameAreToldApartByTheShortestTail() {
+        let names = DSONames(paths: ["/usr/bin/git", "/usr/lib/git-core/git", "/usr/lib/x86_64-linux-gnu/libc.so.6", "[kernel.kallsyms]"])
+        #expect(names.name(of: "/usr/bin/git") == "bin/git")
+        #expect(names.name(of: "/usr/lib/git-core/git") == "git-core/git")
+        #expect(names.name(of: "/usr/lib/x86_64-linux-gnu/libc.so.6") == "libc.so.6", "unique names stay short, as perf shows them")
+        #expect(names.name(of: "[kernel.kallsyms]") == "[kernel.kallsyms]")
+        #expect(names.name(of: "/not/in/the/profile/tool") == "tool")
+    }
+
+    @Test func tailsGrowUntilTheyDiffer() {
+        let names = DSONames(paths: ["/a/x/lib/foo.so", "/b/x/lib/foo.so", "/c/y/lib/foo.so", "/foo.so"])
+        #expect(names.name(of: "/a/x/lib/foo.so") == "/a/x/lib/foo.so", "only the whole path tells it apart")
+        #expect(names.name(of: "/b/x/lib/foo.so") == "/b/x/lib/foo.so")
+        #expect(names.name(of: "/c/y/lib/foo.so") == "y/lib/foo.so")
+        #expect(names.name(of: "/foo.so") == "/foo.so", "a path with nothing left to add is shown whole")
+    }
+}
