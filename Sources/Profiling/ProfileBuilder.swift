@@ -159,7 +159,7 @@ public final class ProfileBuilder {
                       node: resolver.node(for: sample, root: root, model: model), period: sample.period)
             case (.offCPU, true), (.onAndOffCPU, true):
                 let root = weighting == .onAndOffCPU ? resolver.label("[off-cpu]") : nil
-                offCPU.sampledSwitchOut(tid: sample.tid, stack: resolver.node(for: sample, root: root, model: model))
+                offCPU.sampledSwitchOut(tid: sample.tid, stack: resolver.node(for: sample, root: root, model: model, counted: weighting == .offCPU))
             case (.offCPU, false), (.onCPU, true):
                 break  // not what this weighting measures
             }
@@ -171,14 +171,19 @@ public final class ProfileBuilder {
 
         /// The symbolized profile, once every record is in.
         mutating func finish() -> Profile {
-            resolver.unwinder.summarize(interpretation, samples: summary.sampleCount, into: &summary)
+            resolver.unwinder.summarize(interpretation, into: &summary)
             if weighting != .onCPU {
                 summary.event = weighting == .offCPU ? "off-cpu (ns blocked)" : "on-cpu + off-cpu (ns)"
                 if weighting == .offCPU { summary.frequency = nil; summary.sampleCount = offCPU.intervals }
                 if offCPU.intervals == 0 {
                     summary.notes.append(ReportNote(.noSwitchRecords, "no context-switch records in this recording: record with perch sched record, or perch record --switches"))
                 } else if interpretation.switchEvent == nil {
-                    summary.notes.append(ReportNote(.switchStacksNotRecorded, "switch-out stacks were not recorded (the context-switches event never counts with exclude_kernel=1 at kernel.perf_event_paranoid=2 without CAP_PERFMON): off-CPU time is per thread, without stacks; to get them: sysctl kernel.perf_event_paranoid=1, or setcap cap_perfmon+ep $(which perch)"))
+                    // The recording may have said why it could not sample them (privileges); else it
+                    // was simply made without a context-switches event (perf record --switch-events).
+                    let why = summary.notes.contains { $0.kind == .switchStacksUnavailable }
+                        ? "switch-out stacks were not recorded (see the note above): off-CPU time is per thread, without stacks"
+                        : "switch-out stacks were not recorded: this recording has switch records but no context-switches event sampled at each switch-out, so off-CPU time is per thread, without stacks; to get them: perch record --switches, or perch sched record"
+                    summary.notes.append(ReportNote(.switchStacksNotRecorded, why))
                 }
             }
             return assembly.profile(summary: summary, metric: weighting.metric, counts: counts, resolver: resolver,

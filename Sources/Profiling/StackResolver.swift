@@ -38,8 +38,9 @@ struct StackResolver {
     }
 
     /// The tree node of a sample's stack (kernel frames innermost, then user frames), under `root`.
-    mutating func node(for sample: SampleRecord, root: Int32?, model: ProcessModel) -> Int32 {
-        guard unwinder.strategy == .chain else { return resolve(sample, root: root, model: model) }
+    /// `counted`: the sample is one of the profile's own, so its unwinding counts toward the header.
+    mutating func node(for sample: SampleRecord, root: Int32?, model: ProcessModel, counted: Bool = true) -> Int32 {
+        guard unwinder.strategy == .chain else { return resolve(sample, root: root, model: model, counted: counted) }
         // The stack is a function of these words (and of the address spaces, which invalidate the cache).
         let header = (UInt64(UInt32(bitPattern: sample.pid)) << 32 | UInt64(sample.misc.rawValue & RecordMisc.cpuModeMask),
                       UInt64(UInt32(bitPattern: root ?? -1)), sample.callchain.isEmpty ? sample.ip : 0)
@@ -65,7 +66,7 @@ struct StackResolver {
     }
 
     /// Resolves each frame of a sample's stack and walks the tree down to its node.
-    private mutating func resolve(_ sample: SampleRecord, root: Int32?, model: ProcessModel) -> Int32 {
+    private mutating func resolve(_ sample: SampleRecord, root: Int32?, model: ProcessModel, counted: Bool = true) -> Int32 {
         let space = model.spaceIfKnown(of: sample.pid)
         scratch.removeAll(keepingCapacity: true)
         kernelChain.removeAll(keepingCapacity: true)
@@ -82,7 +83,8 @@ struct StackResolver {
                 if inKernel { kernelChain.append(address) } else { userChain.append(address) }
             }
         }
-        let truncated = unwinder.unwind(sample, userChain: &userChain, space: space.map { ModelSpace(space: $0, model: model) })
+        let truncated = unwinder.unwind(sample, userChain: &userChain, space: space.map { ModelSpace(space: $0, model: model) },
+                                        counted: counted)
         // Kernel frames first (innermost), then the user frames, the sampled frame exact.
         var first = true
         for address in kernelChain {

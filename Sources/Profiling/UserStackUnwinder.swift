@@ -7,6 +7,8 @@ import Unwinding
 struct UserStackUnwinder {
     /// What happened to the user stacks, for the report header.
     struct Counts {
+        /// Samples whose user stack was asked for (the profile's own).
+        var samples: UInt64 = 0
         /// Samples whose user stack was unwound from the copy (auto: DWARF frames used).
         var dwarf: UInt64 = 0
         var attempts: UInt64 = 0
@@ -27,8 +29,13 @@ struct UserStackUnwinder {
     }
 
     /// Rewrites `userChain` (innermost first) for `sample`. Returns whether the stack ran past the
-    /// end of the copy (the caller marks it truncated).
-    mutating func unwind(_ sample: SampleRecord, userChain: inout [UInt64], space: (some UnwindAddressSpace)?) -> Bool {
+    /// end of the copy (the caller marks it truncated). Only `counted` samples (the profile's own,
+    /// not switch-out stacks) count toward what the header says about unwinding.
+    mutating func unwind(_ sample: SampleRecord, userChain: inout [UInt64], space: (some UnwindAddressSpace)?,
+                         counted: Bool = true) -> Bool {
+        let before = counts
+        defer { if !counted { counts = before } }
+        counts.samples += 1
         // 64-bit register sets only (ABI 2); 32-bit tasks and kernel threads keep the chain.
         guard strategy != .chain, sample.userRegisterABI == 2, !sample.userRegisters.isEmpty, let space else { return false }
         switch strategy {
@@ -77,7 +84,8 @@ struct UserStackUnwinder {
     }
 
     /// The call-graph description and notes for the header, once every sample is in.
-    func summarize(_ interpretation: RecordingInterpretation, samples: UInt64, into summary: inout RecordingSummary) {
+    func summarize(_ interpretation: RecordingInterpretation, into summary: inout RecordingSummary) {
+        let samples = counts.samples
         func percent(_ part: UInt64, of whole: UInt64) -> String {
             let value = whole == 0 ? 0 : Double(part) * 100 / Double(whole)
             if part > 0 && value < 0.1 { return "<0.1" }

@@ -62,6 +62,37 @@ import Testing
         #expect(sched.status == 0 && sched.stdout.contains("off_cpu"))
     }
 
+    /// perf's --switch-events records switch records but no context-switches event: the note says
+    /// that, and how to record stacks, not that privileges were missing.
+    @Test(.enabled(if: Support.commandExists("perf"), "perf is not installed"))
+    func perfSwitchEventsWithoutStacksSayWhatWasNotRecorded() throws {
+        let workload = try Support.fixture("off_cpu")
+        let data = Support.workDirectory + "/perf-switch-events.data"
+        let recorded = try Support.run("perf", ["record", "-q", "--switch-events", "-g", "-o", data, "--", workload, "5"])
+        #expect(recorded.status == 0, "\(recorded.stderr)")
+        let report = try Support.perch(["report", "-i", data, "--off-cpu"])
+        let note = try #require(report.stdout.split(separator: "\n").first { $0.contains("switch-out stacks were not recorded") },
+                                "\(report.stdout.prefix(1500))")
+        #expect(note.contains("perch record --switches"))
+        #expect(!note.contains("paranoid"), "nothing was refused: the file was recorded without the event")
+    }
+
+    /// The header's share of samples unwound with DWARF counts the profile's own samples: the
+    /// switch-out stacks of an on+off-CPU profile do not push it past 100%.
+    @Test func onAndOffCPUHeaderCountsOnlyItsOwnSamples() throws {
+        let workload = try Support.fixture("off_cpu")
+        let data = Support.workDirectory + "/on-off-header.data"
+        let recorded = try Support.perch(["record", "--switches", "-q", "-o", data, "--", workload, "8"])
+        #expect(recorded.status == 0, "\(recorded.stderr)")
+        for mode in ["--off-cpu", "--on-off-cpu"] {
+            let report = try Support.perch(["report", "-i", data, mode])
+            let header = try #require(report.stdout.split(separator: "\n").first { $0.contains("call graph: auto (dwarf for ") })
+            let share = header.split(separator: "dwarf for ")[1].split(separator: "%")[0]
+            let value = Double(share.replacingOccurrences(of: "<", with: "")) ?? -1
+            #expect(value > 50 && value <= 100, "\(mode): \(header)")
+        }
+    }
+
     @Test func aRecordingWithoutSwitchesSaysHowToGetThem() throws {
         let workload = try Support.fixture("known_weights")
         let data = Support.workDirectory + "/no-switches.data"
