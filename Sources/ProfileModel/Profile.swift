@@ -45,12 +45,25 @@ public struct RecordingSummary: Sendable {
     public var commandLine: String?
     /// Samples whose records could not be decoded.
     public var malformedRecords: UInt64 = 0
+    /// How functions inlined into others appear, when the profile has any.
+    public var inlinedFunctions: InlinedFunctions = .absent
 
     public init(event: String, frequency: UInt64? = nil, period: UInt64? = nil) {
         self.event = event
         self.frequency = frequency
         self.period = period
     }
+}
+
+/// How a profile shows functions the compiler inlined into others (from DWARF inline scopes).
+public enum InlinedFunctions: String, Sendable {
+    /// No stack has an inlined frame.
+    case absent
+    /// Frames of their own (`[i]`), each with its self time.
+    case shown
+    /// Folded into the functions they were inlined into, which get their time (`--no-inline`),
+    /// as perf's flat profile shows it.
+    case folded
 }
 
 /// An aggregated profile: unique stacks over interned frames and threads, in one metric.
@@ -92,5 +105,20 @@ extension UInt64 {
     public func addingSaturated(_ other: UInt64) -> UInt64 {
         let (sum, overflow) = addingReportingOverflow(other)
         return overflow ? .max : sum
+    }
+}
+
+extension Profile {
+    /// The profile with inlined frames taken out of every stack, so their samples count for the
+    /// real functions they were inlined into. Frames and threads stay interned as they were.
+    public func foldingInlinedFrames() -> Profile {
+        guard summary.inlinedFunctions == .shown else { return self }
+        var copy = self
+        let inlined = frames.map { $0.kind == .inlined }
+        for index in copy.stacks.indices {
+            copy.stacks[index].frames.removeAll { $0 >= 0 && Int($0) < inlined.count && inlined[Int($0)] }
+        }
+        copy.summary.inlinedFunctions = .folded
+        return copy
     }
 }

@@ -17,6 +17,7 @@ struct ProfileAssembly {
         }
         profile.summary.notes += symbolizer.buildIDMismatches.map { ReportNote(.fileChanged, $0.description) }
         profile.frames = frames.values
+        if profile.frames.contains(where: { $0.kind == .inlined }) { profile.summary.inlinedFunctions = .shown }
         profile.threads = threads
         profile.stacks.reserveCapacity(counts.keys.count)
         for (row, key) in counts.keys.enumerated() {

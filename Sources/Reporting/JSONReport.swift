@@ -36,6 +36,7 @@ extension TextReport {
             ("throttleEvents", JSON.number(s.throttleEvents)),
             ("unthrottleEvents", JSON.number(s.unthrottleEvents)),
             ("malformedRecords", JSON.number(s.malformedRecords)),
+            ("inlinedFunctions", JSON.string(s.inlinedFunctions.rawValue)),
             ("callGraph", JSON.string(s.callGraph)),
             ("notes", "[" + s.notes.map { JSON.string($0.text) }.joined(separator: ", ") + "]"),
             ("commandLine", JSON.string(s.commandLine)),

@@ -106,8 +106,14 @@ public enum TextReport {
         out += "# Lost records: \(s.lostRecords)   Throttle events: \(s.throttleEvents)   Unthrottle events: \(s.unthrottleEvents)\n"
         if s.lostSamples > 0 { out += "# Lost samples: \(s.lostSamples)\n" }
         if s.malformedRecords > 0 { out += "# Malformed records: \(s.malformedRecords)\n" }
+        switch s.inlinedFunctions {
+        case .absent: break
+        case .shown: out += "# Inlined functions: frames of their own ([i]); --no-inline gives their time to the functions they were inlined into\n"
+        case .folded: out += "# Inlined functions: folded into the functions they were inlined into (--no-inline)\n"
+        }
         for note in s.notes { out += "# Note: \(note.text)\n" }
-        if let cmd = s.commandLine { out += "# Command line: \(cmd)\n" }
+        // One header line however the arguments were written (a script passed with -c has newlines).
+        if let cmd = s.commandLine { out += "# Command line: \(cmd.split(whereSeparator: \.isNewline).joined(separator: " "))\n" }
         out += "#\n"
         return out
     }

@@ -74,6 +74,9 @@ struct ReportArguments: ParsableArguments {
     @Flag(name: .long, help: "Show file:line of each symbol (from DWARF) and split entries by it.")
     var srcline = false
 
+    @Flag(inversion: .prefixedNo, help: "Inlined functions as frames of their own ([i], the default), or folded into the functions they were inlined into (--no-inline, perf's flat profile).")
+    var inline = true
+
     @Option(name: .long, help: "Also write folded stacks (frame;frame;frame count) to FILE.")
     var folded: String?
 
@@ -128,7 +131,13 @@ struct ReportArguments: ParsableArguments {
     var writesFiles: Bool { folded != nil || flamegraph != nil || speedscope != nil || pprof != nil }
 
     /// Writes the folded, flame graph, speedscope and pprof files that were asked for.
+    /// The profile as these options show it (inlined functions folded with --no-inline).
+    func shown(_ profile: Profile) -> Profile {
+        inline ? profile : profile.foldingInlinedFrames()
+    }
+
     func writeFiles(_ profile: Profile) throws(WriteError) {
+        let profile = shown(profile)
         if let folded {
             try writeFile(folded, FoldedWriter.bytes(profile, options: foldedOptions))
         }
@@ -147,6 +156,7 @@ struct ReportArguments: ParsableArguments {
 
     /// Prints the report (and writes the requested files) for `profile`.
     func emit(_ profile: Profile, colour: Bool, callGraph: Bool = false) throws(WriteError) {
+        let profile = shown(profile)
         let options = options(colour: colour && !json, callGraph: callGraph)
         try writeFiles(profile)
         if json {
