@@ -19,8 +19,10 @@ public struct EventDescription: Sendable {
 public struct RecordDecoder: Sendable {
     public let events: [EventDescription]
     private let indexByID: [UInt64: Int]
-    /// All events share one sample layout (the usual case): no id lookup is needed.
+    /// All events share one sample layout (the usual case).
     private let uniformLayout: Bool
+    /// Where the event id sits, from the first event's layout (every event's, when uniform).
+    private let idLayout: EventLayout
 
     public init(events: [EventDescription]) {
         precondition(!events.isEmpty, "a decoder needs at least one event")
@@ -31,6 +33,7 @@ public struct RecordDecoder: Sendable {
         }
         indexByID = index
         let first = events[0].attributes
+        idLayout = EventLayout(attributes: first)
         uniformLayout = events.allSatisfy {
             $0.attributes.sampleType == first.sampleType && $0.attributes.readFormat == first.readFormat
                 && $0.attributes.sampleRegsUser == first.sampleRegsUser && $0.attributes.flags.contains(.sampleIDAll) == first.flags.contains(.sampleIDAll)
@@ -38,22 +41,24 @@ public struct RecordDecoder: Sendable {
         }
     }
 
-    /// The event a record belongs to (index into ``events``).
+    /// The event a record belongs to (index into ``events``): found by the id a SAMPLE carries
+    /// (`PERF_SAMPLE_IDENTIFIER` or `PERF_SAMPLE_ID`) or, for other records, its `sample_id_all`
+    /// trailer. perf writes `ID` alone when its events share one layout (`-e cpu-clock,page-faults`).
     public func eventIndex(of bytes: UnsafeRawBufferPointer) -> Int {
         guard events.count > 1, bytes.count >= 16 else { return 0 }
+        // Without an identifier in every record, only a shared layout says where the id is.
+        guard uniformLayout || events[0].attributes.sampleType.contains(.identifier) else { return 0 }
         let type = UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self))
-        let layout = events[0].attributes
-        // Without an identifier in the record, one shared layout is all that can be known.
-        guard layout.sampleType.contains(.identifier) || !uniformLayout else { return 0 }
-        let id: UInt64
+        let at: Int
         if type == RecordType.sample.rawValue {
-            guard layout.sampleType.contains(.identifier) else { return 0 }
-            id = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            guard let offset = idLayout.sampleIDOffset else { return 0 }
+            at = offset
         } else {
-            guard layout.sampleType.contains(.identifier), layout.flags.contains(.sampleIDAll) else { return 0 }
-            id = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self))
+            guard let fromEnd = idLayout.trailerIDFromEnd, bytes.count >= 8 + idLayout.trailerSize else { return 0 }
+            at = bytes.count - fromEnd
         }
-        return indexByID[id] ?? 0
+        guard at >= 8, at + 8 <= bytes.count else { return 0 }
+        return indexByID[UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self))] ?? 0
     }
 
     /// The record type without decoding the rest.

@@ -45,6 +45,9 @@ public struct RecordingSummary: Sendable {
     public var commandLine: String?
     /// Samples whose records could not be decoded.
     public var malformedRecords: UInt64 = 0
+    /// Samples of the recording's other sampled events, by event index: each is a profile of its
+    /// own (perf report prints a section per event).
+    public var otherEventSamples: [Int: UInt64] = [:]
     /// How functions inlined into others appear, when the profile has any.
     public var inlinedFunctions: InlinedFunctions = .absent
 

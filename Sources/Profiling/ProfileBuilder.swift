@@ -41,11 +41,14 @@ public final class ProfileBuilder {
     /// Keep samples of different CPUs apart (for `--cpu`); each ``ThreadInfo`` then has its `cpu`.
     private let splitByCPU: Bool
 
-    public init(file: PerfDataFile, symbolizer: AddressSymbolizer, weighting: Weighting = .onCPU, splitByCPU: Bool = false) {
+    /// - Parameter event: the index (in `file.events`) of the event whose samples make the
+    ///   profile; the samples of the others are only counted (``RecordingSummary/otherEventSamples``).
+    public init(file: PerfDataFile, symbolizer: AddressSymbolizer, weighting: Weighting = .onCPU, splitByCPU: Bool = false,
+                event: Int = 0) {
         self.file = file
         self.decoder = RecordDecoder(events: file.events)
         self.symbolizer = symbolizer
-        self.interpretation = RecordingInterpretation(events: file.events)
+        self.interpretation = RecordingInterpretation(events: file.events, mainEvent: min(max(event, 0), file.events.count - 1))
         self.weighting = weighting
         self.splitByCPU = splitByCPU
     }
@@ -147,6 +150,10 @@ public final class ProfileBuilder {
 
         private mutating func processSample(_ sample: SampleRecord, event: Int) {
             let fromSwitchEvent = event == interpretation.switchEvent
+            guard fromSwitchEvent || event == interpretation.mainEvent else {
+                summary.otherEventSamples[event, default: 0] += 1  // another event's profile
+                return
+            }
             switch (weighting, fromSwitchEvent) {
             case (.onCPU, false):
                 summary.sampleCount += 1

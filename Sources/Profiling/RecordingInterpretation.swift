@@ -16,8 +16,8 @@ struct RecordingInterpretation {
         case auto
     }
 
-    /// The event whose samples make the on-CPU profile: the file's first.
-    let mainEvent = 0
+    /// The event whose samples make the on-CPU profile (the file's first unless asked otherwise).
+    let mainEvent: Int
     /// The `context-switches` event sampled at every switch-out, if the file has one besides the first.
     let switchEvent: Int?
     /// The call-graph mode the main event was recorded with.
@@ -30,9 +30,10 @@ struct RecordingInterpretation {
     /// The main event left kernel code out (`exclude_kernel`).
     let excludesKernel: Bool
 
-    init(events: [EventDescription]) {
-        switchEvent = events.indices.dropFirst().first { events[$0].attributes.kind == .contextSwitches }
-        let attributes = events[0].attributes
+    init(events: [EventDescription], mainEvent: Int = 0) {
+        self.mainEvent = mainEvent
+        switchEvent = events.indices.dropFirst().first { $0 != mainEvent && events[$0].attributes.kind == .contextSwitches }
+        let attributes = events[mainEvent].attributes
         callGraph = CallGraphMode(recordedWith: attributes)
         registerMask = attributes.sampleRegsUser
         stackCopySize = attributes.sampleStackUser

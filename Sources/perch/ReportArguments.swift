@@ -155,10 +155,10 @@ struct ReportArguments: ParsableArguments {
     }
 
     /// Prints the report (and writes the requested files) for `profile`.
-    func emit(_ profile: Profile, colour: Bool, callGraph: Bool = false) throws(WriteError) {
+    func emit(_ profile: Profile, colour: Bool, callGraph: Bool = false, writingFiles: Bool = true) throws(WriteError) {
         let profile = shown(profile)
         let options = options(colour: colour && !json, callGraph: callGraph)
-        try writeFiles(profile)
+        if writingFiles { try writeFiles(profile) }
         if json {
             try writeOut(TextReport.json(profile, options: options) + "\n")
         } else {
