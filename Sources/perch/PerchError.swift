@@ -97,6 +97,9 @@ extension Perch {
         // A closed stdout is an EPIPE from write(2), handled below, not a signal. (The recorded
         // command gets SIGPIPE back: the launcher resets it before exec.)
         signal(SIGPIPE, SIG_IGN)
+        if CommandLine.arguments.count > 1, let advice = Perch.missingSubcommands[CommandLine.arguments[1]] {
+            exit(dueTo: PerchError.usage("'perch \(CommandLine.arguments[1])' does not exist (yet): \(advice)"))
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -104,6 +107,17 @@ extension Perch {
             exit(dueTo: error)
         }
     }
+
+    /// perf subcommands Perch does not have, and what to use instead.
+    static let missingSubcommands: [String: String] = [
+        "stat": "Perch samples and does not count yet; use perf stat",
+        "top": "there is no live view yet; perch record -a --duration 5 then perch report, or perf top",
+        "list": "perch record -e takes cpu-clock, task-clock, page-faults, context-switches, cpu-migrations, cycles, instructions, branches, branch-misses, cache-references, cache-misses; perf list shows every event",
+        "script": "there is no per-sample output yet; perch report --folded FILE writes the stacks, and perf script -i FILE reads Perch's recordings",
+        "annotate": "there is no annotation; perch report --srcline shows file:line per entry, or use perf annotate",
+        "trace": "use perch sched record / perch sched report for context switches, or perf trace",
+        "timechart": "perch sched report --timehist lists every switch; perf timechart draws them",
+    ]
 
     static func exit(dueTo error: any Error) -> Never {
         switch error {

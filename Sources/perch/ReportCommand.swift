@@ -14,8 +14,8 @@ struct ReportCommand: ParsableCommand {
         abstract: "Report on a perf.data file written by perch record or perf record."
     )
 
-    @Option(name: [.short, .customLong("input")], help: "The recording to read.")
-    var input = "perch.data"
+    @Option(name: [.short, .customLong("input")], help: "The recording to read (default perch.data, else perf.data when only that exists).")
+    var input: String?
 
     @OptionGroup var report: ReportArguments
 
@@ -50,13 +50,26 @@ struct ReportCommand: ParsableCommand {
         filter.tids = tid?.ids ?? []
         filter.cpus = Set(cpu?.cpus ?? [])
         let weighting: ProfileBuilder.Weighting = onOffCPU ? .onAndOffCPU : offCPU ? .offCPU : .onCPU
-        let profiles = try loadProfiles(path: input, weighting: weighting, splitByCPU: !filter.cpus.isEmpty, event: event)
+        let profiles = try loadProfiles(path: inputPath(), weighting: weighting, splitByCPU: !filter.cpus.isEmpty, event: event)
             .map { $0.filtered(by: filter) }
         // The text report has a section per event, as perf's; JSON and the files take the first.
         for (index, profile) in profiles.enumerated() where index == 0 || !report.json {
             if index > 0 { try writeOut("\n") }
             try report.emit(profile, colour: isatty(1) != 0, callGraph: callGraph, writingFiles: index == 0)
         }
+    }
+}
+
+extension ReportCommand {
+    /// `-i`, or perch.data, or perf.data (saying so) when only perf's file is here, as users of
+    /// `perf report` expect.
+    func inputPath() -> String {
+        if let input { return input }
+        if access("perch.data", F_OK) != 0, access("perf.data", R_OK) == 0 {
+            printError("perch: note: no perch.data here; reading perf.data")
+            return "perf.data"
+        }
+        return "perch.data"
     }
 }
 

@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+
+/// What a user of perf types first: a perf subcommand Perch does not have gets one line saying so
+/// and what to use instead (exit 64), and `perch report` in a directory with only perf.data
+/// reads it, saying so.
+@Suite(.serialized) struct PerfHabitsTests {
+    @Test(arguments: ["stat", "top", "list", "script", "annotate"])
+    func aMissingSubcommandSaysWhatToUseInstead(_ name: String) throws {
+        let result = try Support.perch([name, "-a"])
+        #expect(result.status == 64)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("perch: error: 'perch \(name)' does not exist (yet): "), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func reportFallsBackToPerfDataSayingSo() throws {
+        let binary = try Support.fixture("known_weights")
+        let directory = Support.workDirectory + "/only-perf-data"
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let recorded = try Support.perch(["record", "-q", "-o", directory + "/perf.data", "--", binary, "20"])
+        #expect(recorded.status == 0, "\(recorded.stderr)")
+        let report = try Support.run(Support.perch, ["report"], directory: directory)
+        #expect(report.status == 0, "\(report.stderr)")
+        #expect(report.stderr.contains("no perch.data here; reading perf.data"))
+        #expect(report.stdout.contains("known_weights"), "\(report.stdout.prefix(800))")
+        // With perch.data present, that is what is read, silently.
+        try FileManager.default.copyItem(atPath: directory + "/perf.data", toPath: directory + "/perch.data")
+        let plain = try Support.run(Support.perch, ["report"], directory: directory)
+        #expect(plain.status == 0 && !plain.stderr.contains("reading perf.data"))
+    }
+}
