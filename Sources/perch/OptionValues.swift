@@ -126,6 +126,11 @@ struct CPUList: ExpressibleByArgument, CustomStringConvertible {
         guard !argument.hasPrefix("-"), !argument.hasSuffix("-"), !argument.contains("--"), !argument.contains(",-"), numbers.allSatisfy({ $0 != nil }) else {
             RejectedValue.reject("bad CPU list '\(argument)'; use e.g. 0,2-3"); return nil
         }
+        let reversed = argument.split(separator: ",").contains { part in
+            let bounds = part.split(separator: "-").compactMap { Int($0.trimmed()) }
+            return bounds.count == 2 && bounds[0] > bounds[1]
+        }
+        if reversed { RejectedValue.reject("bad CPU list '\(argument)'; use e.g. 0,2-3"); return nil }
         if let outside = numbers.compactMap({ $0 }).max(), outside > highest {
             RejectedValue.reject("CPU \(outside) does not exist here (possible CPUs: 0-\(highest))"); return nil
         }

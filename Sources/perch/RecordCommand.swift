@@ -97,7 +97,7 @@ struct RecordCommand: ParsableCommand {
     private var ringRefusal: String? {
         let sample = stackCopyBytes + Self.sampleOverhead
         guard stackCopyBytes > 0, ringBytes < sample else { return nil }
-        return "-m \(mmapPages.value): a \(ringBytes >> 10) KiB ring cannot hold one sample with a \(stackCopyBytes)-byte stack copy, so every sample would be lost; use -m \(Self.pages(for: 4 * sample)) or more, or a smaller --call-graph dwarf,SIZE"
+        return "-m \(mmapPages.value): a ring of \(ringBytes >> 10) KiB cannot hold one sample with a \(stackCopyBytes)-byte stack copy, so every sample would be lost; use -m \(Self.pages(for: 4 * sample)) or more, or a smaller --call-graph dwarf,SIZE"
     }
 
     /// A warning when a ring holds only a few samples with the stack copy asked for.
