@@ -95,11 +95,14 @@ int perch_release_child(int control_fd, int error_fd) {
 }
 
 static volatile sig_atomic_t stop_count = 0;
+static volatile sig_atomic_t first_stop_signal = 0;
 
 static void on_stop_signal(int signal) {
-    (void)signal;
+    if (first_stop_signal == 0) first_stop_signal = signal;
     stop_count += 1;
 }
+
+int perch_stop_signal(void) { return first_stop_signal; }
 
 void perch_install_stop_handler(void) {
     struct sigaction action;

@@ -9,6 +9,11 @@ public final class PerfDataFile {
     public let path: String
     public let events: [EventDescription]
     public let features: PerfDataFeatures
+    /// Whether the recording that wrote this file never finished it (killed, crashed, or its
+    /// disk filled up): no feature sections, and the data read up to the last round the header
+    /// counts, or to the end of the file when it counts none (a killed `perf record`). Such a
+    /// file's features carry a `recordingCutShort` note saying so.
+    public let isCutShort: Bool
     private let base: UnsafeRawPointer
     private let length: Int
     private let data: Range<Int>
@@ -30,6 +35,7 @@ public final class PerfDataFile {
             self.events = parsed.events
             self.features = parsed.features
             self.data = parsed.data
+            self.isCutShort = parsed.isCutShort
         } catch {
             munmap(mapped, length)
             throw error
@@ -93,6 +99,7 @@ public final class PerfDataFile {
             }
             let size = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)))
             guard size >= 8, offset + size <= bytes.count else {
+                if isCutShort { return }  // the record being written when the recorder died
                 throw PerfDataError.malformed(path: path, reason: "record at data offset \(offset) has size \(size)")
             }
             try body(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size]), offset)
@@ -104,6 +111,7 @@ public final class PerfDataFile {
         var events: [EventDescription]
         var features: PerfDataFeatures
         var data: Range<Int>
+        var isCutShort: Bool
     }
 
     private static func parse(_ file: UnsafeRawBufferPointer, path: String) throws(PerfDataError) -> Parsed {
@@ -129,7 +137,15 @@ public final class PerfDataFile {
         guard headerSize >= UInt64(PerfDataFormat.headerSize) else { throw .malformed(path: path, reason: "header size \(headerSize)") }
         let entrySize = Int(clamping: try u64(16))
         let attributes = try section(24, "attrs")
-        let data = try section(40, "data")
+        var data = try section(40, "data")
+        // A finished file always has features (Perch's has at least EVENT_DESC). None at all,
+        // or a data size of 0 with records after the header, is a recording that never finished:
+        // Perch's header counts the rounds written whole; perf's counts nothing, so read to the end.
+        var hasFeatures = false
+        for word in 0..<4 where try u64(72 + word * 8) != 0 { hasFeatures = true }
+        let unsized = data.isEmpty && data.lowerBound > 0 && data.lowerBound < file.count
+        let isCutShort = !hasFeatures || unsized
+        if unsized { data = data.lowerBound..<file.count }
         guard entrySize > PerfDataFormat.sectionSize, attributes.count % entrySize == 0 else {
             throw .malformed(path: path, reason: "attr entry size \(entrySize) does not divide the attrs section")
         }
@@ -150,7 +166,7 @@ public final class PerfDataFile {
         var features = PerfDataFeatures()
         var names: [String] = []
         var featureIndex = data.upperBound
-        for bit in 0..<256 {
+        for bit in 0..<256 where !unsized {
             let word = try u64(72 + bit / 64 * 8)
             guard word & (1 << UInt64(bit % 64)) != 0 else { continue }
             guard let range = try? section(featureIndex, "feature \(bit)") else { break }
@@ -191,7 +207,13 @@ public final class PerfDataFile {
         if names.count == events.count {
             for index in events.indices { events[index].name = names[index] }
         }
-        return Parsed(events: events, features: features, data: data)
+        if isCutShort {
+            let text = unsized
+                ? "the recording was cut short (its header counts no data, as a killed recorder leaves it): records are read to the end of the file"
+                : "the recording was cut short (the recorder was killed or stopped before finishing the file): records are read up to its last complete round"
+            features.recordingNotes.append(RecordedNote(kind: "recordingCutShort", text: text))
+        }
+        return Parsed(events: events, features: features, data: data, isCutShort: isCutShort)
     }
 
     private static func readString(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> (value: String, next: Int)? {

@@ -5,6 +5,8 @@ enum PerfDataFormat {
     /// "PERFILE2" read as a little-endian u64.
     static let magic: UInt64 = 0x3245_4c49_4652_4550
     static let headerSize = 104
+    /// Where the header's data section size (`data.size`) sits.
+    static let dataSizeOffset = 48
     /// `perf_file_section`: offset and size, two u64.
     static let sectionSize = 16
     /// Strings in feature sections are padded to this alignment.
@@ -66,6 +68,8 @@ public struct PerfDataFeatures: Sendable {
 /// Why a perf.data file could not be written or read.
 public enum PerfDataError: Error, Sendable, CustomStringConvertible {
     case cannotOpen(path: String, errno: Int32)
+    /// Something other than a regular file is at the output path (a symbolic link, a directory).
+    case notRegularFile(path: String)
     case writeFailed(path: String, errno: Int32)
     case notPerfData(path: String)
     case pipeMode(path: String)
@@ -75,6 +79,7 @@ public enum PerfDataError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .cannotOpen(let path, let errno): "cannot open \(path): \(Errno(errno).text)"
         case .writeFailed(let path, let errno): "cannot write \(path): \(Errno(errno).text)"
+        case .notRegularFile(let path): "\(path) exists and is not a regular file (a symbolic link?); remove it or choose another output"
         case .notPerfData(let path): "\(path) is not a perf.data file (no PERFILE2 header)"
         case .pipeMode(let path): "\(path) is a pipe-mode perf.data stream; record it to a file (perf record -o FILE)"
         case .malformed(let path, let reason): "\(path) is malformed: \(reason)"

@@ -13,12 +13,17 @@ public final class PerfDataWriter {
     private let dataOffset: Int
     private let attributeSection: (offset: Int, size: Int)
     private var dataSize = 0
+    /// Data bytes on disk and counted in the header's data size: every round up to the last
+    /// FINISHED_ROUND that was written whole.
+    private var committedSize = 0
     private var buffer: UnsafeMutableRawBufferPointer
     private var buffered = 0
-    private var failure: PerfDataError?
 
     public init(path: String, events: [EventDescription]) throws(PerfDataError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        try Self.keepExisting(path)
+        // 0600 as perf's, and never through a link planted at the path: O_EXCL does not follow
+        // one, and refuses a file that appeared since the old one was moved aside.
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .cannotOpen(path: path, errno: errno) }
         self.path = path
         self.fd = fd
@@ -41,7 +46,29 @@ public final class PerfDataWriter {
         attributeSection = (attributesOffset, prefix.count - attributesOffset)
         while prefix.count % 8 != 0 { prefix.append(0) }
         dataOffset = prefix.count
-        try writeAll(prefix)
+        // The header goes first, complete but for the data size (kept current at each round)
+        // and the features (written by `finish`): a recording killed on the way is a file
+        // perf and Perch read up to its last round.
+        let header = headerBytes(dataSize: 0, features: [])
+        prefix.replaceSubrange(0..<header.count, with: header)
+        do {
+            try writeAll(prefix)
+        } catch {
+            buffer.deallocate()
+            close(fd)
+            unlink(path)
+            throw error
+        }
+    }
+
+    /// Moves an existing regular file at `path` aside to `path.old`, as `perf record` does.
+    /// Refuses anything else found there (a symbolic link, a directory, a device).
+    private static func keepExisting(_ path: String) throws(PerfDataError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw .notRegularFile(path: path) }
+        guard info.st_size > 0 else { unlink(path); return }
+        guard rename(path, path + ".old") == 0 else { throw .cannotOpen(path: path + ".old", errno: errno) }
     }
 
     deinit {
@@ -49,8 +76,12 @@ public final class PerfDataWriter {
         close(fd)
     }
 
-    /// Bytes of records written so far.
-    public var bytesWritten: Int { dataSize }
+    /// Bytes of records written so far (up to the last whole round once a write has failed).
+    public var bytesWritten: Int { failure == nil ? dataSize : committedSize }
+
+    /// The first write that failed (a full disk): records from then on are dropped, and the
+    /// file keeps the rounds written before it.
+    public private(set) var failure: PerfDataError?
 
     /// Appends one record (header included) to the data section.
     public func append(_ record: UnsafeRawBufferPointer) {
@@ -68,12 +99,33 @@ public final class PerfDataWriter {
     public func appendFinishedRound() {
         var header: (UInt32, UInt16, UInt16) = (RecordType.finishedRound.rawValue, 0, 8)
         withUnsafeBytes(of: &header) { append($0) }
+        commitRound()
+    }
+
+    /// Writes the buffered records and then the header's data size, so the file on disk ends
+    /// at a round whatever happens to this process next.
+    private func commitRound() {
+        flush()
+        guard failure == nil else { return }
+        var size = UInt64(dataSize).littleEndian
+        let written = withUnsafeBytes(of: &size) { pwrite(fd, $0.baseAddress, 8, PerfDataFormat.dataSizeOffset) }
+        guard written == 8 else { failure = .writeFailed(path: path, errno: errno); return }
+        committedSize = dataSize
     }
 
     /// Writes the features and the final header. The writer must not be used afterwards.
+    /// After a failed write (``failure``) the data is cut back to the last whole round and the
+    /// features are written after it if they fit; if they do not, this throws, and the file is
+    /// still read up to that round (without its features).
     public func finish(features: PerfDataFeatures) throws(PerfDataError) {
         flush()
-        if let failure { throw failure }
+        if let failure {
+            // Cut the torn round off (freeing its blocks) and try the features where it began.
+            guard ftruncate(fd, off_t(dataOffset + committedSize)) == 0,
+                  lseek(fd, off_t(dataOffset + committedSize), SEEK_SET) >= 0 else { throw failure }
+            dataSize = committedSize
+            self.failure = nil
+        }
         var sections: [(PerfDataFeature, [UInt8])] = []
         if !features.buildIDs.isEmpty { sections.append((.buildID, encodeBuildIDs(features.buildIDs))) }
         if let hostname = features.hostname { sections.append((.hostname, encodeString(hostname))) }
@@ -116,6 +168,13 @@ public final class PerfDataWriter {
         }
         try writeAll(index + payload)
 
+        let header = headerBytes(dataSize: dataSize, features: sections.map(\.0))
+        let written = header.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        guard written == header.count else { throw .writeFailed(path: path, errno: errno) }
+    }
+
+    /// The file header: attrs and data sections, and the bitmap of the features present.
+    private func headerBytes(dataSize: Int, features: [PerfDataFeature]) -> [UInt8] {
         var header: [UInt8] = []
         header.append(littleEndian: PerfDataFormat.magic)
         header.append(littleEndian: UInt64(PerfDataFormat.headerSize))
@@ -127,10 +186,9 @@ public final class PerfDataWriter {
         header.append(littleEndian: UInt64(0))  // event_types (unused)
         header.append(littleEndian: UInt64(0))
         var bitmap = [UInt64](repeating: 0, count: 4)
-        for (feature, _) in sections { bitmap[feature.rawValue / 64] |= 1 << UInt64(feature.rawValue % 64) }
+        for feature in features { bitmap[feature.rawValue / 64] |= 1 << UInt64(feature.rawValue % 64) }
         for word in bitmap { header.append(littleEndian: word) }
-        let written = header.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        guard written == header.count else { throw .writeFailed(path: path, errno: errno) }
+        return header
     }
 
     private func flush() {

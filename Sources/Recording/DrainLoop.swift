@@ -26,6 +26,8 @@ final class DrainLoop {
     private(set) var lost: UInt64 = 0
     private(set) var throttles: UInt64 = 0
     private(set) var unthrottles: UInt64 = 0
+    /// When the writer's failure was found (monotonic seconds), if it failed.
+    private(set) var outputFailedAt: Double?
     /// The first build id seen for each mapped path.
     private(set) var buildIDs: [String: [UInt8]] = [:]
 
@@ -35,9 +37,11 @@ final class DrainLoop {
         self.decoder = decoder
     }
 
-    /// Drains until the recording ends; calls `onProgress` about twice a second.
+    /// Drains until the recording ends; calls `onProgress` about twice a second. When the
+    /// writer fails (a full disk) it calls `onOutputFailed` once and drains no more: a
+    /// launched command runs on to its end unrecorded, anything else ends the recording.
     func run(following target: TargetProcess, duration: Double?, start: Double,
-             onProgress: ((RecordingProgress) -> Void)?) -> RecordingResult.Ending {
+             onProgress: ((RecordingProgress) -> Void)?, onOutputFailed: () -> Void) -> RecordingResult.Ending {
         // The drain thread competes with the threads it profiles; where permitted (CAP_SYS_NICE),
         // run it a little ahead of them so the rings do not overflow. Only this thread: the
         // profiled command keeps its own priority.
@@ -48,9 +52,17 @@ final class DrainLoop {
         var lastProgress = start
         var stopRequestedAt: Double?
         var exitedPidfds = Set<Int>()
+        var outputFailed = false
         while true {
             let result = poll(&fds, nfds_t(fds.count), 100)
             drainAll()
+            if !outputFailed, writer.failure != nil {
+                outputFailed = true
+                outputFailedAt = monotonicSeconds()
+                onOutputFailed()
+                if !target.hasChild { return .outputFailed }
+                for index in 0..<firstPidfd { fds[index].fd = -1 }  // nothing more to drain
+            }
             let now = monotonicSeconds()
             if let onProgress, now - lastProgress >= 0.5 {
                 lastProgress = now
@@ -86,6 +98,7 @@ final class DrainLoop {
 
     /// One pass over every ring, ended with FINISHED_ROUND when it wrote anything.
     func drainAll() {
+        guard writer.failure == nil else { return }
         var wrote = false
         for ring in rings {
             ring.drain { record in

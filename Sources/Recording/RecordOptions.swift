@@ -53,6 +53,8 @@ public struct RecordingResult: Sendable {
         case attachedExited
         case interrupted
         case durationElapsed
+        /// The output could not be written (a full disk); the file keeps what was written before.
+        case outputFailed
     }
 
     public var ending: Ending
@@ -69,6 +71,11 @@ public struct RecordingResult: Sendable {
     public var ringCount: Int
     public var dataPagesPerRing: Int
     public var elapsedSeconds: Double
+    /// The stop signal Perch itself received (SIGINT, SIGTERM, SIGHUP), which ended the recording.
+    public var interruptedBy: Int32?
+    /// Why the output stopped being written (a full disk): the file keeps the rounds written
+    /// before it, and the recording stopped there.
+    public var outputFailure: String?
 }
 
 /// Why a recording could not start.

@@ -66,9 +66,15 @@ public final class Recorder {
             throw RecordingError.commandNotFound(target.commandName, errno: failure)
         }
         let loop = DrainLoop(rings: group.rings, writer: writer, decoder: RecordDecoder(events: descriptions))
-        let ending = loop.run(following: target, duration: options.duration, start: start, onProgress: onProgress)
+        let ending = loop.run(following: target, duration: options.duration, start: start, onProgress: onProgress,
+                              onOutputFailed: { group.disable() })
         group.disable()
         loop.drainAll()
+        let stoppedAt = monotonicSeconds()
+        let outputFailure = writer.failure
+        if let outputFailure {
+            notes.add(.recordingCutShort, "the recording was cut short after \(formatSeconds((loop.outputFailedAt ?? stoppedAt) - start)): \(outputFailure)")
+        }
 
         var features = PerfDataFeatures()
         features.hostname = hostname()
@@ -83,13 +89,22 @@ public final class Recorder {
         do {
             try writer.finish(features: features)
         } catch {
-            throw RecordingError.output("\(error)")
+            // After a failed write the file is still read up to its last round, features or not.
+            if outputFailure == nil { throw RecordingError.output("\(error)") }
         }
+        let signal = perch_stop_signal()
         return RecordingResult(ending: ending, outputPath: options.outputPath, samples: loop.samples, lostRecords: loop.lost,
                                throttleEvents: loop.throttles, unthrottleEvents: loop.unthrottles, bytesWritten: writer.bytesWritten,
                                notes: notes.notes, eventCount: group.events.count, ringCount: group.rings.count,
-                               dataPagesPerRing: group.rings.first?.dataPageCount ?? 0, elapsedSeconds: monotonicSeconds() - start)
+                               dataPagesPerRing: group.rings.first?.dataPageCount ?? 0, elapsedSeconds: stoppedAt - start,
+                               interruptedBy: signal > 0 ? signal : nil, outputFailure: outputFailure.map { "\($0)" })
     }
+}
+
+/// "1.2 s", for notes.
+func formatSeconds(_ seconds: Double) -> String {
+    let tenths = Int((seconds * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10) s"
 }
 
 func hostname() -> String {

@@ -42,9 +42,13 @@ struct PositiveCount: ExpressibleByArgument, CustomStringConvertible {
     var description: String { "\(value)" }
 }
 
-/// `-m/--mmap-pages`: ring buffer data pages per CPU, a power of two.
+/// `-m/--mmap-pages`: ring buffer data pages per CPU, a power of two up to ``maximum``.
 struct RingPageCount: ExpressibleByArgument, CustomStringConvertible {
     var value: Int
+
+    /// 2^20 pages (4 GiB with 4 KiB pages) per CPU: far past any locked-memory budget, and
+    /// far below where the ring's size in bytes stops fitting the kernel's fields.
+    static let maximum = 1 << 20
 
     init(_ value: Int) { self.value = value }
 
@@ -52,6 +56,7 @@ struct RingPageCount: ExpressibleByArgument, CustomStringConvertible {
         guard let value = Int(argument), value >= 1, value & (value - 1) == 0 else {
             RejectedValue.reject("must be a power of two"); return nil
         }
+        guard value <= Self.maximum else { RejectedValue.reject("must be at most \(Self.maximum) pages"); return nil }
         self.value = value
     }
 
@@ -63,19 +68,72 @@ struct Seconds: ExpressibleByArgument, CustomStringConvertible {
     var value: Double
 
     init?(argument: String) {
-        guard let value = Double(argument), value > 0 else { RejectedValue.reject("must be positive"); return nil }
+        guard let value = Double(argument), value.isFinite, value > 0 else {
+            RejectedValue.reject("must be a finite number of seconds above 0"); return nil
+        }
         self.value = value
     }
 
     var description: String { "\(value)" }
 }
 
-/// A kernel CPU list such as `0,2-3`.
+/// `--percent-limit`: a percentage from 0 to 100.
+struct Percentage: ExpressibleByArgument, CustomStringConvertible {
+    var value: Double
+
+    init(_ value: Double) { self.value = value }
+
+    init?(argument: String) {
+        guard let value = Double(argument), value >= 0 && value <= 100 else {
+            RejectedValue.reject("must be a percentage from 0 to 100"); return nil
+        }
+        self.value = value
+    }
+
+    var description: String { "\(value)" }
+}
+
+/// `-o/--output` of `perch record`: a file. `-` (perf's pipe mode) is refused: Perch writes
+/// only seekable perf.data files, whose header is kept current while recording.
+struct RecordOutputPath: ExpressibleByArgument, CustomStringConvertible {
+    var path: String
+
+    init(_ path: String) { self.path = path }
+
+    init?(argument: String) {
+        guard argument != "-" else {
+            RejectedValue.reject("perch does not write perf's pipe mode to standard output; give a file"); return nil
+        }
+        guard !argument.isEmpty else { RejectedValue.reject("give a file name"); return nil }
+        path = argument
+    }
+
+    var description: String { path }
+}
+
+/// A kernel CPU list such as `0,2-3`, of CPUs this machine can have
+/// (`/sys/devices/system/cpu/possible`).
 struct CPUList: ExpressibleByArgument, CustomStringConvertible {
     var cpus: [Int32]
     private var text: String
 
     init?(argument: String) {
+        let possible = readFirstLine("/sys/devices/system/cpu/possible").flatMap(parseCPUList)
+        let highest = possible?.max() ?? 4095
+        // Bounds are checked on the text, before a range is expanded: `0-2147483647` is refused
+        // here, not allocated. A leading `-` is not a CPU (`-1` once read as CPU 1).
+        let numbers = argument.split(whereSeparator: { $0 == "," || $0 == "-" }).map { Int($0.trimmed()) }
+        guard !argument.hasPrefix("-"), !argument.hasSuffix("-"), !argument.contains("--"), !argument.contains(",-"), numbers.allSatisfy({ $0 != nil }) else {
+            RejectedValue.reject("bad CPU list '\(argument)'; use e.g. 0,2-3"); return nil
+        }
+        let reversed = argument.split(separator: ",").contains { part in
+            let bounds = part.split(separator: "-").compactMap { Int($0.trimmed()) }
+            return bounds.count == 2 && bounds[0] > bounds[1]
+        }
+        if reversed { RejectedValue.reject("bad CPU list '\(argument)'; use e.g. 0,2-3"); return nil }
+        if let outside = numbers.compactMap({ $0 }).max(), outside > highest {
+            RejectedValue.reject("CPU \(outside) does not exist here (possible CPUs: 0-\(highest))"); return nil
+        }
         guard let cpus = parseCPUList(argument) else { RejectedValue.reject("bad CPU list '\(argument)'; use e.g. 0,2-3"); return nil }
         self.cpus = cpus
         text = argument

@@ -37,7 +37,10 @@ func writeFile(_ path: String, _ bytes: [UInt8]) throws(WriteError) {
         try bytes.withUnsafeBufferPointer { buffer throws(WriteError) in try writeOut(UnsafeRawBufferPointer(buffer)) }
         return
     }
-    guard let file = fopen(path, "w") else { throw WriteError(path: path, errno: errno) }
+    // Never through a symbolic link planted at the path.
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw WriteError(path: path, errno: errno) }
+    guard let file = fdopen(fd, "w") else { let error = errno; close(fd); throw WriteError(path: path, errno: error) }
     let written = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, file) }
     let writeErrno = errno
     let closed = fclose(file) == 0

@@ -20,6 +20,12 @@ enum PerchError: Error, CustomStringConvertible {
     case badInput(String)
     /// The recorded command exited with this status; perch exits with it too, saying nothing.
     case commandExited(status: Int32)
+    /// Perch itself got SIGINT, SIGTERM or SIGHUP: it stopped the recording, wrote the file and
+    /// the report, and exits 128+N as an interrupted program does.
+    case interrupted(signal: Int32, output: String)
+    /// The output stopped being written (a full disk): the recording stopped there, the file
+    /// keeps what fit, and perch exits with the command's status.
+    case outputCutShort(String, output: String, status: Int32)
 
     /// Exit codes beyond the recorded command's own status.
     enum Code {
@@ -42,6 +48,8 @@ enum PerchError: Error, CustomStringConvertible {
         case .read, .badInput: return Code.failure
         case .write(let error): return error.isBrokenPipe ? 0 : Code.failure
         case .commandExited(let status): return status
+        case .interrupted(let signal, _): return 128 + signal
+        case .outputCutShort(_, _, let status): return status
         }
     }
 
@@ -75,6 +83,11 @@ enum PerchError: Error, CustomStringConvertible {
         case .read(let error): return "cannot read \(error.path == "-" ? "standard input" : error.path): \(error.cause)"
         case .write(let error): return error.description
         case .commandExited(let status): return "the command exited with status \(status)"
+        case .interrupted(let signal, let output):
+            let name = [SIGINT: "SIGINT", SIGTERM: "SIGTERM", SIGHUP: "SIGHUP"][signal] ?? "signal \(signal)"
+            return "interrupted by \(name): the recording stopped there and \(output) keeps it"
+        case .outputCutShort(let failure, let output, _):
+            return "\(failure): the recording stopped there; \(output) keeps what was written before"
         }
     }
 }
@@ -122,7 +135,11 @@ extension Perch {
     static func exit(dueTo error: any Error) -> Never {
         switch error {
         case let error as PerchError:
-            if !error.isQuiet { printError("perch: error: \(error)") }
+            if case .interrupted = error {
+                printError("perch: \(error)")  // not an error: what was asked for
+            } else if !error.isQuiet {
+                printError("perch: error: \(error)")
+            }
             Glibc.exit(error.exitCode)
         case let error as RecordingError:
             exit(dueTo: PerchError.recording(error))

@@ -18,7 +18,7 @@ struct RecordCommand: ParsableCommand {
     )
 
     @Option(name: [.short, .customLong("output")], help: "The perf.data file to write.")
-    var output = "perch.data"
+    var output = RecordOutputPath("perch.data")
 
     @Option(name: [.short, .customLong("pid")], help: "Attach to these processes (comma-separated).")
     var pid: TaskIDList?
@@ -78,9 +78,66 @@ struct RecordCommand: ParsableCommand {
         if targets == 0 { throw ValidationError("nothing to record: give a command after --, or -p PID, -t TID, or -a") }
         if targets > 1 { throw ValidationError("give only one of: a command, -p, -t, -a (a command after -a bounds the recording)") }
         if cpuList != nil && !allCPUs { throw ValidationError("-C/--cpu needs -a") }
+        if let refusal = ringRefusal { throw ValidationError(refusal) }
+    }
+
+    /// Bytes a sample takes beside its user stack copy, at most: header, ids, registers, a
+    /// kernel and user call chain.
+    private static let sampleOverhead = 1024
+
+    /// The user stack copy each sample asks for with these options.
+    private var stackCopyBytes: Int {
+        let mode = callGraph ?? (allCPUs ? .framePointer : .auto)
+        return Int(mode.stackSize)
+    }
+
+    private var ringBytes: Int { mmapPages.value * Int(sysconf(Int32(_SC_PAGESIZE))) }
+
+    /// Why a ring of `-m` pages cannot hold even one sample with the stack copy asked for.
+    private var ringRefusal: String? {
+        let sample = stackCopyBytes + Self.sampleOverhead
+        guard stackCopyBytes > 0, ringBytes < sample else { return nil }
+        return "-m \(mmapPages.value): a ring of \(ringBytes >> 10) KiB cannot hold one sample with a \(stackCopyBytes)-byte stack copy, so every sample would be lost; use -m \(Self.pages(for: 4 * sample)) or more, or a smaller --call-graph dwarf,SIZE"
+    }
+
+    /// A warning when a ring holds only a few samples with the stack copy asked for.
+    private var ringWarning: String? {
+        let sample = stackCopyBytes + Self.sampleOverhead
+        guard stackCopyBytes > 0, ringBytes >= sample, ringBytes < 4 * sample else { return nil }
+        return "a ring of \(mmapPages.value) pages holds only \(ringBytes / sample) samples with \(stackCopyBytes)-byte stack copies; expect lost samples (use -m \(Self.pages(for: 4 * sample)) or more)"
+    }
+
+    /// The smallest power-of-two page count of at least `bytes`.
+    private static func pages(for bytes: Int) -> Int {
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        var pages = 1
+        while pages * pageSize < bytes { pages *= 2 }
+        return pages
+    }
+
+    /// Finds an output that cannot be written before anything is recorded (not after the
+    /// command ran): each file's directory must take a new file, and a file already there must
+    /// be writable.
+    private func checkOutputsWritable() throws(PerchError) {
+        for path in [output.path] + report.outputPaths where path != "-" {
+            var info = stat()
+            if lstat(path, &info) == 0 {
+                let isLink = info.st_mode & S_IFMT == S_IFLNK
+                if isLink || access(path, W_OK) != 0 { throw .write(WriteError(path: path, errno: isLink ? ELOOP : errno)) }
+                // perch.data is moved aside (to .old): its directory must take that too.
+                if path != output.path { continue }
+            } else if errno != ENOENT {
+                throw .write(WriteError(path: path, errno: errno))
+            }
+            let slash = path.lastIndex(of: "/")
+            let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+            if access(directory, W_OK | X_OK) != 0 { throw .write(WriteError(path: path, errno: errno)) }
+        }
     }
 
     func run() throws {
+        try checkOutputsWritable()
+        if let ringWarning { printError("perch: warning: \(ringWarning)") }
         let target: RecordingTarget
         if allCPUs {
             target = .systemWide(cpus: cpuList?.cpus, command: command.isEmpty ? nil : command)
@@ -105,7 +162,7 @@ struct RecordCommand: ParsableCommand {
         }
         options.kernel = !userOnly
         options.dataPages = mmapPages.value
-        options.outputPath = output
+        options.outputPath = output.path
         options.duration = duration?.value
         options.commandLine = CommandLine.arguments
         options.contextSwitches = switches
@@ -126,7 +183,7 @@ struct RecordCommand: ParsableCommand {
         for note in result.notes { printError("perch: note: \(note.text)") }
         let size = result.bytesWritten >= 1 << 20 ? "\(result.bytesWritten >> 20) MiB" : "\(result.bytesWritten >> 10) KiB"
         printError("perch: wrote \(result.outputPath) (\(result.samples) samples, \(size), \(result.lostRecords) lost, \(result.ringCount) rings of \(result.dataPagesPerRing) pages, \(result.eventCount) events)")
-        if case .targetExited(let status) = result.ending, status > 128 {
+        if result.interruptedBy == nil, case .targetExited(let status) = result.ending, status > 128 {
             printError("perch: the command was killed by signal \(status - 128); the report covers what ran until then")
         }
         if !quiet && !noReport {
@@ -140,8 +197,16 @@ struct RecordCommand: ParsableCommand {
         } else if report.writesFiles {
             try report.writeFiles(loadProfile(path: result.outputPath))
         }
-        if case .targetExited(let status) = result.ending, status != 0 {
-            throw PerchError.commandExited(status: status)
+        // Perch's own interruption first: the command's status then only says it was stopped too.
+        if let signal = result.interruptedBy {
+            throw PerchError.interrupted(signal: signal, output: result.outputPath)
         }
+        var commandStatus: Int32 = 0
+        if case .targetExited(let exited) = result.ending { commandStatus = exited }
+        if let failure = result.outputFailure {
+            throw PerchError.outputCutShort(failure, output: result.outputPath,
+                                            status: result.ending == .outputFailed ? PerchError.Code.failure : commandStatus)
+        }
+        if commandStatus != 0 { throw PerchError.commandExited(status: commandStatus) }
     }
 }

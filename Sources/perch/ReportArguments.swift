@@ -69,7 +69,7 @@ struct ReportArguments: ParsableArguments {
     var children = false
 
     @Option(name: .long, help: "Hide entries below this percentage.")
-    var percentLimit: Double = 0
+    var percentLimit = Percentage(0)
 
     @Flag(name: .long, help: "Show file:line of each symbol (from DWARF) and split entries by it.")
     var srcline = false
@@ -119,13 +119,16 @@ struct ReportArguments: ParsableArguments {
         options.sortKeys = sort.keys
         options.children = children
         options.callGraph = callGraph
-        options.percentLimit = percentLimit
+        options.percentLimit = percentLimit.value
         options.showSourceLine = srcline
         options.colour = colour && !noColour && getenv("NO_COLOR") == nil
         return options
     }
 
     var foldedOptions: FoldedOptions { annotations.options(pid: foldedPid, tid: foldedTid) }
+
+    /// The files asked for (`-` is standard output).
+    var outputPaths: [String] { [folded, flamegraph, speedscope, pprof].compactMap { $0 } }
 
     /// Whether any output file was asked for.
     var writesFiles: Bool { folded != nil || flamegraph != nil || speedscope != nil || pprof != nil }

@@ -38,6 +38,15 @@ import TestSupport
         (["record", "-a", "-C", "3-1"], "bad CPU list '3-1'"),
         (["record", "-p", "12x"], "-p <pid>"),
         (["record", "--duration", "0", "-p", "1"], "--duration"),
+        (["record", "--duration", "nan", "-p", "1"], "finite number of seconds"),
+        (["record", "--duration", "inf", "-p", "1"], "finite number of seconds"),
+        (["record", "-o", "-", "--", "true"], "pipe mode"),
+        (["record", "-a", "--cpu=-1"], "bad CPU list '-1'"),
+        (["record", "-a", "-C", "0-2147483647"], "does not exist here"),
+        (["record", "-m", "4194304", "--", "true"], "at most 1048576 pages"),
+        (["record", "-m", "1", "--", "true"], "every sample would be lost"),
+        (["record", "-m", "2", "--call-graph", "dwarf", "--", "true"], "every sample would be lost"),
+        (["report", "--percent-limit", "nan"], "percentage from 0 to 100"),
         (["report", "--sort", "bogus"], "unknown sort key 'bogus'"),
         (["report", "--pid", "x"], "--pid"),
         (["flamegraph", "--palette", "plaid"], "unknown palette 'plaid'"),
@@ -58,6 +67,12 @@ import TestSupport
         let result = try Support.perch(["record", "-C", "1", "--", "true"])
         #expect(result.status == 64)
         #expect(result.stderr == "perch: error: -C/--cpu needs -a\n", "\(result.stderr)")
+    }
+
+    @Test func aRingThatHoldsOnlyAFewStackCopiesIsWarnedAbout() throws {
+        let result = try Support.perch(["record", "-q", "-m", "2", "-o", Support.workDirectory + "/cli-small-ring.data", "--", "/bin/true"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("perch: warning: a ring of 2 pages holds only"), "\(result.stderr)")
     }
 
     @Test func helpStillGoesToStdoutWithStatusZero() throws {

@@ -53,3 +53,62 @@ import Glibc
 
     #expect { try PerfDataFile(path: "/nonexistent/perch.data") } throws: { "\($0)".contains("No such file") }
 }
+
+@Test func anUnfinishedFileIsReadUpToItsLastRoundWithACutShortNote() throws {
+    let path = "/tmp/perch-unfinished-\(getpid()).data"
+    defer { unlink(path); unlink(path + ".old") }
+    let event = EventDescription(attributes: samplingAttributes(), ids: [7])
+    let records = (0..<10).map { sampleRecord(ip: UInt64(0x1000 + $0), pid: 1, tid: 2, time: UInt64($0), callchain: [UInt64($0)]) }
+    do {
+        // As a recorder killed mid-recording leaves it: one whole round, then records after it.
+        let writer = try PerfDataWriter(path: path, events: [event])
+        for record in records.prefix(6) { record.withUnsafeBytes { writer.append($0) } }
+        writer.appendFinishedRound()
+        for record in records.suffix(4) { record.withUnsafeBytes { writer.append($0) } }
+    }
+    let file = try PerfDataFile(path: path)
+    #expect(file.isCutShort)
+    #expect(file.features.recordingNotes.map(\.kind) == ["recordingCutShort"])
+    var read: [[UInt8]] = []
+    try file.forEachRecord { bytes, _ in read.append(Array(bytes)) }
+    #expect(read.count == 7)  // the round and its FINISHED_ROUND
+    #expect(Array(read.prefix(6)) == Array(records.prefix(6)))
+}
+
+@Test func aFileWhoseHeaderCountsNoDataIsReadToItsEndIgnoringATornRecord() throws {
+    let path = "/tmp/perch-unsized-\(getpid()).data"
+    defer { unlink(path); unlink(path + ".old") }
+    let event = EventDescription(attributes: samplingAttributes(), ids: [7])
+    let records = (0..<10).map { sampleRecord(ip: UInt64(0x1000 + $0), pid: 1, tid: 2, time: UInt64($0), callchain: [UInt64($0)]) }
+    do {
+        let writer = try PerfDataWriter(path: path, events: [event])
+        for record in records { record.withUnsafeBytes { writer.append($0) } }
+    }  // no round: the header's data size stays 0; the buffer is never flushed
+    // Write the records by hand after the header, as perf's killed recorder leaves them, torn at the end.
+    let fd = open(path, O_WRONLY | O_APPEND)
+    let bytes = records.flatMap { $0 } + Array(records[0].prefix(12))
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    close(fd)
+    let file = try PerfDataFile(path: path)
+    #expect(file.isCutShort)
+    var read: [[UInt8]] = []
+    try file.forEachRecord { bytes, _ in read.append(Array(bytes)) }
+    #expect(read == records)
+}
+
+@Test func theWriterKeepsAnExistingFileAsOldAndRefusesALink() throws {
+    let path = "/tmp/perch-existing-\(getpid()).data"
+    let link = "/tmp/perch-link-\(getpid()).data"
+    defer { unlink(path); unlink(path + ".old"); unlink(link) }
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    _ = write(fd, "old", 3)
+    close(fd)
+    let event = EventDescription(attributes: samplingAttributes(), ids: [7])
+    _ = try PerfDataWriter(path: path, events: [event])
+    var info = stat()
+    #expect(stat(path + ".old", &info) == 0 && info.st_size == 3)
+    #expect(stat(path, &info) == 0 && info.st_mode & 0o777 == 0o600)
+    symlink(path + ".old", link)
+    #expect(throws: PerfDataError.self) { try PerfDataWriter(path: link, events: [event]) }
+    #expect(stat(path + ".old", &info) == 0 && info.st_size == 3)
+}

@@ -39,6 +39,8 @@ int perch_release_child(int control_fd, int error_fd);
 void perch_install_stop_handler(void);
 /// The number of stop signals received so far.
 int perch_stop_requested(void);
+/// The first stop signal received (SIGINT, SIGTERM or SIGHUP), 0 before any.
+int perch_stop_signal(void);
 /// Makes further stop signals kill the process (after a second Ctrl-C).
 void perch_reset_stop_handler(void);
 
