@@ -9,7 +9,7 @@ public struct ReportNote: Hashable, Sendable, CustomStringConvertible {
         case kernelSymbolsHidden, switchStacksUnavailable, eventNeverCounts, unreadableMemoryMaps
         // Found while reading.
         case kernelNotSampled, stacksTruncated, noUnwindTables, noSwitchRecords, switchStacksNotRecorded
-        case fileChanged
+        case fileChanged, timeWentBackwards
         /// A recorded kind this version does not know (a newer Perch wrote the file).
         case other
     }

@@ -105,7 +105,7 @@ public enum TextReport {
         out += "# Samples: \(table.totalSamples)   Event count: \(table.totalWeight)\n"
         out += "# Lost records: \(s.lostRecords)   Throttle events: \(s.throttleEvents)   Unthrottle events: \(s.unthrottleEvents)\n"
         if s.lostSamples > 0 { out += "# Lost samples: \(s.lostSamples)\n" }
-        if s.malformedRecords > 0 { out += "# Malformed records: \(s.malformedRecords)\n" }
+        if s.malformedRecords > 0 { out += "# Malformed records skipped: \(s.malformedRecords)\n" }
         for note in s.notes { out += "# Note: \(note.text)\n" }
         if let cmd = s.commandLine { out += "# Command line: \(cmd)\n" }
         out += "#\n"
