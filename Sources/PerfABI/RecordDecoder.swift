@@ -91,7 +91,7 @@ public struct RecordDecoder: Sendable {
                                   sampleID: sampleID)
             if kind == .mmap2 {
                 if misc.contains(.mmapBuildID) {
-                    let buildIDSize = Int(record[reader.offset])
+                    let buildIDSize = Int(try reader.peekByte())
                     let ids = try reader.slice(24)
                     mmap.buildID = UnsafeRawBufferPointer(rebasing: ids[4..<4 + min(buildIDSize, 20)])
                 } else {
@@ -195,23 +195,17 @@ public struct RecordDecoder: Sendable {
         if type.contains(.period) { sample.period = try reader.u64() }
         if type.contains(.read) { try skipReadValues(&reader, format: attributes.readFormat) }
         if type.contains(.callchain) {
-            let count = try reader.u64()
-            guard count <= UInt64(reader.bytes.count / 8) else {
-                throw .truncated(type: reader.type, size: reader.bytes.count, needed: Int(clamping: count) * 8)
-            }
-            sample.callchain = WordArray(try reader.slice(Int(count) * 8))
+            sample.callchain = WordArray(try reader.slice(items: try reader.u64(), of: 8))
         }
         if type.contains(.raw) {
-            let size = Int(try reader.u32())
-            sample.raw = try reader.slice(size)
+            sample.raw = try reader.slice(items: UInt64(try reader.u32()), of: 1)
         }
         if type.contains(.branchStack) {
             let count = try reader.u64()
-            guard count <= UInt64(reader.bytes.count) else { throw .truncated(type: reader.type, size: reader.bytes.count, needed: Int.max) }
             let hardwareIndex: UInt64 = 1 << 17, counters: UInt64 = 1 << 19
             if attributes.branchSampleType & hardwareIndex != 0 { _ = try reader.u64() }
-            try reader.skip(Int(count) * 24)
-            if attributes.branchSampleType & counters != 0 { try reader.skip(Int(count) * 8) }
+            try reader.skip(items: count, of: 24)
+            if attributes.branchSampleType & counters != 0 { try reader.skip(items: count, of: 8) }
         }
         if type.contains(.regsUser) {
             sample.userRegisterABI = try reader.u64()
@@ -220,11 +214,10 @@ public struct RecordDecoder: Sendable {
             }
         }
         if type.contains(.stackUser) {
-            let size = Int(clamping: try reader.u64())
-            let data = try reader.slice(size)
-            if size != 0 {
-                let filled = Int(clamping: try reader.u64())
-                sample.userStack = UnsafeRawBufferPointer(rebasing: data[0..<min(filled, size)])
+            let data = try reader.slice(items: try reader.u64(), of: 1)
+            if !data.isEmpty {
+                let filled = try reader.u64()
+                sample.userStack = UnsafeRawBufferPointer(rebasing: data[0..<Int(min(filled, UInt64(data.count)))])
             }
         }
         if type.contains(.weight) || type.contains(.weightStruct) { sample.weight = try reader.u64() }
@@ -239,8 +232,7 @@ public struct RecordDecoder: Sendable {
         if type.contains(.dataPageSize) { _ = try reader.u64() }
         if type.contains(.codePageSize) { _ = try reader.u64() }
         if type.contains(.aux) {
-            let size = Int(clamping: try reader.u64())
-            try reader.skip(size)
+            try reader.skip(items: try reader.u64(), of: 1)
         }
         return sample
     }
@@ -251,8 +243,7 @@ public struct RecordDecoder: Sendable {
             let count = try reader.u64()
             if format.contains(.totalTimeEnabled) { _ = try reader.u64() }
             if format.contains(.totalTimeRunning) { _ = try reader.u64() }
-            guard count <= UInt64(reader.bytes.count / 8) else { throw .truncated(type: reader.type, size: reader.bytes.count, needed: Int.max) }
-            try reader.skip(Int(count) * perValue * 8)
+            try reader.skip(items: count, of: perValue * 8)
         } else {
             _ = try reader.u64()
             if format.contains(.totalTimeEnabled) { _ = try reader.u64() }

@@ -1,45 +1,78 @@
 /// A bounds-checked little-endian reader over one record's bytes. It never allocates.
+///
+/// This is the one place where numbers from a file or the kernel (counts, sizes) become byte
+/// counts and offsets: every conversion and product is checked, and a value that does not fit
+/// in what is left of the record throws ``RecordError/truncated(type:size:needed:)`` instead of
+/// trapping, so a corrupted record is skipped and counted by its reader.
 struct ByteReader {
     let bytes: UnsafeRawBufferPointer
     let type: UInt32
-    var offset: Int
-
+    /// Always within `0...bytes.count`.
+    private(set) var offset: Int
 
     init(_ bytes: UnsafeRawBufferPointer, type: UInt32, offset: Int = 8) {
         self.bytes = bytes
         self.type = type
-        self.offset = offset
+        self.offset = min(max(offset, 0), bytes.count)
     }
 
+    /// The bytes not yet read.
+    @inline(__always)
+    var remaining: Int { bytes.count - offset }
 
     @inline(__always)
     mutating func u64() throws(RecordError) -> UInt64 {
-        guard offset + 8 <= bytes.count else { throw .truncated(type: type, size: bytes.count, needed: offset + 8) }
+        guard remaining >= 8 else { throw shortBy(8) }
         defer { offset += 8 }
         return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 
-
     @inline(__always)
     mutating func u32() throws(RecordError) -> UInt32 {
-        guard offset + 4 <= bytes.count else { throw .truncated(type: type, size: bytes.count, needed: offset + 4) }
+        guard remaining >= 4 else { throw shortBy(4) }
         defer { offset += 4 }
         return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
 
-
-    mutating func skip(_ count: Int) throws(RecordError) {
-        guard count >= 0, offset + count <= bytes.count else {
-            throw .truncated(type: type, size: bytes.count, needed: offset + max(count, 0))
-        }
-        offset += count
+    /// The byte at the current offset, without moving past it.
+    mutating func peekByte() throws(RecordError) -> UInt8 {
+        guard remaining >= 1 else { throw shortBy(1) }
+        return bytes[offset]
     }
 
+    mutating func skip(_ count: Int) throws(RecordError) {
+        guard count >= 0, count <= remaining else { throw shortBy(UInt64(max(count, 0))) }
+        offset += count
+    }
 
     mutating func slice(_ count: Int) throws(RecordError) -> UnsafeRawBufferPointer {
         let start = offset
         try skip(count)
         return UnsafeRawBufferPointer(rebasing: bytes[start..<start + count])
+    }
+
+    /// `count` items of `itemSize` bytes each, as a file gives them: any count, the product
+    /// checked against what is left.
+    mutating func slice(items count: UInt64, of itemSize: Int) throws(RecordError) -> UnsafeRawBufferPointer {
+        try slice(byteCount(items: count, of: itemSize))
+    }
+
+    /// Skips `count` items of `itemSize` bytes each (checked as ``slice(items:of:)``).
+    mutating func skip(items count: UInt64, of itemSize: Int) throws(RecordError) {
+        try skip(byteCount(items: count, of: itemSize))
+    }
+
+    /// `count * itemSize` as a byte count that fits in the rest of the record, or the error.
+    private func byteCount(items count: UInt64, of itemSize: Int) throws(RecordError) -> Int {
+        let (total, overflow) = count.multipliedReportingOverflow(by: UInt64(max(itemSize, 0)))
+        guard !overflow, total <= UInt64(remaining) else { throw shortBy(overflow ? .max : total) }
+        return Int(total)
+    }
+
+    /// The error for a field of `count` bytes at the current offset; `needed` saturates.
+    private func shortBy(_ count: UInt64) -> RecordError {
+        let (needed, overflow) = UInt64(offset).addingReportingOverflow(count)
+        return .truncated(type: type, size: bytes.count, needed: overflow ? .max : Int(clamping: needed))
     }
 }
 

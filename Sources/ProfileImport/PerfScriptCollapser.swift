@@ -1,3 +1,4 @@
+import ProfileModel
 import Reporting
 
 /// Folds `perf script` text into folded stacks by the rules of `stackcollapse-perf.pl`, so that
@@ -138,7 +139,7 @@ public struct PerfScriptCollapser {
                     key.append(UInt8(ascii: ";"))
                     key.append(contentsOf: frame)
                 }
-                collapsed[key, default: 0] &+= period
+                collapsed[key, default: 0] = collapsed[key, default: 0].addingSaturated(period)
                 stack.removeAll(keepingCapacity: true)
                 pname = nil
                 return

@@ -9,7 +9,7 @@ public struct ReportNote: Hashable, Sendable, CustomStringConvertible {
         case kernelSymbolsHidden, switchStacksUnavailable, eventNeverCounts, unreadableMemoryMaps
         // Found while reading.
         case kernelNotSampled, stacksTruncated, noUnwindTables, noSwitchRecords, switchStacksNotRecorded
-        case fileChanged, otherEvents
+        case fileChanged, otherEvents, timeWentBackwards
         /// The recording never finished its file (killed, crashed, disk full): read up to where it stopped.
         case recordingCutShort
         /// A recorded kind this version does not know (a newer Perch wrote the file).

@@ -16,6 +16,8 @@ struct OffCPUAccounting {
     private(set) var intervals: UInt64 = 0
     /// Intervals without a sampled switch-out stack.
     private(set) var withoutStack: UInt64 = 0
+    /// Intervals dropped because the switch-in is timed before its switch-out.
+    var droppedIntervals: UInt64 { switches.backwardPairs }
 
     /// The context-switches event sampled thread `tid` as it switched out, with this stack.
     mutating func sampledSwitchOut(tid: Int32, stack: Int32) {
@@ -30,7 +32,10 @@ struct OffCPUAccounting {
     /// A `PERF_RECORD_SWITCH` into thread `tid` at `time`: the interval it ends, if the thread
     /// was seen switching out.
     mutating func switchedIn(tid: Int32, time: UInt64) -> Interval? {
-        guard let off = switches.switchedIn(tid: tid, time: time) else { return nil }
+        guard let off = switches.switchedIn(tid: tid, time: time) else {
+            stackAtSwitchOut[tid] = nil
+            return nil
+        }
         let stack = stackAtSwitchOut.removeValue(forKey: tid)
         if stack == nil { withoutStack += 1 }
         intervals += 1

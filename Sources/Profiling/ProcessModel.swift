@@ -5,6 +5,13 @@ struct Mapping {
     var pageOffset: UInt64
     /// Index into ``ProcessModel/dsos``.
     var dso: Int32
+
+    /// The file offset of `address` (in the mapping). The page offset comes from the recording
+    /// and may be anything: a corrupted one wraps to a meaningless offset instead of trapping.
+    @inline(__always)
+    func fileOffset(of address: UInt64) -> UInt64 {
+        (address &- start) &+ pageOffset
+    }
 }
 
 /// One address space: executable mappings sorted by start address.
@@ -32,7 +39,7 @@ final class AddressSpace {
             }
             if existing.end > mapping.end {
                 var right = existing
-                right.pageOffset += mapping.end - existing.start
+                right.pageOffset &+= mapping.end - existing.start  // file values: may wrap, never trap
                 right.start = mapping.end
                 result.append(right)
             }
@@ -87,7 +94,8 @@ final class ProcessModel {
     func mmap(pid: Int32, start: UInt64, length: UInt64, pageOffset: UInt64, path: String, buildID: [UInt8]?) {
         let dso = dso(named: path)
         if let buildID, dsoBuildIDs[dso] == nil { dsoBuildIDs[dso] = buildID }
-        space(of: pid).insert(Mapping(start: start, end: start &+ length, pageOffset: pageOffset, dso: dso))
+        // A length reaching past the top of the address space ends the mapping there.
+        space(of: pid).insert(Mapping(start: start, end: start.addingSaturated(length), pageOffset: pageOffset, dso: dso))
     }
 
     func comm(pid: Int32, tid: Int32, name: String, exec: Bool) {

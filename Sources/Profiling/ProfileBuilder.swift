@@ -182,6 +182,9 @@ public final class ProfileBuilder {
             if weighting != .onCPU {
                 summary.event = weighting == .offCPU ? "off-cpu (ns blocked)" : "on-cpu + off-cpu (ns)"
                 if weighting == .offCPU { summary.frequency = nil; summary.sampleCount = offCPU.intervals }
+                if offCPU.droppedIntervals > 0 {
+                    summary.notes.append(ReportNote(.timeWentBackwards, "\(offCPU.droppedIntervals) off-CPU intervals were dropped: their switch-in is timed before their switch-out (corrupted or unordered timestamps)"))
+                }
                 if offCPU.intervals == 0 {
                     summary.notes.append(ReportNote(.noSwitchRecords, "no context-switch records in this recording: record with perch sched record, or perch record --switches"))
                 } else if interpretation.switchEvent == nil {

@@ -1,5 +1,6 @@
 import PerfABI
 import PerfRecords
+import ProfileModel
 
 /// Per-thread scheduling from `PERF_RECORD_SWITCH` records: time on and off CPU, preemptions,
 /// switch counts, and the off-CPU intervals (for latency percentiles and `--timehist`).
@@ -46,6 +47,8 @@ public struct SchedTimeline: Sendable {
     public var lastTime: UInt64 = 0
     /// Switch records seen (0 means the recording has none: record with --switches).
     public var switchRecords = 0
+    /// Switch pairs dropped because the later one is timed before the earlier one.
+    public var droppedIntervals: UInt64 = 0
 
     public init(file: PerfDataFile) throws {
         let decoder = RecordDecoder(events: file.events)
@@ -80,14 +83,14 @@ public struct SchedTimeline: Sendable {
             }()
             if change.isOut {
                 if let run = switchesOfThread.switchedOut(pid: id.pid, tid: tid, time: id.time, preempted: change.isPreempt) {
-                    threads[row.index].onCPU += run
+                    threads[row.index].onCPU = threads[row.index].onCPU.addingSaturated(run)
                     switches.append(Switch(time: id.time, cpu: id.cpu, tid: tid, waitBefore: row.waitBefore, run: run,
                                            preempted: change.isPreempt))
                 }
                 if change.isPreempt { threads[row.index].preemptedSwitches += 1 } else { threads[row.index].voluntarySwitches += 1 }
             } else if let off = switchesOfThread.switchedIn(tid: tid, time: id.time) {
-                threads[row.index].offCPU += off.nanoseconds
-                if off.afterPreemption { threads[row.index].preempted += off.nanoseconds }
+                threads[row.index].offCPU = threads[row.index].offCPU.addingSaturated(off.nanoseconds)
+                if off.afterPreemption { threads[row.index].preempted = threads[row.index].preempted.addingSaturated(off.nanoseconds) }
                 threads[row.index].waits.append(off.nanoseconds)
                 row.waitBefore = off.nanoseconds
             } else {
@@ -102,6 +105,7 @@ public struct SchedTimeline: Sendable {
         self.threads = threads
         self.switches = switches
         self.switchRecords = switchRecords
+        self.droppedIntervals = switchesOfThread.backwardPairs
         self.firstTime = firstTime
         self.lastTime = lastTime
     }

@@ -15,7 +15,7 @@ struct StackCounts {
         let key = UInt64(UInt32(bitPattern: thread)) << 32 | UInt64(UInt32(bitPattern: node))
         if let row = rows.find(key, 0) {
             samples[Int(row)] += 1
-            periods[Int(row)] &+= period
+            periods[Int(row)] = periods[Int(row)].addingSaturated(period)
         } else {
             rows.insert(key, 0, value: Int32(keys.count))
             keys.append((thread, node))

@@ -108,11 +108,11 @@ struct StackResolver {
         if kernel {
             location = .kernel(address: lookup)
         } else if let mapping = space?.find(lookup), !isAnonymous(mapping.dso, model: model) {
-            location = .user(dso: mapping.dso, fileOffset: lookup - mapping.start + mapping.pageOffset)
+            location = .user(dso: mapping.dso, fileOffset: mapping.fileOffset(of: lookup))
         } else if jitMaps.symbols(of: pid)?.lookup(lookup) != nil {
             location = .jit(pid: pid, address: lookup)
         } else if let mapping = space?.find(lookup) {
-            location = .user(dso: mapping.dso, fileOffset: lookup - mapping.start + mapping.pageOffset)
+            location = .user(dso: mapping.dso, fileOffset: mapping.fileOffset(of: lookup))
         } else {
             location = .unmapped(address: lookup)
         }
@@ -180,7 +180,7 @@ struct ModelSpace: UnwindAddressSpace {
 
     func module(at address: UInt64) -> (module: Int32, fileOffset: UInt64)? {
         guard let mapping = space.find(address) else { return nil }
-        return (mapping.dso, address - mapping.start + mapping.pageOffset)
+        return (mapping.dso, mapping.fileOffset(of: address))
     }
 
     func path(ofModule module: Int32) -> String { model.dsos[Int(module)] }

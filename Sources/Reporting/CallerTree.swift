@@ -21,14 +21,14 @@ struct CallerTree {
         for k in table.memberStart[entry]..<table.memberStart[entry + 1] {
             let stack = profile.stacks[Int(table.memberStack[k])]
             let w = useWeight ? stack.period : stack.samples
-            weight[0] &+= w
+            weight[0] = weight[0].addingSaturated(w)
             var node = PrefixTree.root
             var p = Int(table.memberPosition[k])
             let stop = max(-1, p - max(1, depth))
             while p > stop {
                 node = tree.child(of: node, key: nodeKeying.frameClass(of: stack.frames[p]))
                 if Int(node) == weight.count { weight.append(0) }
-                weight[Int(node)] &+= w
+                weight[Int(node)] = weight[Int(node)].addingSaturated(w)
                 p -= 1
             }
         }

@@ -58,6 +58,9 @@ public struct FlameGraph: Sendable {
     private var tree = PrefixTree()
     public private(set) var nodeDepth: [Int32] = [0]
     public private(set) var nodeValue: [UInt64] = [0]
+    /// Whether the counts summed past 2^64 and the totals stopped at `UInt64.max` (input no
+    /// real profile gives, so the caller should say so).
+    public private(set) var saturated = false
     /// Scaled "before" values (differential graphs only, else empty).
     public private(set) var nodeBefore: [Double] = []
     /// Children per node, sorted by name.
@@ -94,7 +97,9 @@ public struct FlameGraph: Sendable {
     /// Adds `count` of a stack of interned names, outermost first.
     package mutating func add<S: Sequence<Int32>>(_ stack: S, count: UInt64, before: Double? = nil) {
         var node = PrefixTree.root
-        nodeValue[0] = nodeValue[0].addingSaturated(count)
+        let (total, overflow) = nodeValue[0].addingReportingOverflow(count)
+        nodeValue[0] = overflow ? .max : total
+        if overflow { saturated = true }
         if let before { nodeBefore[0] += before }
         for name in stack {
             let child = tree.child(of: node, key: name)
@@ -175,8 +180,9 @@ public struct FlameGraph: Sendable {
     /// growth and shrinkage are comparable even when the recordings differ in length. Stacks only in
     /// `before` have no width and are not drawn.
     public init(before: [(stack: [String], count: UInt64)], after: [(stack: [String], count: UInt64)], reverse: Bool = false) {
-        let totalBefore = before.reduce(UInt64(0)) { $0 &+ $1.count }
-        let totalAfter = after.reduce(UInt64(0)) { $0 &+ $1.count }
+        let totalBefore = before.reduce(UInt64(0)) { $0.addingSaturated($1.count) }
+        let totalAfter = after.reduce(UInt64(0)) { $0.addingSaturated($1.count) }
+        if totalBefore == .max || totalAfter == .max { saturated = true }
         let scale = totalBefore > 0 ? Double(totalAfter) / Double(totalBefore) : 0
         nodeBefore = [0]
         var path: [Int32] = []

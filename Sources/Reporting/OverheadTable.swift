@@ -83,20 +83,20 @@ public struct OverheadTable: Sendable {
         var totalC: UInt64 = 0, totalW: UInt64 = 0
         for si in profile.stacks.indices {
             let stack = profile.stacks[si]
-            totalC &+= stack.samples
-            totalW &+= stack.period
+            totalC = totalC.addingSaturated(stack.samples)
+            totalW = totalW.addingSaturated(stack.period)
             let tc = keying.threadClass(of: stack.thread)
             let frames = stack.frames
             let leaf = frames.last.map { keying.frameClass(of: $0) } ?? keying.unknownFrameClass
             let e = Int(entry(tc, leaf))
-            selfC[e] &+= stack.samples
-            selfW[e] &+= stack.period
+            selfC[e] = selfC[e].addingSaturated(stack.samples)
+            selfW[e] = selfW[e].addingSaturated(stack.period)
             if wantChildren {
                 let stackId = Int32(truncatingIfNeeded: si)
                 if frames.isEmpty {
                     stamp[e] = stackId
-                    childC[e] &+= stack.samples
-                    childW[e] &+= stack.period
+                    childC[e] = childC[e].addingSaturated(stack.samples)
+                    childW[e] = childW[e].addingSaturated(stack.period)
                     if collect && options.children {
                         memEntry.append(Int32(e)); memStack.append(stackId); memPos.append(-1)
                     }
@@ -106,8 +106,8 @@ public struct OverheadTable: Sendable {
                     let ce = Int(entry(tc, keying.frameClass(of: frames[p])))
                     if stamp[ce] != stackId {
                         stamp[ce] = stackId
-                        childC[ce] &+= stack.samples
-                        childW[ce] &+= stack.period
+                        childC[ce] = childC[ce].addingSaturated(stack.samples)
+                        childW[ce] = childW[ce].addingSaturated(stack.period)
                         if collect && options.children {
                             memEntry.append(Int32(ce)); memStack.append(stackId); memPos.append(Int32(p))
                         }

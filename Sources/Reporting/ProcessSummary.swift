@@ -25,9 +25,9 @@ extension TextReport {
         var total: UInt64 = 0
         var unknown: UInt64 = 0
         for stack in profile.stacks {
-            total &+= stack.value
+            total = total.addingSaturated(stack.value)
             let t = Int(stack.thread)
-            if t >= 0 && t < profile.threads.count { rows[profile.threads[t].pid]!.samples &+= stack.value } else { unknown &+= stack.value }
+            if t >= 0 && t < profile.threads.count { rows[profile.threads[t].pid]!.samples = rows[profile.threads[t].pid]!.samples.addingSaturated(stack.value) } else { unknown = unknown.addingSaturated(stack.value) }
         }
         var list = Array(rows.values)
         if unknown > 0 { list.append(Row(pid: -1, comm: Frame.unknownSymbol, threads: 0, samples: unknown, order: order)) }

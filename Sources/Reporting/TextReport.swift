@@ -105,7 +105,7 @@ public enum TextReport {
         out += "# Samples: \(table.totalSamples)   Event count: \(table.totalWeight)\n"
         out += "# Lost records: \(s.lostRecords)   Throttle events: \(s.throttleEvents)   Unthrottle events: \(s.unthrottleEvents)\n"
         if s.lostSamples > 0 { out += "# Lost samples: \(s.lostSamples)\n" }
-        if s.malformedRecords > 0 { out += "# Malformed records: \(s.malformedRecords)\n" }
+        if s.malformedRecords > 0 { out += "# Malformed records skipped: \(s.malformedRecords)\n" }
         switch s.inlinedFunctions {
         case .absent: break
         case .shown: out += "# Inlined functions: frames of their own ([i]); --no-inline gives their time to the functions they were inlined into\n"

@@ -19,9 +19,9 @@ extension TextReport {
         var unknown: UInt64 = 0
         var total: UInt64 = 0
         for stack in profile.stacks {
-            total &+= stack.value
+            total = total.addingSaturated(stack.value)
             let t = Int(stack.thread)
-            if t >= 0 && t < counts.count { counts[t] &+= stack.value } else { unknown &+= stack.value }
+            if t >= 0 && t < counts.count { counts[t] = counts[t].addingSaturated(stack.value) } else { unknown = unknown.addingSaturated(stack.value) }
         }
         var rows: [(thread: ThreadInfo, count: UInt64, order: Int)] = profile.threads.enumerated().map {
             ($0.element, counts[$0.offset], $0.offset)

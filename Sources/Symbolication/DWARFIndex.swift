@@ -56,16 +56,16 @@ final class DWARFIndex {
     /// The number of compile units with code.
     var unitCount: Int { units.count }
 
-    /// Opens the DWARF of `image`; `nil` when it has none libdw can read.
+    /// Opens the DWARF of `image`; `nil` when it has none libdw can read, or no unit with code.
+    ///
+    /// Once `dwarf` is stored the object is fully initialized, so a `return nil` after that
+    /// still runs `deinit`: `deinit` is the one owner of the handle and the only `dwarf_end`.
     init?(image: ELFImage) {
         guard let dwarf = dwarf_begin_elf(image.elf, DWARF_C_READ, nil) else { return nil }
         self.image = image
         self.dwarf = dwarf
         buildUnitIndex()
-        if units.isEmpty {
-            dwarf_end(dwarf)
-            return nil
-        }
+        if units.isEmpty { return nil }  // deinit ends `dwarf`
     }
 
     deinit {

@@ -180,26 +180,40 @@ public struct SymbolTable: Sendable {
               let relocationSection = elf_getscn(image.elf, relocations.index), let relocationData = elf_getdata(relocationSection, nil),
               let symbolSection = elf_getscn(image.elf, dynsym.index), let symbolData = elf_getdata(symbolSection, nil)
         else { return [] }
-        let first = plt.name == ".plt.sec" ? plt.address : plt.address + 16
+        // Addresses and sizes are the file's: a section reaching past 2^64 is no PLT.
+        guard let pltEnd = Self.end(of: plt),
+              let first = plt.name == ".plt.sec" ? plt.address : Self.checkedSum(plt.address, 16)
+        else { return [] }
         let count = Int(clamping: relocations.size / relocations.entrySize)
         var slots: [(UInt64, UInt64, String)] = []
         // The lazy-binding header (PLT0) before the first entry: named "[plt]" (empty name here).
-        if let header = image.section(named: ".plt"), header.size >= 16 {
-            slots.append((header.address, header.address + header.size, ""))
+        if let header = image.section(named: ".plt"), header.size >= 16, let headerEnd = Self.end(of: header) {
+            slots.append((header.address, headerEnd, ""))
         }
         var relocation = GElf_Rela()
         var symbol = GElf_Sym()
         for index in 0..<count {
-            guard gelf_getrela(relocationData, Int32(clamping: index), &relocation) != nil else { continue }
+            // Past the section's data (its size field may say anything): no more relocations.
+            guard gelf_getrela(relocationData, Int32(clamping: index), &relocation) != nil else { break }
             let symbolIndex = Int32(truncatingIfNeeded: relocation.r_info >> 32)
             guard gelf_getsym(symbolData, symbolIndex, &symbol) != nil, symbol.st_name != 0,
                   let name = elf_strptr(image.elf, Int(dynsym.link), Int(symbol.st_name)) else { continue }
-            let address = first + UInt64(index) * 16
-            guard address + 16 <= plt.address + plt.size else { break }
-            slots.append((address, plt.address + plt.size, String(cString: name)))
+            // The loop ends (below) before index * 16 could wrap: once past the PLT's end.
+            guard let address = Self.checkedSum(first, UInt64(index) &* 16), let slotEnd = Self.checkedSum(address, 16),
+                  slotEnd <= pltEnd else { break }
+            slots.append((address, pltEnd, String(cString: name)))
         }
         return slots
     }
+
+    /// `a + b`, or `nil` where that passes 2^64.
+    private static func checkedSum(_ a: UInt64, _ b: UInt64) -> UInt64? {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? nil : sum
+    }
+
+    /// Where `section` ends in the address space, or `nil` when its address and size pass 2^64.
+    private static func end(of section: ELFImage.Section) -> UInt64? { checkedSum(section.address, section.size) }
 
     public func lookup(_ vaddr: UInt64) -> (name: String, start: UInt64, size: UInt64)? {
         guard let index = index(containing: vaddr) else { return nil }

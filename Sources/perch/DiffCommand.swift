@@ -1,6 +1,7 @@
 import ArgumentParser
 import Profiling
 import ProfileImport
+import ProfileModel
 import Reporting
 
 /// `perch diff BEFORE AFTER -o diff.svg`: a differential flame graph.
@@ -44,7 +45,9 @@ struct DiffCommand: ParsableCommand {
         }
         let b = stacks(try loadStacks(before)), a = stacks(try loadStacks(after))
         let graph = FlameGraph(before: b, after: a, reverse: flame.reverse)
-        let totalBefore = b.reduce(UInt64(0)) { $0 + $1.count }, totalAfter = a.reduce(UInt64(0)) { $0 + $1.count }
+        let totalBefore = b.reduce(UInt64(0)) { $0.addingSaturated($1.count) }
+        let totalAfter = a.reduce(UInt64(0)) { $0.addingSaturated($1.count) }
+        if graph.saturated { warnSaturated() }
         var opts = flame.options(defaultSubtitle: "\(before) (\(totalBefore) samples) → \(after) (\(totalAfter) samples); red: grew, blue: shrank")
         if flame.title == nil { opts.title = "Differential Flame Graph" }
         do { try writeFile(output, FlameGraphSVG.bytes(graph, options: opts)) } catch { throw PerchError.write(error) }

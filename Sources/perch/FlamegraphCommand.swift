@@ -45,6 +45,7 @@ struct FlamegraphCommand: ParsableCommand {
                 throw PerchError.badInput("\(input == "-" ? "standard input" : input): \(error)")
             }
         }
+        if graph.saturated { warnSaturated() }
         let subtitle = flame.reverse ? "Reversed: merged by sampled frame" : nil
         do { try writeFile(output, FlameGraphSVG.bytes(graph, options: flame.options(defaultSubtitle: subtitle))) } catch { throw PerchError.write(error) }
     }
@@ -72,3 +73,8 @@ func loadStacks(_ path: String) throws(PerchError) -> StackInput {
     }
 }
 
+
+/// Says on standard error that counts summed past 2^64 (only corrupted or crafted input does).
+func warnSaturated() {
+    printError("perch: warning: the counts sum past 2^64; totals are saturated at \(UInt64.max)")
+}

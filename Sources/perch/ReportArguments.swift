@@ -177,9 +177,11 @@ struct ReportArguments: ParsableArguments {
 let inputSizeLimit = 4 << 30
 
 /// Reads a whole input file (`-` for standard input), at most ``inputSizeLimit`` bytes.
+/// Every caller reads text (folded stacks, perf script): a NUL byte (/dev/zero, a binary file)
+/// is refused as soon as it is read.
 func readWholeFile(_ path: String) throws(FileReadError) -> [UInt8] {
-    if path == "-" { return try readAll(fd: 0, naming: path, limit: inputSizeLimit) }
-    return try readFile(path: path, limit: inputSizeLimit)
+    if path == "-" { return try readAll(fd: 0, naming: path, limit: inputSizeLimit, text: true) }
+    return try readFile(path: path, limit: inputSizeLimit, text: true)
 }
 
 extension StringProtocol {

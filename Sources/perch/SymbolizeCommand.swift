@@ -59,9 +59,12 @@ struct SymbolizeCommand: ParsableCommand {
             try output.flush()
             return
         }
+        // Lines are bounded (an address is short) and so is the whole input: /dev/zero or an
+        // endless stream ends in an error, not in memory growing until the end.
+        var reader = LineReader(fd: 0, naming: "standard input", maxLineLength: 4096, limit: inputSizeLimit)
         if isatty(0) != 0 {
             // Answer each line as it is typed.
-            while let line = readLine(strippingNewline: true) {
+            while let line = try readLine(&reader) {
                 try emit(line, symbolizer, &output)
                 if json { try output.append("\n") }
                 try output.flush()
@@ -69,7 +72,7 @@ struct SymbolizeCommand: ParsableCommand {
         } else {
             // A batch: everything the addresses need is prepared at once, on both CPUs.
             var lines: [String] = []
-            while let line = readLine(strippingNewline: true) { lines.append(line) }
+            while let line = try readLine(&reader) { lines.append(line) }
             symbolizer.prepare(path: file, virtualAddresses: lines.compactMap(SymbolizeCommand.parseAddress))
             for line in lines {
                 try emit(line, symbolizer, &output)
@@ -79,6 +82,10 @@ struct SymbolizeCommand: ParsableCommand {
         try output.flush()
         // Skip tearing down the caches: the process is done.
         withExtendedLifetime(symbolizer) { Glibc.exit(0) }
+    }
+
+    private func readLine(_ reader: inout LineReader) throws(PerchError) -> String? {
+        do { return try reader.next() } catch { throw .read(error) }
     }
 
     private func emit(_ text: String, _ symbolizer: DWARFSymbolizer, _ output: inout OutputBuffer) throws(WriteError) {

@@ -126,3 +126,24 @@ import TestSupport
         #expect(!result.stderr.contains("perch: error"), "\(result.stderr)")
     }
 }
+
+/// `perch symbolize` on a binary whose only DWARF is a data-only unit aborted with a double free.
+@Suite struct DataOnlyDWARFEndToEndTests {
+    @Test func symbolizeNamesTheFunction() throws {
+        let dir = try makeTemporaryDirectory(prefix: "perch-dataonly", containing: [
+            "spin.c": "__attribute__((noinline)) int spin(int n) { extern int table[]; int s = 0; for (int i = 0; i < n; i++) s += table[i % 4]; return s; }\nint main(int c, char **v) { (void)v; return spin(c) & 1; }\n",
+            "data.c": "int table[4] = {1, 2, 3, 4};\n",
+        ])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try ProcessRunner.output(["sh", "-c", "gcc -O1 -c spin.c && gcc -g -O1 -c data.c && gcc -o mixed spin.o data.o"], directory: dir)
+        let nm = try ProcessRunner.output(["nm", dir + "/mixed"])
+        let line = try #require(nm.split(separator: "\n").first { $0.hasSuffix(" T spin") })
+        let address = "0x" + line.prefix { $0 != " " }
+        let result = try Support.perch(["symbolize", "-e", dir + "/mixed", address])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("spin\n"))
+        let piped = try Support.run("sh", ["-c", "echo \(address) | \(Support.perch) symbolize -e \(dir)/mixed"])
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(piped.stdout.hasPrefix("spin\n"))
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TestSupport
 @testable import Symbolication
@@ -78,5 +79,50 @@ struct SymbolTableTests {
         let hit = table.lookup(malloc)
         #expect(hit?.start == malloc)
         #expect(hit?.name == "malloc")
+    }
+}
+
+/// Section headers are the file's to say: a `.plt` whose address or size reaches past 2^64
+/// trapped in `SymbolTable.pltSlots`. The fixture is copied and its headers patched.
+@Suite struct CraftedPLTTests {
+    /// A copy of `path` whose `.plt` (and `.plt.sec`) section headers carry `address` and `size`
+    /// (nil keeps the file's), found by reading the ELF64 section header table.
+    static func patchedCopy(of path: String, address: UInt64?, size: UInt64?) throws -> String {
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
+        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
+        func u64(_ at: Int) -> Int { (0..<8).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
+        func put(_ value: UInt64, at: Int) { for i in 0..<8 { bytes[at + i] = UInt8(truncatingIfNeeded: value >> (8 * i)) } }
+        #expect(bytes[4] == 2 && bytes[5] == 1, "ELF64 little-endian")
+        let tableOffset = u64(0x28), entrySize = u16(0x3A), count = u16(0x3C), namesIndex = u16(0x3E)
+        let names = u64(tableOffset + namesIndex * entrySize + 0x18)
+        var patched = 0
+        for index in 0..<count {
+            let header = tableOffset + index * entrySize
+            var end = names + u32(header)
+            while bytes[end] != 0 { end += 1 }
+            let name = String(decoding: bytes[(names + u32(header))..<end], as: UTF8.self)
+            guard name == ".plt" || name == ".plt.sec" else { continue }
+            if let address { put(address, at: header + 0x10) }
+            if let size { put(size, at: header + 0x20) }
+            patched += 1
+        }
+        #expect(patched > 0, "no .plt in \(path)")
+        let copy = (path as NSString).deletingLastPathComponent + "/crafted-\(address ?? 0)-\(size ?? 0)"
+        try Data(bytes).write(to: URL(fileURLWithPath: copy))
+        return copy
+    }
+
+    @Test(arguments: [(UInt64?(.max - 8), UInt64?(nil)), (nil, .max - 8), (.max - 0x20, .max), (.max, 0x40)])
+    func hugePLTAddressesAndSizesDoNotTrap(address: UInt64?, size: UInt64?) throws {
+        let fixture = try Fixtures.get()
+        let crafted = try Self.patchedCopy(of: fixture.executable, address: address, size: size)
+        defer { try? FileManager.default.removeItem(atPath: crafted) }
+        let image = try ELFImage(path: crafted)
+        _ = SymbolTable.pltSlots(of: image)
+        let table = SymbolTable(image: image)
+        let main = try #require(try nmSymbols(fixture.executable)["main"])
+        #expect(table.lookup(main.address)?.name == "main")
+        #expect(DWARFSymbolizer().symbolize(path: crafted, virtualAddress: main.address).first?.function == "main")
     }
 }
