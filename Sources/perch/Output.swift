@@ -24,6 +24,18 @@ func writeOut(_ text: String) throws(WriteError) {
     if let failure { throw failure }
 }
 
+/// Writes text to `descriptor`: standard output (1), or standard error (2) for a report that must
+/// stay out of a recorded command's output.
+func writeText(_ text: String, to descriptor: Int32) throws(WriteError) {
+    guard descriptor != 1 else { return try writeOut(text) }
+    var text = text
+    let failure = text.withUTF8 { bytes -> WriteError? in
+        do throws(Errno) { try writeAll(descriptor, UnsafeRawBufferPointer(bytes)) } catch { return WriteError(path: "standard error", errno: error.code) }
+        return nil
+    }
+    if let failure { throw failure }
+}
+
 /// Writes every byte to stdout (``SystemIO/writeAll(_:_:)``); a failure is a `WriteError` about
 /// standard output (`WriteError.isBrokenPipe` when its reader has gone).
 func writeOut(_ bytes: UnsafeRawBufferPointer) throws(WriteError) {

@@ -188,8 +188,12 @@ struct RecordCommand: ParsableCommand {
         }
         if !quiet && !noReport {
             let profile = try loadProfile(path: result.outputPath)
+            // The launched command's output is the user's: the report never goes into it. It is
+            // printed on standard output only where that is a terminal (or no command ran), else on
+            // standard error, as perf record writes nothing to standard output.
+            let descriptor: Int32 = command.isEmpty || isatty(1) != 0 ? 1 : 2
             do {
-                try report.emit(profile, colour: isatty(1) != 0)
+                try report.emit(profile, colour: isatty(descriptor) != 0, to: descriptor)
             } catch {
                 // A reader that stopped early (`| head`) still gets the command's status below.
                 if !error.isBrokenPipe { throw PerchError.write(error) }

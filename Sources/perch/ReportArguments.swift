@@ -158,16 +158,19 @@ struct ReportArguments: ParsableArguments {
     }
 
     /// Prints the report (and writes the requested files) for `profile`.
-    func emit(_ profile: Profile, colour: Bool, callGraph: Bool = false, writingFiles: Bool = true) throws(WriteError) {
+    /// Prints the report (and writes the requested files) to `descriptor`, standard output unless
+    /// told otherwise.
+    func emit(_ profile: Profile, colour: Bool, callGraph: Bool = false, writingFiles: Bool = true,
+              to descriptor: Int32 = 1) throws(WriteError) {
         let profile = shown(profile)
         let options = options(colour: colour && !json, callGraph: callGraph)
         if writingFiles { try writeFiles(profile) }
         if json {
-            try writeOut(TextReport.json(profile, options: options) + "\n")
+            try writeText(TextReport.json(profile, options: options) + "\n", to: descriptor)
         } else {
-            try writeOut(TextReport.render(profile, options: options))
-            if threads { try writeOut("\n" + TextReport.threadSummary(profile)) }
-            if processes { try writeOut("\n" + TextReport.processSummary(profile)) }
+            try writeText(TextReport.render(profile, options: options), to: descriptor)
+            if threads { try writeText("\n" + TextReport.threadSummary(profile), to: descriptor) }
+            if processes { try writeText("\n" + TextReport.processSummary(profile), to: descriptor) }
         }
     }
 }

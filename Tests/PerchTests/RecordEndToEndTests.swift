@@ -11,7 +11,7 @@ import Testing
         let data = output("kw.data")
         let result = try Support.perch(["record", "-o", data, "--json", "--children", "--sort", "sym", "--", binary, "300"])
         #expect(result.status == 0, "\(result.stderr)")
-        let report = try JSONReport(result.stdout)
+        let report = try JSONReport(Support.report(ofRecording: result))
         for (symbol, expected) in [("work_a", 50.0), ("work_b", 30.0), ("work_c", 20.0)] {
             let share = try #require(report.children(of: symbol), "no entry for \(symbol)")
             #expect(abs(share - expected) <= 2, "\(symbol): \(share)% vs \(expected)%")
@@ -53,14 +53,14 @@ import Testing
         let binary = try Support.fixture("threads")
         let result = try Support.perch(["record", "-o", output("threads.data"), "--sort", "comm", "--", binary, "4", "0.5"])
         #expect(result.status == 0, "\(result.stderr)")
-        for index in 0..<4 { #expect(result.stdout.contains("worker-\(index)"), "worker-\(index) missing:\n\(result.stdout)") }
+        for index in 0..<4 { #expect(Support.report(ofRecording: result).contains("worker-\(index)"), "worker-\(index) missing:\n\(result.stdout)") }
     }
 
     @Test func forkedAndExecedChildrenShowUnderTheirOwnComm() throws {
         let binary = try Support.fixture("fork_exec")
         let result = try Support.perch(["record", "-o", output("fork.data"), "--json", "--sort", "comm,sym", "--", binary])
         #expect(result.status == 0, "\(result.stderr)")
-        let report = try JSONReport(result.stdout)
+        let report = try JSONReport(Support.report(ofRecording: result))
         let comms = Set(report.entries.filter { $0["symbol"] as? String == "spin" }.compactMap { $0["comm"] as? String })
         let exeName = "exe"  // the re-exec of /proc/self/exe takes the name of the link
         #expect(comms.isSuperset(of: ["fork_exec", "child-spin", exeName]), "comms with spin: \(comms)")
@@ -91,7 +91,7 @@ import Testing
     @Test func aCommandThatExitsAtOnceGivesACleanReport() throws {
         let result = try Support.perch(["record", "-o", output("true.data"), "--", "/bin/true"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("# Samples:"))
+        #expect(Support.report(ofRecording: result).contains("# Samples:"))
         let failing = try Support.perch(["record", "-q", "-o", output("false.data"), "--", "/bin/false"])
         #expect(failing.status == 1, "perch exits with the command's status")
     }
@@ -101,7 +101,7 @@ import Testing
         let result = try Support.perch(["record", "-o", output("crash.data"), "--", binary])
         #expect(result.status == 128 + SIGSEGV)
         #expect(result.stderr.contains("killed by signal 11"))
-        #expect(result.stdout.contains("spin_then_crash"), "\(result.stdout)")
+        #expect(Support.report(ofRecording: result).contains("spin_then_crash"), "\(Support.report(ofRecording: result))")
     }
 
     @Test func aMissingCommandIsOneClearLine() throws {
@@ -119,7 +119,7 @@ import Testing
             usleep(1_000_000)
             kill(process.processIdentifier, SIGINT)
         }
-        #expect(result.stdout.contains("work_a") || result.stdout.contains("unit"), "\(result.stdout)\n\(result.stderr)")
+        #expect(Support.report(ofRecording: result).contains("work_a") || Support.report(ofRecording: result).contains("unit"), "\(Support.report(ofRecording: result))\n\(result.stderr)")
         #expect(result.stderr.contains("wrote \(data)"))
         let report = try Support.perch(["report", "-i", data])
         #expect(report.status == 0 && report.stdout.contains("unit"))
@@ -153,7 +153,7 @@ import Testing
         let result = try Support.run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
                                                  Support.perch, "record", "-o", data, "--json", "--children", "--sort", "sym", "--", binary, "300"])
         #expect(result.status == 0, "\(result.stderr)")
-        let report = try JSONReport(result.stdout)
+        let report = try JSONReport(Support.report(ofRecording: result))
         let share = try #require(report.children(of: "work_a"))
         #expect(abs(share - 50) <= 2)
         let paranoid = (try? String(contentsOfFile: "/proc/sys/kernel/perf_event_paranoid", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -173,7 +173,7 @@ import Testing
         let folded = Support.workDirectory + "/jit.folded"
         let result = try Support.perch(["record", "-o", data, "--folded", folded, "--jit", "--", binary])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("[j] jit_spin"), "\(result.stdout)")
+        #expect(Support.report(ofRecording: result).contains("[j] jit_spin"), "\(Support.report(ofRecording: result))")
         let lines = try String(contentsOfFile: folded, encoding: .utf8).split(separator: "\n")
         let jit = lines.filter { $0.contains("jit_spin_[j]") }.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
         let total = lines.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
@@ -184,4 +184,23 @@ import Testing
         }
     }
     #endif
+}
+
+/// The recorded command's output is the user's: `perch record -- CMD > out` leaves `out`
+/// byte-identical to `CMD > out` (the report goes to stderr when stdout is not a terminal).
+@Suite struct RecordedOutputTests {
+    @Test(.enabled(if: Support.commandExists("gzip"), "gzip is not installed"))
+    func aCompressorsOutputIsUntouched() throws {
+        let directory = Support.workDirectory
+        let input = "/usr/bin/perl"
+        let plain = try Support.run("sh", ["-c", "gzip -c \(input) > \(directory)/plain.gz"])
+        #expect(plain.status == 0)
+        let recorded = try Support.run("sh", ["-c", "\(Support.perch) record -o \(directory)/gzip.data -- gzip -c \(input) > \(directory)/recorded.gz"])
+        #expect(recorded.status == 0, "\(recorded.stderr)")
+        let a = try Data(contentsOf: URL(fileURLWithPath: directory + "/plain.gz"))
+        let b = try Data(contentsOf: URL(fileURLWithPath: directory + "/recorded.gz"))
+        #expect(a == b, "the recorded command's stdout changed: \(a.count) vs \(b.count) bytes")
+        #expect(recorded.stderr.contains("# Perch report"), "the report went to stderr")
+        #expect(try Support.run("sh", ["-c", "gzip -t \(directory)/recorded.gz"]).status == 0)
+    }
 }

@@ -41,6 +41,13 @@ enum Support {
         try run(perch, arguments, afterLaunch: afterLaunch)
     }
 
+    /// The report `perch record -- CMD` printed. It goes to stderr when stdout is not a terminal (the
+    /// command's output stays the user's), after Perch's own `perch: ...` lines.
+    static func report(ofRecording outcome: Outcome) -> String {
+        outcome.stderr.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("perch: ") }.joined(separator: "\n")
+    }
+
     static var isRoot: Bool { geteuid() == 0 }
 
     static func commandExists(_ name: String) -> Bool {

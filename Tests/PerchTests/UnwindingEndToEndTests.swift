@@ -32,9 +32,10 @@ import TestSupport
         return true
     }
 
-    private func expectWeights(_ result: Support.Outcome, _ label: String) throws {
+    /// `result` is `perch record -- CMD` (its report on stderr) or, with `recorded: false`, `perch report`.
+    private func expectWeights(_ result: Support.Outcome, _ label: String, recorded: Bool = true) throws {
         #expect(result.status == 0, "\(result.stderr)")
-        let report = try JSONReport(result.stdout)
+        let report = try JSONReport(recorded ? Support.report(ofRecording: result) : result.stdout)
         for (symbol, expected) in [("work_a", 50.0), ("work_b", 30.0), ("work_c", 20.0)] {
             let share = try #require(report.children(of: symbol), "\(label): no entry for \(symbol)")
             #expect(abs(share - expected) <= 2, "\(label): \(symbol) has \(share)%, expected \(expected)%")
@@ -47,7 +48,7 @@ import TestSupport
         let binary = try CCompiler.fixture("known_weights", flags: noFramePointers)
         let result = try Support.perch(["record", "--call-graph", "dwarf", "-o", output("unw-dwarf.data"), "--json", "--children", "--sort", "sym", "--", binary, "300"])
         try expectWeights(result, "dwarf")
-        let summary = try JSONReport(result.stdout).summary
+        let summary = try JSONReport(Support.report(ofRecording: result)).summary
         #expect(summary["callGraph"] as? String == "dwarf")
         #expect(result.stderr.contains(" 0 lost"), "records were lost: \(result.stderr)")
     }
@@ -56,7 +57,7 @@ import TestSupport
         let binary = try CCompiler.fixture("known_weights", flags: noFramePointers)
         let result = try Support.perch(["record", "--call-graph", "auto", "-o", output("unw-auto.data"), "--json", "--children", "--sort", "sym", "--", binary, "300"])
         try expectWeights(result, "auto")
-        let callGraph = try JSONReport(result.stdout).summary["callGraph"] as? String ?? ""
+        let callGraph = try JSONReport(Support.report(ofRecording: result)).summary["callGraph"] as? String ?? ""
         #expect(callGraph.hasPrefix("auto (dwarf for"), "\(callGraph)")
     }
 
@@ -65,7 +66,7 @@ import TestSupport
                                            flags: ["-O2", "-g", "-fno-omit-frame-pointer", "-momit-leaf-frame-pointer"])
         let result = try Support.perch(["record", "--call-graph", "fp", "-o", output("unw-leaf.data"), "--json", "--children", "--sort", "sym", "--", binary, "300"])
         try expectWeights(result, "fp with leaf repair")
-        let callGraph = try JSONReport(result.stdout).summary["callGraph"] as? String ?? ""
+        let callGraph = try JSONReport(Support.report(ofRecording: result)).summary["callGraph"] as? String ?? ""
         #expect(callGraph.hasPrefix("fp (leaf frames repaired"), "\(callGraph)")
     }
 
@@ -74,7 +75,7 @@ import TestSupport
         let stacks = output("unw-trunc.folded")
         let result = try Support.perch(["record", "--call-graph", "dwarf,64", "-o", output("unw-trunc.data"), "--json", "--folded", stacks, "--", binary, "100"])
         #expect(result.status == 0, "\(result.stderr)")
-        let summary = try JSONReport(result.stdout).summary
+        let summary = try JSONReport(Support.report(ofRecording: result)).summary
         let notes = summary["notes"] as? [String] ?? []
         #expect(notes.contains { $0.contains("[truncated]") }, "\(notes)")
         let parsed = try folded(stacks)
@@ -150,6 +151,6 @@ import TestSupport
         let recorded = try Support.run("perf", ["record", "-e", "cpu-clock", "-F", "2000", "--call-graph", "dwarf", "-o", data, "--", binary, "300"])
         #expect(recorded.status == 0, "\(recorded.stderr)")
         let result = try Support.perch(["report", "-i", data, "--json", "--children", "--sort", "sym"])
-        try expectWeights(result, "perf record --call-graph dwarf")
+        try expectWeights(result, "perf record --call-graph dwarf", recorded: false)
     }
 }
