@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Perch builds against (elfutils' libdw and libelf, with headers) and what its
-# tests compile fixtures with, when missing. Needs root (or sudo) only when something is missing.
+# tests compile fixtures with, when missing: what the demo needs, nothing more (Scripts/test.sh adds
+# the browser-test packages). Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
 need=()
@@ -14,6 +15,3 @@ if ((${#need[@]})); then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# The browser test (headless Chromium + selenium) and the pprof check (protobuf); never fatal:
-# the tests that need them skip with the reason when they cannot be installed.
-"$(dirname "$0")/setup-browser-tests.sh" || echo "setup: browser test dependencies unavailable; those tests will skip" >&2
