@@ -63,36 +63,6 @@ struct RingPageCount: ExpressibleByArgument, CustomStringConvertible {
     var description: String { "\(value)" }
 }
 
-/// `--duration`: seconds, more than zero.
-struct Seconds: ExpressibleByArgument, CustomStringConvertible {
-    var value: Double
-
-    init?(argument: String) {
-        guard let value = Double(argument), value.isFinite, value > 0 else {
-            RejectedValue.reject("must be a finite number of seconds above 0"); return nil
-        }
-        self.value = value
-    }
-
-    var description: String { "\(value)" }
-}
-
-/// `--percent-limit`: a percentage from 0 to 100.
-struct Percentage: ExpressibleByArgument, CustomStringConvertible {
-    var value: Double
-
-    init(_ value: Double) { self.value = value }
-
-    init?(argument: String) {
-        guard let value = Double(argument), value >= 0 && value <= 100 else {
-            RejectedValue.reject("must be a percentage from 0 to 100"); return nil
-        }
-        self.value = value
-    }
-
-    var description: String { "\(value)" }
-}
-
 /// `-o/--output` of `perch record`: a file. `-` (perf's pipe mode) is refused: Perch writes
 /// only seekable perf.data files, whose header is kept current while recording.
 struct RecordOutputPath: ExpressibleByArgument, CustomStringConvertible {
@@ -202,34 +172,57 @@ struct SortKeyList: ExpressibleByArgument, CustomStringConvertible {
     var description: String { keys.map(\.rawValue).joined(separator: ",") }
 }
 
-/// `--width`: flame graph width in pixels, 50 to 1000000.
-struct FlameWidth: ExpressibleByArgument, CustomStringConvertible {
-    var value: Double
+/// An option that is one number within bounds: each type says its bounds and how to say them.
+protocol BoundedNumber: ExpressibleByArgument, CustomStringConvertible {
+    var value: Double { get }
+    init(_ value: Double)
+    /// Whether `value` is allowed (NaN never is).
+    static func allows(_ value: Double) -> Bool
+    /// What a refused value is told: "must be ...".
+    static var bounds: String { get }
+}
 
-    init(_ value: Double) { self.value = value }
-
+extension BoundedNumber {
     init?(argument: String) {
-        guard let value = Double(argument), value >= 50 && value <= 1_000_000 else {
-            RejectedValue.reject("must be between 50 and 1000000"); return nil
+        guard let value = Double(argument), !value.isNaN, Self.allows(value) else {
+            RejectedValue.reject("must be \(Self.bounds)"); return nil
         }
-        self.value = value
+        self.init(value)
     }
 
     var description: String { "\(value)" }
 }
 
-/// `--minwidth`: pixels, zero or more.
-struct MinimumWidth: ExpressibleByArgument, CustomStringConvertible {
+/// `--duration`: seconds, more than zero.
+struct Seconds: BoundedNumber {
     var value: Double
-
     init(_ value: Double) { self.value = value }
+    static func allows(_ value: Double) -> Bool { value.isFinite && value > 0 }
+    static let bounds = "a finite number of seconds above 0"
+}
 
-    init?(argument: String) {
-        guard let value = Double(argument), value >= 0 else { RejectedValue.reject("must not be negative"); return nil }
-        self.value = value
-    }
+/// `--percent-limit`: a percentage from 0 to 100.
+struct Percentage: BoundedNumber {
+    var value: Double
+    init(_ value: Double) { self.value = value }
+    static func allows(_ value: Double) -> Bool { value >= 0 && value <= 100 }
+    static let bounds = "a percentage from 0 to 100"
+}
 
-    var description: String { "\(value)" }
+/// `--width`: flame graph width in pixels, 50 to 1000000.
+struct FlameWidth: BoundedNumber {
+    var value: Double
+    init(_ value: Double) { self.value = value }
+    static func allows(_ value: Double) -> Bool { value >= 50 && value <= 1_000_000 }
+    static let bounds = "between 50 and 1000000"
+}
+
+/// `--minwidth`: pixels, zero or more.
+struct MinimumWidth: BoundedNumber {
+    var value: Double
+    init(_ value: Double) { self.value = value }
+    static func allows(_ value: Double) -> Bool { value >= 0 && value.isFinite }
+    static let bounds = "a finite number of pixels, not negative"
 }
 
 // Library types parsed from the command line. The conformances live here, not in the libraries
