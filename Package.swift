@@ -46,6 +46,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzz entry points (one function per target), shared by the libFuzzer harness and the
+        // regression replay test. Not part of any product.
+        .target(name: "FuzzTargets", dependencies: ["PerfABI", "PerfRecords", "ProfileImport", "ProfileModel", "Profiling", "Reporting", "Symbolication", "Unwinding"]),
+        // The libFuzzer executable; only Scripts/fuzz builds it as one (`-sanitize=fuzzer`, .build-fuzz).
+        .executableTarget(name: "PerchFuzz", dependencies: ["FuzzTargets"]),
         // Helpers every test target shares: record bytes, synthetic perf.data, C fixtures, processes, profiles.
         .target(name: "TestSupport", dependencies: ["PerfABI", "PerfRecords", "ProfileModel"], path: "Tests/TestSupport"),
         .testTarget(name: "SystemIOTests", dependencies: ["SystemIO"]),
@@ -58,6 +63,7 @@ let package = Package(
         .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfABI", "Symbolication", "TestSupport"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfABI", "PerfEvents"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "ProfileModel", "PerfABI", "PerfRecords", "Symbolication", "TestSupport"]),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "PerchTests", dependencies: ["PerfABI", "PerfRecords", "TestSupport"], exclude: ["Data", "Browser"]),
     ],
     swiftLanguageModes: [.v6]
