@@ -23,6 +23,9 @@ final class DrainLoop {
     private let decoder: RecordDecoder
 
     private(set) var samples: UInt64 = 0
+    /// Samples per event (index into the decoder's events): the main event's and, beside it, the
+    /// context-switches event's switch-out stacks.
+    private(set) var samplesByEvent: [UInt64] = []
     private(set) var lost: UInt64 = 0
     private(set) var throttles: UInt64 = 0
     private(set) var unthrottles: UInt64 = 0
@@ -114,6 +117,9 @@ final class DrainLoop {
         switch RecordDecoder.type(of: record) {
         case RecordType.sample.rawValue:
             samples += 1
+            let event = decoder.eventIndex(of: record)
+            if event >= samplesByEvent.count { samplesByEvent += repeatElement(0, count: event + 1 - samplesByEvent.count) }
+            samplesByEvent[event] += 1
         case RecordType.lost.rawValue:
             if case .lost(_, let count, _)? = try? decoder.decode(record) { lost += count }
         case RecordType.throttle.rawValue:

@@ -76,6 +76,8 @@ public struct RecordingResult: Sendable {
     /// Why the output stopped being written (a full disk): the file keeps the rounds written
     /// before it, and the recording stopped there.
     public var outputFailure: String?
+    /// Samples of each event that had any, by the event's name (the main event first).
+    public var samplesByEvent: [(event: String, samples: UInt64)] = []
 }
 
 /// Why a recording could not start.

@@ -97,7 +97,8 @@ public final class Recorder {
                                throttleEvents: loop.throttles, unthrottleEvents: loop.unthrottles, bytesWritten: writer.bytesWritten,
                                notes: notes.notes, eventCount: group.events.count, ringCount: group.rings.count,
                                dataPagesPerRing: group.rings.first?.dataPageCount ?? 0, elapsedSeconds: stoppedAt - start,
-                               interruptedBy: signal > 0 ? signal : nil, outputFailure: outputFailure.map { "\($0)" })
+                               interruptedBy: signal > 0 ? signal : nil, outputFailure: outputFailure.map { "\($0)" },
+                               samplesByEvent: zip(descriptions, loop.samplesByEvent).filter { $0.1 > 0 }.map { ($0.0.name, $0.1) })
     }
 }
 

@@ -93,6 +93,25 @@ import Testing
         }
     }
 
+    /// `sched record` says what its samples are: on-CPU samples (what the report counts) and the
+    /// context-switch stacks beside them.
+    @Test func schedRecordSaysWhatEachSampleCountCounts() throws {
+        let workload = try Support.fixture("off_cpu")
+        let data = Support.workDirectory + "/sched-counts.data"
+        let recorded = try Support.perch(["sched", "record", "-o", data, "--", workload, "5"])
+        #expect(recorded.status == 0, "\(recorded.stderr)")
+        let wrote = try #require(recorded.stderr.split(separator: "\n").first { $0.contains("perch: wrote") })
+        // "(33 samples: 7 cpu-clock, 26 context-switch stacks, ..."
+        let parts = wrote.split(separator: "(")[1].split(separator: ",")
+        let total = Int(parts[0].split(separator: " ")[0]) ?? -1
+        let onCPU = Int(parts[0].split(separator: ": ")[1].split(separator: " ")[0]) ?? -1
+        let stacks = Int(parts[1].trimmingCharacters(in: .whitespaces).split(separator: " ")[0]) ?? -1
+        #expect(parts[0].hasSuffix("cpu-clock") && parts[1].hasSuffix("context-switch stacks"), "\(wrote)")
+        #expect(onCPU + stacks == total && stacks > 0, "\(wrote)")
+        let report = try Support.perch(["report", "-i", data])
+        #expect(report.stdout.contains("# Samples: \(onCPU) "), "the report counts the on-CPU samples: \(wrote)")
+    }
+
     @Test func aRecordingWithoutSwitchesSaysHowToGetThem() throws {
         let workload = try Support.fixture("known_weights")
         let data = Support.workDirectory + "/no-switches.data"
