@@ -56,11 +56,13 @@ public final class Recorder {
             target.cancel()
             throw RecordingError.output("\(error)")
         }
-        ProcSnapshot(target: options.target, attachedPIDs: target.attachedPIDs)
-            .write(into: writer, attributes: group.attributes, eventID: descriptions[0].ids.first ?? 0, notes: &notes)
-
+        // Enable before reading /proc, as perf does: a process that starts in between then has the
+        // kernel's own COMM and MMAP records. A duplicate is harmless; a gap leaves its samples
+        // unnamed. (The synthesized records carry time 0, so they are read before any sample.)
         let start = monotonicSeconds()
         if case .launch = options.target {} else { group.enable() }
+        ProcSnapshot(target: options.target, attachedPIDs: target.attachedPIDs)
+            .write(into: writer, attributes: group.attributes, eventID: descriptions[0].ids.first ?? 0, notes: &notes)
         if let failure = target.release() {
             unlink(options.outputPath)
             throw RecordingError.commandNotFound(target.commandName, errno: failure)
