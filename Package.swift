@@ -48,7 +48,7 @@ let package = Package(
         ),
         // Fuzz entry points (one function per target), shared by the libFuzzer harness and the
         // regression replay test. Not part of any product.
-        .target(name: "FuzzTargets", dependencies: ["PerfABI", "PerfRecords", "ProfileImport", "ProfileModel", "Profiling", "Reporting", "Symbolication", "Unwinding"]),
+        .target(name: "FuzzTargets", dependencies: ["PerfABI", "PerfRecords", "ProfileImport", "ProfileModel", "Profiling", "Reporting", "Symbolication", "SystemIO", "Unwinding"]),
         // The libFuzzer executable; only Scripts/fuzz builds it as one (`-sanitize=fuzzer`, .build-fuzz).
         .executableTarget(name: "PerchFuzz", dependencies: ["FuzzTargets"]),
         // Helpers every test target shares: record bytes, synthetic perf.data, C fixtures, processes, profiles.

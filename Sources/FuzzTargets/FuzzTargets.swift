@@ -12,6 +12,7 @@ import ProfileModel
 import Profiling
 import Reporting
 import Symbolication
+import SystemIO
 import Unwinding
 #if canImport(Glibc)
 import Glibc
@@ -235,12 +236,7 @@ public enum FuzzTargets {
         let path = "\(directory)/perch-fuzz-\(getpid()).\(suffix)"
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { fatalError("fuzz harness: cannot create \(path): errno \(errno)") }
-        var offset = 0
-        while offset < bytes.count {
-            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 { if errno == EINTR { continue }; fatalError("fuzz harness: write failed: errno \(errno)") }
-            offset += n
-        }
+        do { try writeAll(fd, bytes) } catch { fatalError("fuzz harness: cannot write \(path): \(error.text)") }
         close(fd)
         defer { unlink(path) }
         body(path)
