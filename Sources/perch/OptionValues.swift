@@ -28,7 +28,29 @@ enum RejectedValue {
     }
 }
 
-/// A positive whole number: `-F/--freq` samples per second, `-c/--period` events per sample.
+/// `-F/--freq`: samples per second, or `max` for the kernel's `perf_event_max_sample_rate`, as perf
+/// takes it.
+struct Frequency: ExpressibleByArgument, CustomStringConvertible {
+    var value: UInt64
+
+    init(_ value: UInt64) { self.value = value }
+
+    init?(argument: String) {
+        if argument == "max" {
+            guard let rate = KernelSettings.read().maxSampleRate, rate > 0 else {
+                RejectedValue.reject("kernel.perf_event_max_sample_rate is unreadable; give a number"); return nil
+            }
+            value = UInt64(rate)
+            return
+        }
+        guard let value = UInt64(argument), value > 0 else { RejectedValue.reject("must be a positive whole number, or max"); return nil }
+        self.value = value
+    }
+
+    var description: String { "\(value)" }
+}
+
+/// A positive whole number: `-c/--period` events per sample.
 struct PositiveCount: ExpressibleByArgument, CustomStringConvertible {
     var value: UInt64
 
@@ -157,11 +179,18 @@ struct SortKeyList: ExpressibleByArgument, CustomStringConvertible {
 
     init(_ keys: [SortKey]) { self.keys = keys }
 
+    /// perf's names for the same keys.
+    static let aliases: [String: SortKey] = ["symbol": .sym, "thread": .tid, "shared_object": .dso, "command": .comm]
+    /// perf's column fields, which perf accepts among sort keys: Perch always shows them.
+    static let fields: Set<String> = ["overhead", "overhead_children", "sample", "period"]
+
     init?(argument: String) {
         var keys: [SortKey] = []
         for name in argument.split(separator: ",") {
-            guard let key = SortKey(rawValue: name.trimmed().lowercased()) else {
-                RejectedValue.reject("unknown sort key '\(name)'; use comm, pid, tid, dso, sym"); return nil
+            let spelled = name.trimmed().lowercased()
+            if Self.fields.contains(spelled) { continue }
+            guard let key = SortKey(rawValue: spelled) ?? Self.aliases[spelled] else {
+                RejectedValue.reject("unknown sort key '\(name)'; use comm, pid, tid, dso, sym (or perf's symbol, thread)"); return nil
             }
             keys.append(key)
         }

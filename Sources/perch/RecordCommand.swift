@@ -32,11 +32,11 @@ struct RecordCommand: ParsableCommand {
     @Option(name: [.customShort("C"), .customLong("cpu")], help: "With -a, only these CPUs (e.g. 0,2-3).")
     var cpuList: CPUList?
 
-    @Flag(name: .customLong("switches"), help: "Also record context switches (PERF_RECORD_SWITCH).")
+    @Flag(name: [.customLong("switches"), .customLong("switch-events")], help: "Also record context switches (PERF_RECORD_SWITCH); --switch-events is perf's spelling.")
     var switches = false
 
-    @Option(name: [.customShort("F"), .customLong("freq")], help: "Samples per second (clamped to kernel.perf_event_max_sample_rate).")
-    var frequency = PositiveCount(4000)
+    @Option(name: [.customShort("F"), .customLong("freq")], help: "Samples per second, or max (clamped to kernel.perf_event_max_sample_rate).")
+    var frequency = Frequency(4000)
 
     @Option(name: [.customShort("c"), .customLong("period")], help: "Sample every N events instead of by frequency.")
     var period: PositiveCount?
@@ -56,7 +56,7 @@ struct RecordCommand: ParsableCommand {
     @Option(name: [.short, .customLong("mmap-pages")], help: "Ring buffer data pages per CPU (power of two).")
     var mmapPages = RingPageCount(128)
 
-    @Flag(name: .customLong("user-only"), help: "Leave kernel code out even when allowed.")
+    @Flag(name: [.customLong("user-only"), .customLong("all-user")], help: "Leave kernel code out even when allowed (perf's --all-user).")
     var userOnly = false
 
     @Flag(name: .customLong("no-report"), help: "Do not print the report when the recording ends.")

@@ -62,10 +62,10 @@ struct FlameGraphArguments: ParsableArguments {
 
 /// Report options shared by `perch record` and `perch report`.
 struct ReportArguments: ParsableArguments {
-    @Option(name: .long, help: "Sort keys, comma-separated: comm, pid, tid, dso, sym.")
+    @Option(name: [.customShort("s"), .long], help: "Sort keys, comma-separated: comm, pid, tid, dso, sym (perf's symbol, thread and overhead are understood).")
     var sort = SortKeyList([.comm, .dso, .sym])
 
-    @Flag(name: .long, help: "Show inclusive (children) totals beside self overhead.")
+    @Flag(inversion: .prefixedNo, help: "Show inclusive (children) totals beside self overhead (--no-children, the default, as perf's).")
     var children = false
 
     @Option(name: .long, help: "Hide entries below this percentage.")

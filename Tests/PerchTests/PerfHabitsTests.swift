@@ -30,4 +30,26 @@ import Testing
         let plain = try Support.run(Support.perch, ["report"], directory: directory)
         #expect(plain.status == 0 && !plain.stderr.contains("reading perf.data"))
     }
+
+    /// perf's spellings, where the meaning is the same.
+    @Test func perfSpellingsMeanWhatTheySayInPerf() throws {
+        let version = try Support.perch(["--version"])
+        #expect(version.status == 0 && version.stdout.hasPrefix("perch "))
+
+        let binary = try Support.fixture("known_weights")
+        let data = Support.workDirectory + "/spellings.data"
+        let recorded = try Support.perch(["record", "-q", "-F", "max", "--switch-events", "--all-user", "-o", data, "--", binary, "5"])
+        #expect(recorded.status == 0, "\(recorded.stderr)")
+        let plain = try Support.perch(["report", "-i", data, "--sort", "sym"]).stdout
+        #expect(plain.contains("work_a") || plain.contains("unit"))
+        for spelling in [["-s", "sym"], ["-s", "symbol"], ["--sort", "overhead,sym"], ["--sort", "sym", "--no-children"]] {
+            let report = try Support.perch(["report", "-i", data] + spelling)
+            #expect(report.status == 0 && report.stdout == plain, "\(spelling): \(report.stderr)")
+        }
+        #expect(try Support.perch(["report", "-i", data, "--sort", "sym", "--children"]).stdout.contains("Children"))
+        // -F max records at the kernel's maximum rate: the header says the frequency it used.
+        let rate = try String(contentsOfFile: "/proc/sys/kernel/perf_event_max_sample_rate", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(plain.contains("(\(rate) Hz)"), "\(plain.prefix(300))")
+    }
 }
