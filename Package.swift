@@ -20,6 +20,12 @@ let package = Package(
             pkgConfig: "libdw",
             providers: [.apt(["libdw-dev", "libelf-dev"])]
         ),
+        // zstd, for perf record -z files (apt: libzstd-dev).
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
         // System I/O every target shares: errno text, EINTR retry, whole writes, bounded reads, lines, text layout.
         .target(name: "SystemIO"),
         // The kernel's ABI as types: perf_event_attr, call-graph modes, record types and the decoder.
@@ -27,7 +33,7 @@ let package = Package(
         // The system calls: opening events, their ring buffers, the kernel's settings and limits.
         .target(name: "PerfEvents", dependencies: ["CPerfEvent", "PerfABI", "SystemIO"]),
         // perf.data: reading (in time order) and writing.
-        .target(name: "PerfRecords", dependencies: ["PerfABI", "SystemIO"]),
+        .target(name: "PerfRecords", dependencies: ["CZstd", "PerfABI", "SystemIO"]),
         .target(name: "Symbolication", dependencies: ["CElfutils", "ProfileModel", "SystemIO"]),
         .target(name: "Unwinding", dependencies: ["CElfutils", "PerfABI", "Symbolication"]),
         // The record side: plan, open, drain into perf.data. Knows nothing of the analysis.

@@ -30,18 +30,38 @@ public final class PerfDataFile {
             throw .cannotOpen(path: path, errno: errno)
         }
         let bytes = UnsafeRawBufferPointer(start: mapped, count: length)
+        let parsed: Parsed
         do {
-            let parsed = try Self.parse(bytes, path: path)
-            self.events = parsed.events
-            self.features = parsed.features
-            self.data = parsed.data
-            self.isCutShort = parsed.isCutShort
+            parsed = try Self.parse(bytes, path: path)
         } catch {
             munmap(mapped, length)
             throw error
         }
-        madvise(mapped, length, MADV_SEQUENTIAL)  // read front to back: larger readahead
+        self.events = parsed.events
+        self.features = parsed.features
+        self.isCutShort = parsed.isCutShort
         self.path = path
+        if let method = parsed.features.compressionMethod {
+            // perf record -z: the records are read from their expansion, not from the file.
+            defer { munmap(mapped, length) }
+            guard method == CompressedRecords.zstdMethod else {
+                throw .malformed(path: path, reason: "its records are compressed with method \(method), which Perch does not know (perf's zstd is 1)")
+            }
+            let expanded = try CompressedRecords.expand(UnsafeRawBufferPointer(rebasing: bytes[parsed.data]), path: path, isCutShort: parsed.isCutShort)
+            if let start = expanded.baseAddress {
+                self.base = start
+                self.length = expanded.count
+                self.data = 0..<expanded.count
+                return
+            }
+            // Nothing inside: an empty data section over an anonymous page.
+            self.base = UnsafeRawPointer(mmap(nil, 1, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!)
+            self.length = 1
+            self.data = 0..<0
+            return
+        }
+        madvise(mapped, length, MADV_SEQUENTIAL)  // read front to back: larger readahead
+        self.data = parsed.data
         self.base = UnsafeRawPointer(mapped)
         self.length = length
     }
@@ -102,7 +122,12 @@ public final class PerfDataFile {
                 if isCutShort { return }  // the record being written when the recorder died
                 throw PerfDataError.malformed(path: path, reason: "record at data offset \(offset) has size \(size)")
             }
-            try body(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size]), offset)
+            let record = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size])
+            let type = RecordDecoder.type(of: record)
+            if type == RecordType.compressed.rawValue || type == RecordType.compressed2.rawValue {
+                throw PerfDataError.malformed(path: path, reason: "compressed record at data offset \(offset) in a file whose header does not say it is compressed")
+            }
+            try body(record, offset)
             offset += size
         }
     }
@@ -193,6 +218,8 @@ public final class PerfDataFile {
                 features.buildIDs = readBuildIDs(bytes)
             case .eventDescription:
                 names = readEventNames(bytes)
+            case .compressed where bytes.count >= 8:
+                features.compressionMethod = bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
             case .perchRecordingNotes where bytes.count >= 4:
                 var at = 4
                 for _ in 0..<min(Int(bytes.loadUnaligned(as: UInt32.self)), 1024) {

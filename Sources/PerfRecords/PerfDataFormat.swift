@@ -17,6 +17,8 @@ enum PerfDataFormat {
 public enum PerfDataFeature: Int, Sendable, CaseIterable {
     case tracingData = 1, buildID = 2, hostname = 3, osRelease = 4, version = 5, arch = 6, nrCPUs = 7
     case cpuDescription = 8, cpuID = 9, totalMemory = 10, commandLine = 11, eventDescription = 12
+    /// `perf record -z`: the compression method (1 = zstd), level, ratio and buffer size.
+    case compressed = 27
     /// Perch's own: what a recording left out and why, kind and sentence per note. perf reads only
     /// the bits it knows (below its HEADER_LAST_FEATURE) and skips this one.
     case perchRecordingNotes = 192
@@ -61,6 +63,8 @@ public struct PerfDataFeatures: Sendable {
     public var buildIDs: [BuildIDEntry] = []
     /// What the recording left out and why (Perch's private section).
     public var recordingNotes: [RecordedNote] = []
+    /// The compression method of `perf record -z` files (1 = zstd); nil when records are plain.
+    public var compressionMethod: UInt32?
 
     public init() {}
 }
