@@ -18,7 +18,7 @@ public final class UnnamedFunctions {
         }
     }
 
-    /// `nil`: the path cannot be opened or changed since the recording.
+    /// `nil`: the path cannot be opened as ELF.
     private var modules: [String: Module?] = [:]
 
     public init() {}
@@ -33,19 +33,17 @@ public final class UnnamedFunctions {
 
     /// The file offset where the function containing `fileOffset` starts (see `name`).
     public func functionStart(path: String, fileOffset: UInt64, expectedBuildID: [UInt8]?) -> UInt64? {
-        guard let module = module(path: path, expectedBuildID: expectedBuildID),
+        guard let module = module(path: path),
+              expectedBuildID == nil || module.image.buildID == nil || module.image.buildID == expectedBuildID,
               let address = module.image.virtualAddress(forFileOffset: fileOffset),
               let start = module.boundaries.functionStart(containing: address)
         else { return nil }
         return module.image.fileOffset(forVirtualAddress: start)
     }
 
-    private func module(path: String, expectedBuildID: [UInt8]?) -> Module? {
+    private func module(path: String) -> Module? {
         if let known = modules[path] { return known }
-        var module: Module? = nil
-        if let image = try? ELFImage(path: path), expectedBuildID == nil || image.buildID == nil || image.buildID == expectedBuildID {
-            module = Module(image: image)
-        }
+        let module = (try? ELFImage(path: path)).map(Module.init)
         modules[path] = .some(module)
         return module
     }
