@@ -109,6 +109,41 @@ import TestSupport
         #expect(other.name(path: built.stripped, fileOffset: twoStart, expectedBuildID: image.buildID, moduleName: "x") != nil)
     }
 
+    /// A file without a section table (as `sstrip` leaves it): `.eh_frame_hdr` found through
+    /// `PT_GNU_EH_FRAME`, `.eh_frame` through the header.
+    @Test func filesWithoutSectionHeadersAreReadThroughTheProgramHeader() throws {
+        let built = try Self.built.get()
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: built.stripped))
+        bytes.replaceSubrange(0x28..<0x30, with: Data(count: 8))  // e_shoff
+        bytes.replaceSubrange(0x3c..<0x40, with: Data(count: 4))  // e_shnum, e_shstrndx
+        let directory = try makeTemporaryDirectory(prefix: "perch-fde")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/no-sections"
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let image = try ELFImage(path: path)
+        #expect(image.sections.isEmpty)
+        let boundaries = FunctionBoundaries(image: image)
+        let reference = FunctionBoundaries(image: try ELFImage(path: built.stripped))
+        #expect(boundaries.source == .searchTable)
+        #expect(boundaries.starts == reference.starts && boundaries.ends == reference.ends)
+    }
+
+    /// A position-dependent executable: addresses are 0x400000 and up, names are file offsets.
+    @Test func positionDependentExecutablesAreNamedByFileOffset() throws {
+        let directory = try makeTemporaryDirectory(containing: ["functions.c": Self.source])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let unstripped = directory + "/fixed", stripped = directory + "/fixed-stripped"
+        try CCompiler.compile([directory + "/functions.c"], to: unstripped, flags: ["-O1", "-no-pie", "-fno-pie"], compiler: "cc")
+        try ProcessRunner.output(["strip", "-o", stripped, unstripped])
+        let image = try ELFImage(path: stripped)
+        #expect(!image.isPositionIndependent)
+        let four = try #require(try functions(unstripped)["four"])
+        let start = try #require(image.fileOffset(forVirtualAddress: four.address))
+        #expect(start < four.address, "a file offset, not the 0x400000-based address")
+        #expect(UnnamedFunctions().name(path: stripped, fileOffset: start + 3, expectedBuildID: nil, moduleName: "fixed")
+                == "fixed+0x\(String(start, radix: 16))")
+    }
+
     /// Corrupted unwind tables: any byte of `.eh_frame_hdr` and `.eh_frame` changed, the table is
     /// read without a crash, and what it gives lies inside the file's code.
     @Test func corruptedTablesAreReadSafely() throws {
