@@ -145,7 +145,7 @@ struct EHFrameReader {
               countEncoding != Encoding.omit, tableEncoding != Encoding.omit,
               readPointer(&cursor, encoding: framePointerEncoding, dataBase: header.address) != nil,
               let count = readPointer(&cursor, encoding: countEncoding, dataBase: header.address),
-              count <= UInt64(Self.maximumEntries)
+              count <= UInt64(Self.maximumEntries), count <= UInt64(header.size)  // entries take bytes
         else { return nil }
         var ranges: [(UInt64, UInt64)] = []
         ranges.reserveCapacity(Int(count))
@@ -290,8 +290,9 @@ struct EHFrameReader {
             case UInt8(ascii: "S"), UInt8(ascii: "B"), UInt8(ascii: "G"):
                 break
             default:
-                // An unknown letter: its data cannot be skipped reliably, but 'R' comes first in practice.
+                // An unknown letter: what follows cannot be read, but what came before holds.
                 cursor.position = dataEnd
+                return cie
             }
         }
         return cie
