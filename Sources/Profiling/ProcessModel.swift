@@ -1,3 +1,5 @@
+import Symbolication
+
 /// A file mapping in a process's address space.
 struct Mapping {
     var start: UInt64
@@ -73,6 +75,44 @@ final class ProcessModel {
     private(set) var comms: [Int32: String] = [:]
     /// Process of each thread.
     private(set) var processOf: [Int32: Int32] = [:]
+    /// The build id the recording names for `[vdso]` (its BUILD_ID table), which has no file.
+    let vdsoBuildID: [UInt8]?
+    private let vdsoCache: VDSOCache
+    /// The file `[vdso]` is read from once resolved (its name again when there is none).
+    private var vdsoImagePath: String?
+    /// Why DSOs without a file of their own could not be symbolized, for the report's notes.
+    private(set) var imageNotes: [String] = []
+
+    /// - Parameters:
+    ///   - recordedBuildIDs: the recording's BUILD_ID table (it names `[vdso]`'s build id).
+    ///   - vdsoCache: where the kept vdso images are.
+    init(recordedBuildIDs: [(path: String, buildID: [UInt8])] = [], vdsoCache: VDSOCache = VDSOCache()) {
+        vdsoBuildID = recordedBuildIDs.first { $0.path == Self.vdsoName }?.buildID
+        self.vdsoCache = vdsoCache
+    }
+
+    static let vdsoName = "[vdso]"
+
+    /// The file to open for a DSO's symbols and CFI: its path, or for `[vdso]` the kept copy of
+    /// the kernel's image with the recorded build id (``VDSOCache``).
+    func imagePath(ofDSO dso: Int32) -> String {
+        let name = dsos[Int(dso)]
+        guard name == Self.vdsoName else { return name }
+        if let vdsoImagePath { return vdsoImagePath }
+        switch vdsoCache.resolve(buildID: vdsoBuildID) {
+        case .image(let path):
+            vdsoImagePath = path
+        case .missing(let reason):
+            vdsoImagePath = name
+            imageNotes.append(reason)
+        }
+        return vdsoImagePath ?? name
+    }
+
+    /// The build id the recording saw for a DSO, when it said.
+    func expectedBuildID(ofDSO dso: Int32) -> [UInt8]? {
+        dsos[Int(dso)] == Self.vdsoName ? vdsoBuildID : dsoBuildIDs[dso]
+    }
 
     func dso(named path: String) -> Int32 {
         if let index = dsoIndex[path] { return index }

@@ -5,6 +5,8 @@ import Symbolication
 struct ProfileAssembly {
     let symbolizer: AddressSymbolizer
     let model: ProcessModel
+    /// Names for code no symbol covers, from `.eh_frame`.
+    let unnamed = UnnamedFunctions()
 
     /// The profile of `counts` over `resolver`'s tree, in `metric`.
     func profile(summary: RecordingSummary, metric: Metric, counts: StackCounts, resolver: StackResolver,
@@ -16,6 +18,7 @@ struct ProfileAssembly {
             self.frames(of: location, resolver: resolver).map { frames.intern($0) }
         }
         profile.summary.notes += symbolizer.buildIDMismatches.map { ReportNote(.fileChanged, $0.description) }
+        profile.summary.notes += model.imageNotes.map { ReportNote(.fileChanged, $0) }
         profile.frames = frames.values
         if profile.frames.contains(where: { $0.kind == .inlined }) { profile.summary.inlinedFunctions = .shown }
         profile.threads = threads
@@ -49,10 +52,14 @@ struct ProfileAssembly {
         case .label(let index):
             return [Frame(symbol: resolver.labels[Int(index)], dso: "[perch]", kind: .user)]
         case .user(let dso, let offset):
-            let path = model.dsos[Int(dso)]
-            let symbolized = symbolizer.symbolize(path: path, fileOffset: offset)
+            // The DSO as the recording names it; the file its symbols are read from ([vdso]: the kept copy).
+            let path = model.dsos[Int(dso)], image = model.imagePath(ofDSO: dso)
+            let symbolized = symbolizer.symbolize(path: image, fileOffset: offset)
             if symbolized.isEmpty {
-                return [Frame(symbol: Frame.unknownSymbol, dso: path, kind: .user, address: offset)]
+                // No symbol: named by the function start its FDE gives (gzip+0x4300), else unknown.
+                let name = unnamed.name(path: image, fileOffset: offset, expectedBuildID: model.expectedBuildID(ofDSO: dso),
+                                        moduleName: path.split(separator: "/").last.map(String.init) ?? path)
+                return [Frame(symbol: name ?? Frame.unknownSymbol, dso: path, kind: .user, address: offset)]
             }
             return symbolized.reversed().map { frame in
                 let name = frame.function == "??" || frame.function.isEmpty ? Frame.unknownSymbol : frame.function

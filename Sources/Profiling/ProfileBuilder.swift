@@ -65,7 +65,7 @@ public final class ProfileBuilder {
         let decoder: RecordDecoder
         let interpretation: RecordingInterpretation
         let weighting: Weighting
-        let model = ProcessModel()
+        let model: ProcessModel
         var resolver: StackResolver
         var threads: ThreadTable
         var counts = StackCounts()
@@ -79,6 +79,7 @@ public final class ProfileBuilder {
             weighting = builder.weighting
             resolver = StackResolver(interpretation: interpretation, symbolizer: builder.symbolizer)
             threads = ThreadTable(splitByCPU: builder.splitByCPU)
+            model = ProcessModel(recordedBuildIDs: builder.file.features.buildIDs.map { ($0.path, $0.buildID) })
             assembly = ProfileAssembly(symbolizer: builder.symbolizer, model: model)
             let file = builder.file, main = file.events[interpretation.mainEvent]
             summary = RecordingSummary(event: main.name, frequency: main.attributes.frequency, period: main.attributes.period)

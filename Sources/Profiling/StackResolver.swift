@@ -139,8 +139,8 @@ struct StackResolver {
             if dso >= preparedDSOs.count { preparedDSOs += repeatElement(false, count: dso + 1 - preparedDSOs.count) }
             if !preparedDSOs[dso] {
                 preparedDSOs[dso] = true
-                let path = model.dsos[dso]
-                if let buildID = model.dsoBuildIDs[Int32(dso)] { symbolizer.expect(buildID: buildID, forPath: path) }
+                let path = model.imagePath(ofDSO: Int32(dso))
+                if let buildID = model.expectedBuildID(ofDSO: Int32(dso)) { symbolizer.expect(buildID: buildID, forPath: path) }
                 symbolizer.prepare(path: path)
             }
         case .unmapped, .truncated, .label, .jit:
@@ -183,7 +183,7 @@ struct ModelSpace: UnwindAddressSpace {
         return (mapping.dso, mapping.fileOffset(of: address))
     }
 
-    func path(ofModule module: Int32) -> String { model.dsos[Int(module)] }
+    func path(ofModule module: Int32) -> String { model.imagePath(ofDSO: module) }
 
-    func buildID(ofModule module: Int32) -> [UInt8]? { model.dsoBuildIDs[module] }
+    func buildID(ofModule module: Int32) -> [UInt8]? { model.expectedBuildID(ofDSO: module) }
 }

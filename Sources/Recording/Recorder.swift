@@ -86,8 +86,9 @@ public final class Recorder {
         features.cpusAvailable = UInt32(sysconf(Int32(_SC_NPROCESSORS_CONF)))
         features.cpusOnline = UInt32(settings.onlineCPUs.count)
         features.commandLine = options.commandLine
-        features.recordingNotes = notes.notes.map { RecordedNote(kind: $0.kind.rawValue, text: $0.text) }
         features.buildIDs = loop.buildIDs.sorted { $0.key < $1.key }.map { BuildIDEntry(path: $0.key, buildID: $0.value) }
+        keepVDSO(in: &features, notes: &notes)
+        features.recordingNotes = notes.notes.map { RecordedNote(kind: $0.kind.rawValue, text: $0.text) }
         do {
             try writer.finish(features: features)
         } catch {

@@ -75,6 +75,13 @@ public final class ELFImage {
     public let sections: [Section]
     /// The GNU build id (the descriptor of the `NT_GNU_BUILD_ID` note), if the file has one.
     public let buildID: [UInt8]?
+    /// Whether the file is `ELFCLASS64` (else 32-bit: 4-byte addresses).
+    public let is64Bit: Bool
+    /// Whether the file is little-endian (`ELFDATA2LSB`).
+    public let isLittleEndian: Bool
+    /// The `PT_GNU_EH_FRAME` program header (where `.eh_frame_hdr` is), found even when the
+    /// section table is stripped. Only its offset, address and file size are meaningful.
+    public let ehFrameHeaderSegment: LoadSegment?
 
     /// libelf handle; valid for the lifetime of `self` (the unwinder reads CFI through it too).
     package let elf: OpaquePointer
@@ -137,8 +144,22 @@ public final class ELFImage {
                 fileOffset: phdr.p_offset, virtualAddress: phdr.p_vaddr,
                 fileSize: phdr.p_filesz, memorySize: phdr.p_memsz, flags: phdr.p_flags)
         }
+        ehFrameHeaderSegment = programHeaders.first { $0.p_type == UInt32(PT_GNU_EH_FRAME) }.map { phdr in
+            LoadSegment(fileOffset: phdr.p_offset, virtualAddress: phdr.p_vaddr, fileSize: phdr.p_filesz,
+                        memorySize: phdr.p_memsz, flags: phdr.p_flags)
+        }
+        is64Bit = gelf_getclass(elf) == ELFCLASS64
+        isLittleEndian = withUnsafeBytes(of: ehdr.e_ident) { $0[Int(EI_DATA)] } != UInt8(ELFDATA2MSB)
         sections = ELFImage.readSections(elf)
         buildID = ELFImage.findBuildID(elf, programHeaders: programHeaders, sections: sections)
+    }
+
+    /// The whole file's bytes (libelf's mapping of it), valid while `self` lives; `nil` when
+    /// libelf cannot give them.
+    public var fileBytes: UnsafeRawBufferPointer? {
+        var size = 0
+        guard let base = elf_rawfile(elf, &size), size > 0 else { return nil }
+        return UnsafeRawBufferPointer(start: base, count: size)
     }
 
     deinit {

@@ -22,7 +22,7 @@ public enum UnwindStop: Sendable, Equatable {
     case complete
     /// The next frame's data lies beyond the copied stack: the stack is incomplete, not wrong.
     case truncated
-    /// A pc that no CFI covers: anonymous or JIT code, `[vdso]`, a file that is gone or changed.
+    /// A pc that no CFI covers: anonymous or JIT code, `[vdso]` with no kept image, a file that is gone or changed.
     case noUnwindInfo
     /// The rules needed a register that was not sampled, or the stack did not move up.
     case invalid
