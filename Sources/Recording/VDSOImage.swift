@@ -49,9 +49,7 @@ public struct VDSOImage: Sendable {
 
     /// Where copies are kept: `$XDG_CACHE_HOME/perch/vdso`, else `$HOME/.cache/perch/vdso`.
     public static var cacheDirectory: String? {
-        if let cache = getenv("XDG_CACHE_HOME").map({ String(cString: $0) }), cache.hasPrefix("/") { return cache + "/perch/vdso" }
-        if let home = getenv("HOME").map({ String(cString: $0) }), home.hasPrefix("/") { return home + "/.cache/perch/vdso" }
-        return nil
+        CacheDirectory.path(for: "vdso")
     }
 
     /// The build id as lowercase hex: the copy's file name.

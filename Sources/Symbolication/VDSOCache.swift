@@ -1,4 +1,5 @@
 import Glibc
+import SystemIO
 
 /// Where a report finds the file behind `[vdso]`: the copy of the kernel's vdso that
 /// `perch record` kept (`$XDG_CACHE_HOME/perch/vdso/<build id>`, else
@@ -13,15 +14,8 @@ public struct VDSOCache: Sendable {
 
     /// The cache as `perch record` writes it, and perf's.
     public init() {
-        let environment = { (name: String) in getenv(name).map { String(cString: $0) }.flatMap { $0.hasPrefix("/") ? $0 : nil } }
-        if let cache = environment("XDG_CACHE_HOME") {
-            directories = [cache + "/perch/vdso"]
-        } else if let home = environment("HOME") {
-            directories = [home + "/.cache/perch/vdso"]
-        } else {
-            directories = []
-        }
-        perfCache = environment("HOME").map { $0 + "/.debug" }
+        directories = CacheDirectory.path(for: "vdso").map { [$0] } ?? []
+        perfCache = CacheDirectory.absoluteEnvironment("HOME").map { $0 + "/.debug" }
     }
 
     /// A cache in other places (tests).
