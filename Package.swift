@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "perch", targets: ["perch"]),
+        // Perch as a library for programs and their tests: `Counters` (and the desched notifier).
+        .library(name: "Perch", targets: ["PerchCounters"]),
         .library(name: "PerchKit", targets: ["SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Recording", "ProfileModel", "Profiling", "Reporting", "ProfileImport"]),
     ],
     dependencies: [
@@ -34,6 +36,10 @@ let package = Package(
         .target(name: "Recording", dependencies: ["CPerfEvent", "PerfABI", "PerfEvents", "PerfRecords", "ProfileModel", "SystemIO"]),
         // The profile every output reads: frames, threads, unique stacks in one metric. No kernel, no elfutils.
         .target(name: "ProfileModel"),
+        // Counting mode (`perch stat`): the counting plan, counter groups, scaling, statistics, perf's output formats.
+        .target(name: "Counting", dependencies: ["CPerfEvent", "PerfABI", "PerfEvents", "Recording", "SystemIO"]),
+        // The library product `Perch`: count events over a closure (`Counters.measure`).
+        .target(name: "PerchCounters", dependencies: ["CPerfEvent", "Counting", "Recording", "PerfABI", "PerfEvents"]),
         // The analysis side: perf.data back into a symbolized profile.
         .target(name: "Profiling", dependencies: ["PerfABI", "PerfRecords", "Symbolication", "Unwinding", "ProfileModel"]),
         .target(name: "Reporting", dependencies: ["ProfileModel", "SystemIO"]),
@@ -42,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "perch",
             dependencies: [
-                "SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Profiling", "ProfileModel", "Reporting", "ProfileImport",
+                "SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Counting", "Profiling", "ProfileModel", "Reporting", "ProfileImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -63,6 +69,7 @@ let package = Package(
         .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfABI", "Symbolication", "TestSupport"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfABI", "PerfEvents"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "ProfileModel", "PerfABI", "PerfRecords", "Symbolication", "TestSupport"]),
+        .testTarget(name: "CountingTests", dependencies: ["Counting", "PerchCounters", "PerfABI", "PerfEvents", "Recording", "TestSupport"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "PerchTests", dependencies: ["PerfABI", "PerfRecords", "TestSupport"], exclude: ["Data", "Browser"]),
     ],
