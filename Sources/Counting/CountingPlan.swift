@@ -150,6 +150,8 @@ public enum CountingPlanner {
             }
             planned.append(members)
         }
+        let countableNames = Set(planned.joined().filter { $0.availability.isCountable }.map(\.name))
+        userOnlyNamed = userOnlyNamed.filter { countableNames.contains($0) }
         if !userOnlyNamed.isEmpty {
             degradations.append(Degradation(.kernelFramesDropped,
                 reason: "counting user space only (\(userOnlyNamed.joined(separator: ", "))): kernel.perf_event_paranoid=\(paranoid) allows no kernel counts without CAP_PERFMON",

@@ -167,7 +167,9 @@ public struct Counters: Sendable {
             counts.append(Count(event: event, name: planned.name, availability: availability, raw: reading?.value ?? 0,
                                 timeEnabled: reading?.timeEnabled ?? 0, timeRunning: reading?.timeRunning ?? 0))
         }
-        return Counters(counts: counts, notes: plan.degradations.map(\.description))
+        // The remedies name perch's binary; here the capability goes on the program itself.
+        let notes = plan.degradations.map { $0.description.replacing("$(which perch)", with: "PROGRAM") }
+        return Counters(counts: counts, notes: notes)
     }
 }
 
