@@ -131,7 +131,6 @@ public final class StatRunner {
         var previous: [[CounterReading?]]? = nil
         var nextTick = options.intervalMilliseconds.map { start + UInt64($0) * 1_000_000 }
         var tickStart = start
-        var headingCount = 0
         let watched = target.hasChild ? target : bounding
         var forwardedStop = false
         while true {
@@ -145,7 +144,7 @@ public final class StatRunner {
             let now = monotonicNanoseconds()
             if let tick = nextTick, now >= tick {
                 previous = try emitInterval(counters, previous: previous, aggregates: aggregates,
-                                            from: tickStart, to: now, start: start, headingCount: &headingCount)
+                                            from: tickStart, to: now, start: start)
                 tickStart = now
                 nextTick = tick + UInt64(options.intervalMilliseconds ?? 1000) * 1_000_000
                 continue
@@ -158,8 +157,7 @@ public final class StatRunner {
         if !launched { counters.disable() }
         let usageAfter = childrenUsage()
         if options.intervalMilliseconds != nil {
-            _ = try emitInterval(counters, previous: previous, aggregates: aggregates, from: tickStart, to: end, start: start,
-                                 headingCount: &headingCount)
+            _ = try emitInterval(counters, previous: previous, aggregates: aggregates, from: tickStart, to: end, start: start)
         } else {
             let readings = try counters.read()
             if accumulator == nil { accumulator = StatAccumulator(events: plan.events, availability: counters.availability) }
@@ -174,7 +172,7 @@ public final class StatRunner {
 
     /// Reads, prints the deltas since the previous interval, and returns this reading.
     private func emitInterval(_ counters: CounterSet, previous: [[CounterReading?]]?, aggregates: [StatAggregate?],
-                              from: UInt64, to: UInt64, start: UInt64, headingCount: inout Int) throws -> [[CounterReading?]] {
+                              from: UInt64, to: UInt64, start: UInt64) throws -> [[CounterReading?]] {
         let readings = try counters.read()
         let deltas: [[CounterReading?]] = readings.enumerated().map { place, events in
             events.enumerated().map { event, reading in
@@ -186,7 +184,6 @@ public final class StatRunner {
         var accumulator = StatAccumulator(events: plan.events, availability: counters.availability)
         accumulator.add(aggregate(deltas, aggregates), availability: counters.availability,
                         elapsedNanoseconds: Double(to - from))
-        headingCount += 1
         onInterval?(accumulator.lines(interval: to - start, showVariance: false))
         return readings
     }
