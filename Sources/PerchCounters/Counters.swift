@@ -178,7 +178,14 @@ public struct CountersError: Error, Sendable, CustomStringConvertible {
     public var description: String
 }
 
-/// rr's desched signal: the calling thread is signalled when the kernel switches it out. See
-/// ``PerfEvents/DeschedNotifier``.
+/// rr's desched signal: while armed, the calling thread receives a signal when the kernel
+/// switches it out, so a blocking system call returns `EINTR` and the thread learns it blocked.
+///
+/// `try DeschedNotifier(signal: SIGUSR1)` picks the first mechanism that passes its self-test
+/// here: a `context-switches` counter overflowing at every switch (kernel.perf_event_paranoid
+/// <= 1 or CAP_PERFMON), or, on Linux 6.10 and later, the wakeup of a `PERF_RECORD_SWITCH`
+/// record in a one-page ring (works at paranoid 2). Install the signal's handler without
+/// `SA_RESTART`, arm just before the blocking call and disarm after it. Defined in the
+/// PerfEvents module; re-exported here so library users need one import.
 public typealias DeschedNotifier = PerfEvents.DeschedNotifier
 
