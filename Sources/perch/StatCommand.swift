@@ -137,7 +137,6 @@ struct StatCommand: ParsableCommand {
     }
 
     func run() throws {
-        setlocale(LC_NUMERIC, "")  // perf groups digits by the locale (`%'`)
         let target: RecordingTarget
         if allCPUs {
             target = .systemWide(cpus: cpuList?.cpus, command: command.isEmpty ? nil : command)
@@ -165,6 +164,9 @@ struct StatCommand: ParsableCommand {
         }
         for note in runner.notes { printError("perch: note: \(note)") }
         let format = self.format
+        // perf's table groups digits by the locale (`%'`); CSV and JSON stay in the C locale, so
+        // their decimal point is always a dot.
+        if format == .human { setlocale(LC_NUMERIC, "") }
         var intervals = 0
         runner.onInterval = { lines in
             var text = ""
@@ -212,6 +214,13 @@ final class StatSink {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .write(WriteError(path: path, errno: errno)) }
         descriptor = fd
+        // perf's first line in an -o file.
+        var now = time(nil)
+        var buffer = [CChar](repeating: 0, count: 64)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        let length = strftime(&buffer, buffer.count, "%a %b %e %H:%M:%S %Y", &parts)
+        write("# started on \(String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self))\n\n")
     }
 
     deinit { if path != nil { close(descriptor) } }

@@ -124,7 +124,10 @@ import TestSupport
         let result = try Support.perch(["stat", "-x;", "-o", path, "-e", "page-faults", "--", "true"])
         #expect(result.status == 0 && !result.stderr.contains("page-faults"), "\(result.stderr)")
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(text.split(separator: "\n").count == 1 && text.split(separator: ";", omittingEmptySubsequences: false).count == 7, "\(text)")
+        // perf's -o file: a "# started on" line, a blank line, the counts.
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 4 && lines[0].hasPrefix("# started on ") && lines[1].isEmpty, "\(text)")
+        #expect(lines[2].split(separator: ";", omittingEmptySubsequences: false).count == 7, "\(text)")
     }
 
     @Test func exitsWithTheCommandsStatus() throws {
