@@ -133,9 +133,10 @@ public final class StatRunner {
         var tickStart = start
         let watched = target.hasChild ? target : bounding
         var forwardedStop = false
+        var livePidfds = watched?.pidfds ?? target.pidfds
         while true {
             if let watched, let exited = watched.exitStatusIfExited() { status = exited; break }
-            if watched == nil, target.followsAttachedProcesses, allExited(target.pidfds) { break }
+            if watched == nil, target.followsAttachedProcesses, livePidfds.isEmpty { break }
             if perch_stop_requested() > 0 {
                 // A launched command got the terminal's Ctrl-C too; forward SIGTERM/SIGHUP and wait for it.
                 guard let watched else { break }
@@ -150,8 +151,12 @@ public final class StatRunner {
                 continue
             }
             let wait = nextTick.map { Int32(clamping: ($0 - now) / 1_000_000 + 1) } ?? 100
-            var fds = (watched?.pidfds ?? target.pidfds).map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            _ = poll(&fds, nfds_t(fds.count), min(wait, 100))
+            var fds = livePidfds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            if poll(&fds, nfds_t(fds.count), min(wait, 100)) > 0 {
+                // An exited process's pidfd stays readable: poll only the ones still running.
+                let exited = Set(fds.filter { $0.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 }.map(\.fd))
+                livePidfds.removeAll { exited.contains($0) }
+            }
         }
         let end = monotonicNanoseconds()
         if !launched { counters.disable() }
@@ -226,12 +231,6 @@ public final class StatRunner {
                 if !notes.contains(note) { notes.append(note) }
             }
         }
-    }
-
-    private func allExited(_ pidfds: [Int32]) -> Bool {
-        var fds = pidfds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        guard !fds.isEmpty, poll(&fds, nfds_t(fds.count), 0) >= 0 else { return false }
-        return fds.allSatisfy { $0.revents & Int16(POLLIN) != 0 }
     }
 }
 
