@@ -156,6 +156,28 @@ import TestSupport
         #expect(lines.allSatisfy { Double($0[0]) != nil }, "\(result.stderr)")
     }
 
+    /// Counting stops when the last attached process exits, and waiting costs no CPU even after
+    /// the first one has exited (its pidfd stays readable).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/time")))
+    func attachedProcessesEndTheCountWithoutSpinning() throws {
+        func sleeper(_ seconds: String) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sleep")
+            process.arguments = [seconds]
+            try process.run()
+            return process
+        }
+        let short = try sleeper("0.2"), long = try sleeper("1.2")
+        defer { short.waitUntilExit(); long.waitUntilExit() }
+        let result = try Support.run("/usr/bin/time", ["-f", "%e %U %S", Support.perch, "stat", "-x,", "-e", "task-clock",
+                                                       "-p", "\(short.processIdentifier),\(long.processIdentifier)"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let times = try #require(result.stderr.split(separator: "\n").last).split(separator: " ").compactMap { Double($0) }
+        try #require(times.count == 3, "\(result.stderr)")
+        #expect(times[0] >= 0.9 && times[0] < 5, "perch ran \(times[0]) s for processes exiting after 0.2 and 1.2 s")
+        #expect(times[1] + times[2] < 0.4, "perch used \(times[1] + times[2]) s of CPU while waiting")
+    }
+
     @Test func attachedProcessesAreCountedPerThread() throws {
         let sleeper = Process()
         sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
