@@ -178,6 +178,13 @@ import TestSupport
         #expect(times[1] + times[2] < 0.4, "perch used \(times[1] + times[2]) s of CPU while waiting")
     }
 
+    @Test func aSeccompFilterIsRefusedWithItsRemedy() throws {
+        let deny = try Support.fixture("seccomp_deny", flags: ["-O2"])
+        let result = try Support.run(deny, [Support.perch, "stat", "--", "true"])
+        #expect(result.status == 77, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("perch: error: perf_event_open is blocked by a seccomp filter") && result.stderr.contains("--cap-add PERFMON"))
+    }
+
     @Test func attachedProcessesAreCountedPerThread() throws {
         let sleeper = Process()
         sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
