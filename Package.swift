@@ -8,7 +8,7 @@ let package = Package(
         .executable(name: "perch", targets: ["perch"]),
         // Perch as a library for programs and their tests: `Counters` (and the desched notifier).
         .library(name: "Perch", targets: ["PerchCounters"]),
-        .library(name: "PerchKit", targets: ["SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Recording", "ProfileModel", "Profiling", "Reporting", "ProfileImport"]),
+        .library(name: "PerchKit", targets: ["SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Recording", "ProfileModel", "Profiling", "Reporting", "ProfileImport", "Counting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
