@@ -6,7 +6,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "perch", targets: ["perch"]),
-        .library(name: "PerchKit", targets: ["SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Recording", "ProfileModel", "Profiling", "Reporting", "ProfileImport"]),
+        // Perch as a library for programs and their tests: `Counters` (and the desched notifier).
+        .library(name: "Perch", targets: ["PerchCounters"]),
+        .library(name: "PerchKit", targets: ["SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Recording", "ProfileModel", "Profiling", "Reporting", "ProfileImport", "Counting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,6 +42,10 @@ let package = Package(
         .target(name: "Recording", dependencies: ["CPerfEvent", "PerfABI", "PerfEvents", "PerfRecords", "ProfileModel", "SystemIO"]),
         // The profile every output reads: frames, threads, unique stacks in one metric. No kernel, no elfutils.
         .target(name: "ProfileModel"),
+        // Counting mode (`perch stat`): the counting plan, counter groups, scaling, statistics, perf's output formats.
+        .target(name: "Counting", dependencies: ["CPerfEvent", "PerfABI", "PerfEvents", "Recording", "SystemIO"]),
+        // The library product `Perch`: count events over a closure (`Counters.measure`).
+        .target(name: "PerchCounters", dependencies: ["CPerfEvent", "Counting", "Recording", "PerfABI", "PerfEvents"]),
         // The analysis side: perf.data back into a symbolized profile.
         .target(name: "Profiling", dependencies: ["PerfABI", "PerfRecords", "Symbolication", "Unwinding", "ProfileModel"]),
         .target(name: "Reporting", dependencies: ["ProfileModel", "SystemIO"]),
@@ -48,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "perch",
             dependencies: [
-                "SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Profiling", "ProfileModel", "Reporting", "ProfileImport",
+                "SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Counting", "Profiling", "ProfileModel", "Reporting", "ProfileImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -69,6 +75,7 @@ let package = Package(
         .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfABI", "Symbolication", "TestSupport"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfABI", "PerfEvents"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "ProfileModel", "PerfABI", "PerfRecords", "Symbolication", "TestSupport"]),
+        .testTarget(name: "CountingTests", dependencies: ["Counting", "PerchCounters", "PerfABI", "PerfEvents", "Recording", "TestSupport"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "PerchTests", dependencies: ["PerfABI", "PerfRecords", "TestSupport"], exclude: ["Data", "Browser"]),
     ],

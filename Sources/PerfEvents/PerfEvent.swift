@@ -75,6 +75,60 @@ public final class PerfEvent {
         return count
     }
 
+    /// A group leader's read with `PERF_FORMAT_GROUP`: the group's times and each member's value,
+    /// in the order the members were opened (the leader first).
+    public struct GroupCount: Sendable, Equatable {
+        public var timeEnabled: UInt64
+        public var timeRunning: UInt64
+        /// Each member's value and kernel id (0 when the read format has no `.id`).
+        public var members: [(value: UInt64, id: UInt64)]
+
+        public init(timeEnabled: UInt64, timeRunning: UInt64, members: [(value: UInt64, id: UInt64)]) {
+            self.timeEnabled = timeEnabled
+            self.timeRunning = timeRunning
+            self.members = members
+        }
+
+        public static func == (lhs: GroupCount, rhs: GroupCount) -> Bool {
+            lhs.timeEnabled == rhs.timeEnabled && lhs.timeRunning == rhs.timeRunning
+                && lhs.members.elementsEqual(rhs.members) { $0.value == $1.value && $0.id == $1.id }
+        }
+    }
+
+    /// The most members a group read accepts; far above the kernel's practical group sizes.
+    public static let maximumGroupMembers = 512
+
+    /// Reads a group leader opened with `readFormat` containing `.group` (and optionally
+    /// `.totalTimeEnabled`, `.totalTimeRunning`, `.id`): `{ nr, [enabled], [running], {value, [id]}[nr] }`.
+    /// The member count the kernel reports is checked against the bytes it returned.
+    public func readGroup(expectedMembers: Int) throws(PerfEventError) -> GroupCount {
+        let format = attributes.readFormat
+        precondition(format.contains(.group), "readGroup needs PERF_FORMAT_GROUP")
+        let members = min(max(expectedMembers, 1), Self.maximumGroupMembers)
+        let perMember = format.contains(.id) ? 2 : 1
+        var headerWords = 1
+        if format.contains(.totalTimeEnabled) { headerWords += 1 }
+        if format.contains(.totalTimeRunning) { headerWords += 1 }
+        var words = [UInt64](repeating: 0, count: headerWords + members * perMember)
+        let n = words.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        guard n >= 8 else { throw PerfEventError(.read, errno: n < 0 ? Glibc.errno : EIO, attributes: attributes) }
+        let count = Int(clamping: words[0])
+        guard count >= 1, count <= members, n >= (headerWords + count * perMember) * 8 else {
+            throw PerfEventError(.read, errno: EIO, attributes: attributes)
+        }
+        var index = 1
+        var result = GroupCount(timeEnabled: 0, timeRunning: 0, members: [])
+        if format.contains(.totalTimeEnabled) { result.timeEnabled = words[index]; index += 1 }
+        if format.contains(.totalTimeRunning) { result.timeRunning = words[index]; index += 1 }
+        for _ in 0..<count {
+            let value = words[index]
+            let id = perMember == 2 ? words[index + 1] : 0
+            result.members.append((value, id))
+            index += perMember
+        }
+        return result
+    }
+
     private func check(_ result: Int32) throws(PerfEventError) {
         if result != 0 { throw PerfEventError(.ioctl, errno: Glibc.errno, attributes: attributes, pid: pid, cpu: cpu) }
     }

@@ -7,27 +7,27 @@ import Glibc
 /// The processes a recording follows: a command launched paused before exec (released once
 /// the events are open), or running processes and threads attached to, with a pidfd on each
 /// to see it exit.
-final class TargetProcess {
-    let target: RecordingTarget
+public final class TargetProcess {
+    public let target: RecordingTarget
     /// The launched command, until it is reaped.
     private var child: Int32 = -1
     private var childControl: (Int32, Int32) = (-1, -1)
-    private(set) var pidfds: [Int32] = []
+    public private(set) var pidfds: [Int32] = []
     /// The processes attached to (`-p`, or the processes of the `-t` threads).
-    private(set) var attachedPIDs: [Int32] = []
+    public private(set) var attachedPIDs: [Int32] = []
 
-    init(target: RecordingTarget) {
+    public init(target: RecordingTarget) {
         self.target = target
     }
 
     /// Whether a launched command is still running (not yet reaped).
-    var hasChild: Bool { child > 0 }
+    public var hasChild: Bool { child > 0 }
 
     /// Whether the recording ends when every attached process has exited.
-    var followsAttachedProcesses: Bool { !attachedPIDs.isEmpty && !pidfds.isEmpty }
+    public var followsAttachedProcesses: Bool { !attachedPIDs.isEmpty && !pidfds.isEmpty }
 
     /// The command's name, for messages.
-    var commandName: String {
+    public var commandName: String {
         switch target {
         case .launch(let argv): argv.first ?? ""
         case .systemWide(_, let command): command?.first ?? ""
@@ -36,7 +36,7 @@ final class TargetProcess {
     }
 
     /// The (pid, tid) pairs to open events on: the paused child, or the attached threads.
-    func prepare() throws -> [Int32] {
+    public func prepare() throws -> [Int32] {
         switch target {
         case .launch(let argv):
             try spawnPaused(argv)
@@ -82,7 +82,7 @@ final class TargetProcess {
 
     /// Lets the paused command exec. Returns the exec's errno when it failed (the child is
     /// reaped then), else nil; nothing to do without a launched command.
-    func release() -> Int32? {
+    public func release() -> Int32? {
         guard child > 0 else { return nil }
         let failure = perch_release_child(childControl.0, childControl.1)
         guard failure != 0 else { return nil }
@@ -91,7 +91,7 @@ final class TargetProcess {
     }
 
     /// Ends a command that is still paused: it reads EOF and exits 127.
-    func cancel() {
+    public func cancel() {
         guard child > 0 else { return }
         close(childControl.0)
         close(childControl.1)
@@ -100,20 +100,20 @@ final class TargetProcess {
     }
 
     /// The launched command's shell-style status if it has exited (it is reaped then).
-    func exitStatusIfExited() -> Int32? {
+    public func exitStatusIfExited() -> Int32? {
         guard child > 0, let status = reapIfExited(child) else { return nil }
         child = -1
         return status
     }
 
     /// Sends `signal` to the launched command.
-    func signal(_ signal: Int32) {
+    public func signal(_ signal: Int32) {
         guard child > 0 else { return }
         kill(child, signal)
     }
 
     /// Sends SIGTERM to the launched command and waits for it; its status, or nil.
-    func terminate() -> Int32? {
+    public func terminate() -> Int32? {
         guard child > 0 else { return nil }
         kill(child, SIGTERM)
         guard let status = reap(child) else { return nil }
@@ -121,7 +121,7 @@ final class TargetProcess {
         return status
     }
 
-    func closePidfds() {
+    public func closePidfds() {
         for fd in pidfds { close(fd) }
     }
 }

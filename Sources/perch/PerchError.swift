@@ -10,6 +10,8 @@ import Glibc
 enum PerchError: Error, CustomStringConvertible {
     /// The command line is wrong (exit 64, EX_USAGE).
     case usage(String)
+    /// The planner or the kernel refused what was asked (exit 77, EX_NOPERM).
+    case refused(String)
     /// The recorder could not start or finish the recording.
     case recording(RecordingError)
     /// An input file cannot be read (`-` is standard input).
@@ -44,6 +46,7 @@ enum PerchError: Error, CustomStringConvertible {
     var exitCode: Int32 {
         switch self {
         case .usage: return Code.usage
+        case .refused: return Code.refused
         case .recording(let error): return Self.exitCode(for: error)
         case .read, .badInput: return Code.failure
         case .write(let error): return error.isBrokenPipe ? 0 : Code.failure
@@ -78,7 +81,7 @@ enum PerchError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case .usage(let message), .badInput(let message): return message
+        case .usage(let message), .badInput(let message), .refused(let message): return message
         case .recording(let error): return error.description
         case .read(let error): return "cannot read \(error.path == "-" ? "standard input" : error.path): \(error.cause)"
         case .write(let error): return error.description
@@ -114,7 +117,7 @@ extension Perch {
             exit(dueTo: PerchError.usage("'perch \(CommandLine.arguments[1])' does not exist (yet): \(advice)"))
         }
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(StatCommand.separatingAttachedValues(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch {
             exit(dueTo: error)
@@ -123,7 +126,6 @@ extension Perch {
 
     /// perf subcommands Perch does not have, and what to use instead.
     static let missingSubcommands: [String: String] = [
-        "stat": "Perch samples and does not count yet; use perf stat",
         "top": "there is no live view yet; perch record -a --duration 5 then perch report, or perf top",
         "list": "perch record -e takes cpu-clock, task-clock, page-faults, context-switches, cpu-migrations, cycles, instructions, branches, branch-misses, cache-references, cache-misses; perf list shows every event",
         "script": "there is no per-sample output yet; perch report --folded FILE writes the stacks, and perf script -i FILE reads Perch's recordings",
