@@ -79,8 +79,9 @@ public struct ScriptWriter {
                 appendFrame(frame, address: frame.address)
                 append("\n")
             }
-        } else if showsStack, let frame = sample.frames.first {
-            // The sampled frame alone, on the sample's line, at its address as sampled.
+        } else if showsStack, let frame = sample.frames.first(where: { $0.frame.kind != .inlined }) ?? sample.frames.first {
+            // The sampled function alone (as perf: not the functions inlined into it), on the
+            // sample's line, at its address as sampled.
             append(" ")
             appendFrame(frame, address: sample.ip)
         }
