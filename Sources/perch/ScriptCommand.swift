@@ -172,10 +172,15 @@ struct ScriptFieldList: ExpressibleByArgument, CustomStringConvertible {
 
     init?(argument: String) {
         text = argument
+        // perf's per-type form (`sw:comm,tid`): Perch's fields are the same for every event type.
+        var argument = Substring(argument)
+        if let colon = argument.firstIndex(of: ":"), ["hw", "sw", "trace", "raw", "synth", "brkpt"].contains(argument[..<colon]) {
+            argument = argument[argument.index(after: colon)...]
+        }
         let items = argument.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmed() }
         let modifiers = items.filter { $0.hasPrefix("+") || $0.hasPrefix("-") }.count
         guard modifiers == 0 || modifiers == items.count else {
-            RejectedValue.reject("mix a field list with +/- changes; use either 'comm,tid,ip' or '+srcline,-period'"); return nil
+            RejectedValue.reject("a field list and +/- changes cannot be mixed; use either 'comm,tid,ip' or '+srcline,-period'"); return nil
         }
         var fields: [ScriptField] = []
         for item in items {
