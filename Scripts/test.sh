@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/setup.sh
-# The browser test (headless Chromium + selenium) and the pprof check (protobuf); never fatal:
+# The browser test (headless Chromium + selenium) and the format checks (protobuf, go tool pprof,
+# jsonschema); never fatal:
 # the tests that need them skip with the reason when they cannot be installed.
 Scripts/setup-browser-tests.sh || echo "setup: browser test dependencies unavailable; those tests will skip" >&2
 swift build --build-tests

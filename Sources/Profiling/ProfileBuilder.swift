@@ -56,8 +56,30 @@ public final class ProfileBuilder {
     /// Reads every record and returns the aggregated, symbolized profile.
     public func build() throws -> Profile {
         var state = Accumulation(builder: self)
-        try TimeOrderedRecords(file: file).forEach { state.process($0) }
+        try TimeOrderedRecords(file: file).forEach { try state.process($0) }
         return state.finish()
+    }
+
+    /// Calls `visit` with each sample of every event, in time order, its stack resolved,
+    /// unwound and symbolized as the profile's stacks are: the per-sample path (`perch script`).
+    /// Nothing is aggregated; memory grows with the recording's unique stacks, not its samples.
+    /// An error `visit` throws (a closed pipe) stops the reading and is rethrown.
+    /// - Parameter symbolOffsets: give each frame its offset in its symbol (`sym+0x…`).
+    public func forEachSample(symbolOffsets: Bool = true, _ visit: @escaping (ResolvedSample) throws -> Void) throws {
+        var state = Accumulation(builder: self)
+        state.perSample = PerSample(frames: SampleFrames(symbolizer: symbolizer, symbolOffsets: symbolOffsets),
+                                    names: file.events.map(\.name),
+                                    sampleTypes: file.events.map(\.attributes.sampleType), visit: visit)
+        try TimeOrderedRecords(file: file).forEach { try state.process($0) }
+    }
+
+    /// The per-sample path's state: where each sample goes instead of being counted.
+    private struct PerSample {
+        var frames: SampleFrames
+        let names: [String]
+        let sampleTypes: [SampleType]
+        let visit: (ResolvedSample) throws -> Void
+        var scratch: [ResolvedFrame] = []
     }
 
     /// Everything that changes while the records are read, owned by one `build()` call.
@@ -72,6 +94,8 @@ public final class ProfileBuilder {
         var offCPU = OffCPUAccounting()
         var summary: RecordingSummary
         let assembly: ProfileAssembly
+        /// Set by ``forEachSample(symbolOffsets:_:)``: samples are handed on one by one, not counted.
+        var perSample: PerSample?
 
         init(builder: ProfileBuilder) {
             decoder = builder.decoder
@@ -92,14 +116,18 @@ public final class ProfileBuilder {
             }
         }
 
-        mutating func process(_ timed: TimedRecord) {
+        mutating func process(_ timed: TimedRecord) throws {
             let record = timed.bytes
             if timed.type == RecordType.sample.rawValue {
+                let sample: SampleRecord
                 do {
-                    processSample(try decoder.decodeSample(record), event: timed.eventIndex)
+                    sample = try decoder.decodeSample(record)
                 } catch {
                     summary.malformedRecords += 1
+                    return
                 }
+                if perSample != nil { return try handOn(sample, event: timed.eventIndex) }
+                processSample(sample, event: timed.eventIndex)
                 return
             }
             let decoded: Record
@@ -111,6 +139,7 @@ public final class ProfileBuilder {
             }
             switch decoded {
             case .sample(let sample):
+                if perSample != nil { return try handOn(sample, event: timed.eventIndex) }
                 processSample(sample, event: timed.eventIndex)
             case .mmap(let mmap):
                 guard mmap.pid != -1 else { return }  // kernel maps: kallsyms covers them
@@ -171,6 +200,22 @@ public final class ProfileBuilder {
             case (.offCPU, false), (.onCPU, true):
                 break  // not what this weighting measures
             }
+        }
+
+        /// The per-sample path: the sample's stack resolved as ``processSample(_:event:)`` resolves
+        /// it, symbolized, and handed to the visitor.
+        private mutating func handOn(_ sample: SampleRecord, event: Int) throws {
+            guard var output = perSample else { return }
+            perSample = nil  // one owner of the scratch arrays while they change
+            defer { perSample = output }
+            let node = resolver.node(for: sample, root: nil, model: model, counted: event == interpretation.mainEvent)
+            output.frames.frames(ofNode: node, resolver: resolver, assembly: assembly, into: &output.scratch)
+            let type = output.sampleTypes[event]
+            try output.visit(ResolvedSample(
+                pid: sample.pid, tid: sample.tid, comm: model.name(ofThread: sample.tid, pid: sample.pid),
+                cpu: type.contains(.cpu) ? sample.cpu : nil, time: type.contains(.time) ? sample.time : nil,
+                period: type.contains(.period) ? sample.period : nil, event: output.names[event], ip: sample.ip,
+                hasCallchain: type.contains(.callchain), frames: output.scratch))
         }
 
         private mutating func count(pid: Int32, tid: Int32, cpu: Int32, node: Int32, period: UInt64) {

@@ -98,9 +98,46 @@ public enum Gzip {
 ///   `switches/count` and `off-cpu/nanoseconds`, the nanoseconds the default.
 /// - One sample per unique stack and thread, location ids leaf first, with labels `thread` (the
 ///   command), `pid` and `tid`.
-/// - One mapping per DSO, one location per frame (its address), one function per (name, file), and
-///   a line number when the frame has a `file:line`. Kernel, JIT and inlined frames keep their names.
+/// - One mapping per DSO, the main binary first (pprof takes the first mapping for the program:
+///   its `File:` line, where it looks for symbols), one location per frame (its address), one
+///   function per (name, file), and a line number when the frame has a `file:line`. Kernel, JIT
+///   and inlined frames keep their names.
 public enum PprofWriter {
+    /// The main binary of a profile: the executable of its busiest process (the one with the
+    /// most samples, or time). Of the files that process ran code in (kernel, `[...]` pseudo
+    /// files and shared objects `*.so*` aside), the one named as the process is (its comm is
+    /// its executable's name, cut to 15 bytes), else the one most of its stacks pass through.
+    /// nil when the profile has no such file (only kernel or library code was sampled).
+    public static func mainBinary(of profile: Profile) -> String? {
+        var weightByPID: [Int32: UInt64] = [:]
+        for stack in profile.stacks where Int(stack.thread) < profile.threads.count && stack.thread >= 0 {
+            weightByPID[profile.threads[Int(stack.thread)].pid, default: 0] &+= stack.value
+        }
+        guard let pid = weightByPID.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key })?.key else { return nil }
+        func isProgram(_ path: String) -> Bool {
+            guard path.hasPrefix("/"), let name = path.split(separator: "/").last else { return false }
+            return !name.contains(".so") && !path.hasPrefix("/memfd:") && !path.hasPrefix("/tmp/perf-")
+        }
+        var weightByFile: [String: UInt64] = [:]
+        var comm = ""
+        for stack in profile.stacks where stack.thread >= 0 && Int(stack.thread) < profile.threads.count {
+            let thread = profile.threads[Int(stack.thread)]
+            guard thread.pid == pid else { continue }
+            if thread.tid == pid || comm.isEmpty { comm = thread.comm }
+            var seen: Set<String> = []
+            for index in stack.frames where index >= 0 && Int(index) < profile.frames.count {
+                let file = profile.frames[Int(index)].dso
+                if isProgram(file), seen.insert(file).inserted { weightByFile[file, default: 0] &+= stack.value }
+            }
+        }
+        let named = weightByFile.keys.filter { path in
+            let name = path.split(separator: "/").last.map(String.init) ?? path
+            return !comm.isEmpty && (name.hasPrefix(comm) || comm.hasPrefix(name))
+        }
+        let candidates = named.isEmpty ? Array(weightByFile.keys) : named
+        return candidates.max { weightByFile[$0]! != weightByFile[$1]! ? weightByFile[$0]! < weightByFile[$1]! : $0 > $1 }
+    }
+
     /// The uncompressed profile.proto message.
     public static func encode(_ profile: Profile) -> [UInt8] {
         var strings: [String] = [""]
@@ -122,7 +159,9 @@ public enum PprofWriter {
             samplesType = (str("switches"), str("count"))
             periodType = (str(profile.metric.name), str("nanoseconds"))
         } else {
-            let timeBased = s.event == "cpu-clock" || s.event == "task-clock"
+            // perf's names carry modifiers (`cpu-clock:ppp`); the clocks count nanoseconds whatever they are.
+            let base = s.event.split(separator: ":").first.map(String.init) ?? s.event
+            let timeBased = base == "cpu-clock" || base == "task-clock"
             samplesType = (str("samples"), str("count"))
             periodType = timeBased ? (str("cpu"), str("nanoseconds")) : (str(s.event), str("count"))
         }
@@ -136,6 +175,10 @@ public enum PprofWriter {
         var mappings: [(id: UInt64, file: String)] = []
         var functionIds: [String: UInt64] = [:]
         var functions: [(id: UInt64, name: String, file: String)] = []
+        if let main = mainBinary(of: profile) {
+            mappingIds[main] = 1
+            mappings.append((1, main))
+        }
         var locations: [(id: UInt64, mapping: UInt64, address: UInt64, function: UInt64, line: Int64)] = []
         func location(for frame: Frame) -> UInt64 {
             let dso = frame.dso.isEmpty ? Frame.unknownSymbol : frame.dso
