@@ -11,7 +11,15 @@ import Glibc
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Report on a perf.data file written by perch record or perf record."
+        abstract: "Report on a perf.data file written by perch record or perf record.",
+        discussion: """
+        Where Perch differs from perf report on purpose:
+          --no-children is the default (perf: --children): the flat self profile first.
+          -g draws callee order by default, with --children too (perf: caller there).
+          -i defaults to perch.data, else perf.data when only that exists (perf: perf.data).
+          The text report (--stdio) is the only mode: no --tui, no --gtk.
+          -q leaves out every '#' line, as perf's; -v prints per-DSO symbolization on stderr.
+        """
     )
 
     @Option(name: [.short, .customLong("input")], help: "The recording to read (default perch.data, else perf.data when only that exists).")
