@@ -126,6 +126,9 @@ extension Perch {
     /// `--call-graph` followed by a word becomes `--call-graph WORD`, a bare one `-g`.
     static func perfOptionalValues(_ arguments: [String]) -> [String] {
         guard arguments.first == "report" else { return arguments }
+        for word in arguments.dropFirst().prefix(while: { $0 != "--" }) where word.hasPrefix("-") {
+            if let refusal = PerfOnlyOptions.refusal(word, subcommand: "report") { exit(dueTo: PerchError.usage(refusal)) }
+        }
         var out: [String] = []
         var index = 0
         while index < arguments.count {

@@ -75,6 +75,9 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: [.customShort("T"), .customLong("timestamp")], help: "Accepted for perf compatibility: Perch always records each sample's time.")
     var timestamps = false
 
+    @Flag(name: .customShort("P"), help: "Accepted for perf compatibility (perf's --period): Perch always records each sample's period. (Perch's --period is -c.)")
+    var recordPeriod = false
+
     @Flag(name: [.customShort("N"), .customLong("no-buildid-cache")], help: "Accepted for perf compatibility: Perch keeps no build-id cache (~/.debug); it reads the binaries where they are.")
     var noBuildIDCache = false
 
@@ -104,7 +107,7 @@ struct RecordCommand: ParsableCommand {
         // Passthrough capture starts at the first word perch does not know: an option word there
         // is a mistyped or unknown option, not a command (only what follows -- may begin with -).
         if let first = command.first, first.hasPrefix("-"), first != "-", first != "--" {
-            throw ValidationError(Self.unknownOptionMessage(first))
+            throw ValidationError(PerfOnlyOptions.refusal(first, subcommand: "record") ?? Self.unknownOptionMessage(first))
         }
         if command.first == "--" { command.removeFirst() }
         if compress || compressionLevel != nil {

@@ -75,8 +75,11 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .long, help: "Report only this event of a recording with several (e.g. page-faults); the default is a section per event in the text report, and the first event in every other output.")
     var event: String?
 
-    @Option(name: .long, help: "Only samples taken on these CPUs (e.g. 0,2-3).")
+    @Option(name: [.customShort("C"), .long], help: "Only samples taken on these CPUs (e.g. 0,2-3).")
     var cpu: CPUList?
+
+    @Flag(name: [.short, .long], help: "Accepted for perf compatibility: Perch reads a recording whoever owns it.")
+    var force = false
 
     @Flag(name: [.customLong("tui"), .customLong("gtk")], help: .hidden)
     var interactive = false

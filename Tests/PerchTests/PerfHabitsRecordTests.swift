@@ -62,12 +62,31 @@ import Testing
         let header = try Support.perch(["report", "-i", data("tn"), "--header-only"]).stdout
         #expect(header.contains("|TIME|"), "\(header)")
 
+        // -s is the printed report's sort (the report goes to stderr: stdout is not a terminal).
+        let sorted = try Support.perch(["record", "-s", "sym", "-o", data("sorted"), "--", binary, "3"])
+        #expect(sorted.status == 0, "\(sorted.stderr)")
+        #expect(Support.report(ofRecording: sorted).contains("# Overhead  Symbol\n"), "\(sorted.stderr)")
+
         try expectUsageError(["record", "-z", "--", "true"], naming: "does not compress")
         try expectUsageError(["record", "--compression-level=3", "--", "true"], naming: "does not compress")
         try expectUsageError(["record", "--stat", "--", "true"], naming: "per-thread")
         try expectUsageError(["record", "-F", "-5", "--", "true"], naming: "positive whole number")
         try expectUsageError(["record", "-c", "-3", "--", "true"], naming: "positive whole number")
         try expectUsageError(["record", "--all-kernel", "--all-user", "--", "true"], naming: "exclude each other")
+    }
+
+    /// perf record options Perch lacks: one line naming the option, why, and what to use.
+    @Test(arguments: [["-b"], ["-j", "any"], ["-d"], ["-i"], ["--no-inherit"], ["-n"], ["-D", "100"], ["--per-thread"],
+                      ["-R"], ["-W"], ["-k", "mono"], ["--off-cpu"], ["-v"], ["--max-size=10M"], ["--user-regs=ip"]])
+    func perfRecordOptionsPerchLacksSayWhy(_ option: [String]) throws {
+        try expectUsageError(["record"] + option + ["-o", data("lacks"), "--", "true"], naming: "perf record's \(option[0].split(separator: "=")[0]) is not in Perch: ")
+        #expect(!FileManager.default.fileExists(atPath: data("lacks")))
+    }
+
+    @Test func perfRecordsDashPIsAcceptedThePeriodIsAlwaysRecorded() throws {
+        let result = try Support.perch(["record", "-q", "-P", "-o", data("period"), "--", "true"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try Support.perch(["report", "-i", data("period"), "--header-only"]).stdout.contains("|PERIOD|"))
     }
 
     @Test(.enabled(if: Support.isRoot, "samples the kernel as root"))

@@ -188,6 +188,8 @@ import Testing
         let caller = try graph(["-g", "caller"])
         #expect(caller.count > 4 && caller[1] == "---_start" && caller.last == "unit", "\(caller)")
         #expect(try graph(["--call-graph=graph,0.5,caller"]) == caller)
+        #expect(try graph(["--call-graph=caller"]) == caller)
+        #expect(try graph(["--call-graph", "caller"]) == caller)
         #expect(try graph(["-G"]) == caller)
         #expect(try graph(["-gcaller"]) == caller)
         // none: no graph.
@@ -221,6 +223,27 @@ import Testing
             let result = try Support.perch(["report", "-i", Self.data] + bad)
             #expect(result.status == 64 && result.stderr.split(separator: "\n").count == 1, "\(bad): \(result.stderr)")
         }
+    }
+
+    /// perf report options Perch lacks: one line naming the option, why, and what to use.
+    @Test(arguments: [["-D"], ["-S", "main"], ["--symbols=main"], ["-U"], ["--percentage", "relative"], ["--stats"], ["--tasks"],
+                      ["-T"], ["--hierarchy"], ["--time", "1,2"], ["-F", "overhead,sym"], ["-M", "intel"], ["--vmlinux", "x"],
+                      ["--symfs", "/"], ["--no-demangle"], ["--show-total-period"], ["--branch-stack"], ["--group"]])
+    func perfReportOptionsPerchLacksSayWhy(_ option: [String]) throws {
+        _ = try Self.recorded.get()
+        let result = try Support.perch(["report", "-i", Self.data] + option)
+        #expect(result.status == 64, "\(option): \(result.stderr)")
+        let name = option[0].split(separator: "=")[0]
+        #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.hasPrefix("perch: error: perf report's \(name) is not in Perch: "), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func perfReportsForceAndCPUShortOptionsAreAccepted() throws {
+        let plain = try report(["--sort", "sym"]).stdout
+        #expect(try report(["--sort", "sym", "-f"]).stdout == plain)
+        #expect(try report(["--sort", "sym", "--force"]).stdout == plain)
+        let cpu0 = try report(["--sort", "sym", "-C", "0", "--json"]).stdout
+        #expect(cpu0 == (try report(["--sort", "sym", "--cpu", "0", "--json"]).stdout))
     }
 
     @Test func interactiveModesAreRefusedNamingTheTextReport() throws {
