@@ -15,15 +15,16 @@ struct RecordCommand: ParsableCommand {
         discussion: """
         perch record [options] -- CMD [ARGS]   launches CMD, follows its threads and children, and exits with its status.
         perch record -p PID[,PID...]           attaches until Ctrl-C, --duration, or the processes exit.
-        The command is the first word that is not an option (or what follows --): an unknown
-        option before it is an error, and everything after it is the command's.
+
+        The command is the first word that is not an option, or what follows --:
+        an unknown option before it is an error; what comes after it is the command's.
 
         Where Perch differs from perf record on purpose:
-          Call graphs are always recorded (-g is accepted), DWARF-unwound where frame pointers fail.
-          -o defaults to perch.data, so a perf.data next to it is never overwritten.
-          -s is the printed report's --sort (perf's -s/--stat per-thread counts are refused).
-          -q hides the status line and the report; notes, errors and the 'wrote' line remain.
-          The report is printed when the recording ends (--no-report: perf's behaviour).
+          Call graphs are always recorded (-g is accepted).
+          -o defaults to perch.data, so perf.data is never overwritten.
+          -s is the printed report's --sort (perf's -s/--stat is refused).
+          -q hides the status line and the report, not notes and errors.
+          The report is printed at the end (--no-report: perf's way).
         """
     )
 

@@ -14,11 +14,11 @@ struct ReportCommand: ParsableCommand {
         abstract: "Report on a perf.data file written by perch record or perf record.",
         discussion: """
         Where Perch differs from perf report on purpose:
-          --no-children is the default (perf: --children): the flat self profile first.
-          -g draws callee order by default, with --children too (perf: caller there).
-          -i defaults to perch.data, else perf.data when only that exists (perf: perf.data).
+          --no-children is the default (perf: --children).
+          -g draws callee order, with --children too (perf: caller there).
+          -i defaults to perch.data, else perf.data if only that exists.
           The text report (--stdio) is the only mode: no --tui, no --gtk.
-          -q leaves out every '#' line, as perf's; -v prints per-DSO symbolization on stderr.
+          -q prints only the entries, as perf's; -v adds a line per DSO.
         """
     )
 
