@@ -26,6 +26,13 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: data("bogus")))
     }
 
+    /// Every subcommand: an unknown option is one line naming it, exit 64.
+    @Test(arguments: [["report"], ["collapse"], ["flamegraph"], ["diff", "a.folded", "b.folded"], ["doctor"], ["sched", "report"], ["sched"],
+                      ["symbolize", "--exe", "/bin/true"], [], ["record", "-q"], ["record", "-o", "/tmp/perch-habits-x.data"]])
+    func anUnknownOptionIsAUsageErrorOnEverySubcommand(_ command: [String]) throws {
+        try expectUsageError(command + ["--bogus-option"], naming: "'--bogus-option'")
+    }
+
     @Test func whatFollowsDashDashIsTheCommandEvenWithADash() throws {
         for prefix in [["record"], ["sched", "record"]] {
             let result = try Support.perch(prefix + ["-o", data("weird"), "--", "--weird-cmd"])
