@@ -187,8 +187,13 @@ struct ReportArguments: ParsableArguments {
             try writeText(TextReport.json(profile, options: options) + "\n", to: descriptor)
         } else {
             try writeText(TextReport.render(profile, options: options), to: descriptor)
-            if threads { try writeText("\n" + TextReport.threadSummary(profile), to: descriptor) }
-            if processes { try writeText("\n" + TextReport.processSummary(profile), to: descriptor) }
+            // -q: the breakdowns' rows alone too, without their '#' lines.
+            func rows(_ text: String) -> String {
+                guard !view.showHeader else { return text }
+                return text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+            }
+            if threads { try writeText("\n" + rows(TextReport.threadSummary(profile)), to: descriptor) }
+            if processes { try writeText("\n" + rows(TextReport.processSummary(profile)), to: descriptor) }
         }
     }
 }

@@ -101,6 +101,8 @@ import Testing
         #expect(quiet.stderr.isEmpty)
         #expect(!quiet.stdout.split(separator: "\n").contains { $0.hasPrefix("#") }, "\(quiet.stdout)")
         #expect(entries(quiet.stdout) == entries(try report(["--sort", "sym"]).stdout))
+        let breakdowns = try report(["-q", "--threads", "--processes"]).stdout
+        #expect(!breakdowns.split(separator: "\n").contains { $0.hasPrefix("#") } && breakdowns.contains("known_weights"), "\(breakdowns)")
         // Quiet even where the report had a note for stderr (reading perf.data in its place).
         let directory = Support.workDirectory + "/habits-quiet"
         try? FileManager.default.removeItem(atPath: directory)
