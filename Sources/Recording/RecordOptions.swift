@@ -26,6 +26,9 @@ public struct RecordOptions: Sendable {
     public var callGraph: CallGraphMode = .framePointer
     /// Include kernel code and kernel frames when the system allows it.
     public var kernel = true
+    /// Include user code and user frames; false samples the kernel alone (perf's `--all-kernel`:
+    /// exclude_user), which needs the permission to sample the kernel.
+    public var user = true
     /// Ring buffer data pages per CPU (a power of two); shrunk to fit the mlock budget.
     public var dataPages = 128
     public var outputPath = "perch.data"

@@ -17,6 +17,9 @@ public final class Recorder {
     public let settings: KernelSettings
     /// Called from the drain loop about twice a second with what has been captured so far.
     public var onProgress: ((RecordingProgress) -> Void)?
+    /// Called once with the notes known when the events are open, just before a launched command
+    /// is let run (so they are printed before its output, not after it).
+    public var onReady: (([ReportNote]) -> Void)?
 
     public init(options: RecordOptions, settings: KernelSettings = .read()) {
         self.options = options
@@ -63,6 +66,7 @@ public final class Recorder {
         if case .launch = options.target {} else { group.enable() }
         ProcSnapshot(target: options.target, attachedPIDs: target.attachedPIDs)
             .write(into: writer, attributes: group.attributes, eventID: descriptions[0].ids.first ?? 0, notes: &notes)
+        onReady?(notes.notes)
         if let failure = target.release() {
             unlink(options.outputPath)
             throw RecordingError.commandNotFound(target.commandName, errno: failure)

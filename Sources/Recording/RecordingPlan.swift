@@ -29,7 +29,7 @@ public struct Degradation: Sendable, Equatable, CustomStringConvertible {
 /// What cannot degrade: Perch stops with one message naming the setting and the remedy.
 public struct PlanRefusal: Error, Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable {
-        case systemWideNotAllowed, attachNotAllowed, perfEventsBlocked
+        case systemWideNotAllowed, attachNotAllowed, perfEventsBlocked, kernelOnlyNotAllowed
     }
 
     /// The exit code for every refusal (sysexits' EX_NOPERM).
@@ -112,6 +112,16 @@ public enum RecordingPlanner {
         }
         if options.contextSwitches { attributes.flags.insert(.contextSwitch) }
 
+        if !options.user {
+            guard options.kernel, probe.mayProfileKernel else {
+                throw PlanRefusal(kind: .kernelOnlyNotAllowed,
+                                  reason: options.kernel
+                                      ? "--all-kernel samples only the kernel, which kernel.perf_event_paranoid=\(paranoid) does not allow without CAP_PERFMON"
+                                      : "--all-kernel and --all-user together leave nothing to sample",
+                                  remedy: options.kernel ? "sysctl kernel.perf_event_paranoid=1, or setcap cap_perfmon+ep $(which perch)" : "give only one of them")
+            }
+            attributes.flags.insert(.excludeUser)
+        }
         if !options.kernel {
             attributes.flags.formUnion([.excludeKernel, .excludeHypervisor])
         } else if !probe.mayProfileKernel {

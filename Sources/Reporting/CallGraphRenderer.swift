@@ -13,6 +13,8 @@ struct CallGraphRenderer {
     let total: UInt64
     let percentLimit: Double
     let entryPercentLimit: Double
+    /// Tree (graph, fractal) or one chain at a time (flat, folded).
+    var layout: CallGraphLayout = .graph
     /// The indent of the graph under an entry line (perf uses 12 spaces).
     let indent = String(repeating: " ", count: 12)
 
@@ -30,6 +32,7 @@ struct CallGraphRenderer {
     }
 
     func render(_ tree: CallerTree, into out: inout String) {
+        if layout == .flat || layout == .folded { return renderChains(tree, into: &out) }
         out += indent + "|\n"
         let top = visibleChildren(tree, 0)
         if top.count == 1 && tree.weight[Int(top[0])] == tree.weight[0] {
@@ -75,12 +78,49 @@ struct CallGraphRenderer {
         for (i, kid) in kids.enumerated() {
             let child = Int(kid)
             let last = i == kids.count - 1
-            let label = "--" + PercentFormat.string(percent(tree.weight[child], of: total)) + "--"
+            // fractal: of the parent's share (the entry's for the first level); graph: of the total.
+            let base = layout == .fractal ? tree.weight[node] : total
+            let label = "--" + PercentFormat.string(percent(tree.weight[child], of: base)) + "--"
             out += prefix + "|\n"
             out += prefix + (last ? " " : "|") + label + names[Int(tree.nodeClass[child])] + "\n"
             let continuation = prefix + (last ? " " : "|") + String(repeating: " ", count: label.count)
             let end = followChain(tree, from: child, prefix: continuation, into: &out)
             renderBranches(tree, of: end, prefix: continuation, into: &out)
         }
+    }
+
+    /// flat and folded: every distinct chain of the entry, heaviest first, with its share of the
+    /// total; flat puts a frame per line, folded joins the frames with `;`.
+    private func renderChains(_ tree: CallerTree, into out: inout String) {
+        var parent = [Int](repeating: -1, count: tree.weight.count)
+        var ending = tree.weight
+        for node in tree.children.indices {
+            for child in tree.children[node] {
+                parent[Int(child)] = node
+                ending[node] = ending[node] &- min(ending[node], tree.weight[Int(child)])
+            }
+        }
+        let chains = (1..<max(1, tree.weight.count)).filter { node in
+            ending[node] > 0 && percent(ending[node], of: total) >= percentLimit
+                && percent(ending[node], of: tree.weight[0]) >= entryPercentLimit
+        }.sorted { ending[$0] != ending[$1] ? ending[$0] > ending[$1] : $0 < $1 }
+        for node in chains {
+            var frames: [String] = []
+            var walk = node
+            while walk > 0 {
+                frames.append(names[Int(tree.nodeClass[walk])])
+                walk = parent[walk]
+            }
+            frames.reverse()
+            let share = PercentFormat.string(percent(ending[node], of: total))
+            if layout == .folded {
+                out += indent + share + " " + frames.joined(separator: ";") + "\n"
+            } else {
+                out += indent + share + "\n"
+                for frame in frames { out += indent + "    " + frame + "\n" }
+                out += "\n"
+            }
+        }
+        if layout == .folded { out += "\n" }
     }
 }

@@ -16,6 +16,26 @@ public enum SortKey: String, CaseIterable, Sendable, Hashable {
     case sym
 }
 
+/// How `perf report -g` draws each entry's call chains.
+public enum CallGraphLayout: String, Sendable, CaseIterable {
+    /// A tree; percentages of the report's total (perf's default).
+    case graph
+    /// A tree; each branch's percentage is of its parent's.
+    case fractal
+    /// Each distinct chain on lines of its own, with its percentage of the total.
+    case flat
+    /// Each distinct chain on one line, frames joined by `;`, with its percentage of the total.
+    case folded
+}
+
+/// Which end of the call chains the graph starts from (perf report's `-g caller|callee`).
+public enum CallGraphOrder: String, Sendable, CaseIterable {
+    /// From the entry's function to its callers (perf's default without --children).
+    case callee
+    /// From the outermost caller (`main`, `_start`) down to the entry's function.
+    case caller
+}
+
 /// Options for ``TextReport``.
 public struct ReportOptions: Sendable, Equatable {
     /// Which keys make up an entry, in column order. Duplicates are ignored. Default `comm,dso,sym` like perf.
@@ -40,6 +60,14 @@ public struct ReportOptions: Sendable, Equatable {
     /// Hide call-graph branches below this percentage of their entry's own total, like the threshold
     /// of perf's default `-g graph,0.5`; this keeps graphs readable and output bounded. 0 shows all.
     public var callGraphPercentLimit: Double
+    /// How the call graph is drawn (with ``callGraph``).
+    public var callGraphLayout: CallGraphLayout = .graph
+    /// Which end of the chains the call graph starts from.
+    public var callGraphOrder: CallGraphOrder = .callee
+    /// Like `perf report -n`: a `Samples` column (sample counts) beside the overhead.
+    public var showSampleCount = false
+    /// The `#` lines (the header, notes and column titles); `perf report -q` leaves them out.
+    public var showHeader = true
 
     /// Creates report options; every parameter defaults to perf's behaviour.
     public init(

@@ -14,13 +14,15 @@ import ProfileModel
 /// - `sym`: `Symbol`, as `[.] name` (`[k]` kernel, `[j]` JIT, `[i]` inlined), plus ` file:line`
 ///   with ``ReportOptions/showSourceLine``.
 ///
-/// With ``ReportOptions/children`` the columns are `Children  Self`, sorted by Children. With
-/// ``ReportOptions/callGraph`` each entry is followed by its caller tree (see ``CallGraphRenderer``).
+/// With ``ReportOptions/children`` the columns are `Children  Self`, sorted by Children; with
+/// ``ReportOptions/showSampleCount`` a `Samples` column follows them. With
+/// ``ReportOptions/callGraph`` each entry is followed by its call graph (see ``CallGraphRenderer``).
+/// Without ``ReportOptions/showHeader`` (`-q`) no `#` line is printed: only the entries.
 public enum TextReport {
     /// Renders the report as text.
     public static func render(_ profile: Profile, options: ReportOptions) -> String {
         let table = OverheadTable(profile: profile, options: options)
-        var out = header(profile, table: table)
+        var out = options.showHeader ? header(profile, table: table) : ""
         let keys = options.effectiveKeys
         let useComm = keys.contains(.comm)
         let comms = useComm ? nil : CommLookup(profile)
@@ -57,12 +59,18 @@ public enum TextReport {
 
         var titleLine = options.children ? "# Children      Self" : "# Overhead"
         var dotsLine = options.children ? "# ........  ........" : "# ........"
+        // perf's -n: sample counts right after the overhead column(s).
+        let samplesWidth = table.entries.reduce("Samples".count) { max($0, String($1.selfSamples).count) }
+        if options.showSampleCount {
+            titleLine += "  " + String(repeating: " ", count: samplesWidth - "Samples".count) + "Samples"
+            dotsLine += "  " + String(repeating: ".", count: samplesWidth)
+        }
         for (i, c) in columns.enumerated() {
             let last = i == columns.count - 1
             titleLine += "  " + pad(c.title, widths[i], right: false, last: last)
             dotsLine += "  " + String(repeating: ".", count: widths[i])
         }
-        out += titleLine + "\n" + dotsLine + "\n#\n"
+        if options.showHeader { out += titleLine + "\n" + dotsLine + "\n#\n" }
 
         var graph: (keying: EntryKeying, renderer: CallGraphRenderer)?
         if options.callGraph {
@@ -70,7 +78,7 @@ public enum TextReport {
             let names = CallGraphRenderer.names(profile: profile, keying: keying, sourceLines: options.showSourceLine)
             graph = (keying, CallGraphRenderer(
                 names: names, total: table.total, percentLimit: options.percentLimit,
-                entryPercentLimit: options.callGraphPercentLimit))
+                entryPercentLimit: options.callGraphPercentLimit, layout: options.callGraphLayout))
         }
 
         for (row, entry) in table.entries.enumerated() {
@@ -81,6 +89,10 @@ public enum TextReport {
             } else {
                 line = PercentFormat.padded(table.selfPercent(entry), width: 10, colour: options.colour)
             }
+            if options.showSampleCount {
+                let count = String(entry.selfSamples)
+                line += "  " + String(repeating: " ", count: samplesWidth - count.count) + count
+            }
             for (i, c) in columns.enumerated() {
                 line += "  " + pad(c.values[row], widths[i], right: c.right, last: i == columns.count - 1)
             }
@@ -88,7 +100,7 @@ public enum TextReport {
             if let graph {
                 let tree = CallerTree(
                     table: table, entry: row, profile: profile, nodeKeying: graph.keying,
-                    depth: options.callGraphDepth)
+                    depth: options.callGraphDepth, order: options.callGraphOrder)
                 graph.renderer.render(tree, into: &out)
             }
         }

@@ -286,3 +286,59 @@ extension FlamePalette: ExpressibleByArgument {
     /// The help text already names the palettes, with what each is for.
     public static var allValueStrings: [String] { [] }
 }
+
+/// `perch report -g/--call-graph` in perf report's syntax: comma-separated, in any order, a
+/// layout (graph, fractal, flat, folded, or none), an order (caller, callee), a percent limit
+/// (the smallest share a branch needs to be shown), and perf's `function` and `percent`, which are
+/// what Perch always does.
+struct CallGraphRequest: ExpressibleByArgument, CustomStringConvertible {
+    /// nil for `none`: no call graph.
+    var layout: CallGraphLayout? = .graph
+    /// nil: the default order (callee).
+    var order: CallGraphOrder?
+    /// nil: the default limit (0.5).
+    var percentLimit: Double?
+    private var text: String
+
+    /// What bare `-g` asks for: perf's `graph,0.5,callee`.
+    static let standard = CallGraphRequest(text: "graph")
+
+    private init(text: String) { self.text = text }
+
+    init?(argument: String) {
+        text = argument
+        var numbers = 0
+        for word in argument.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmed().lowercased() }) {
+            if word == "none" { layout = nil }
+            else if let layout = CallGraphLayout(rawValue: word) { self.layout = layout }
+            else if let order = CallGraphOrder(rawValue: word) { self.order = order }
+            else if word == "function" || word == "percent" { continue }
+            else if let number = Double(word) {
+                numbers += 1
+                guard numbers == 1 else {
+                    RejectedValue.reject("a second number is perf's print_limit, which Perch does not have; give the percent limit alone"); return nil
+                }
+                guard Percentage.allows(number) else { RejectedValue.reject("the percent limit must be \(Percentage.bounds)"); return nil }
+                percentLimit = number
+            } else if ["address", "branch", "period", "count"].contains(word) {
+                RejectedValue.reject("'\(word)' is not supported: Perch's call graphs are by function, in percentages"); return nil
+            } else {
+                RejectedValue.reject("use graph, fractal, flat, folded or none; caller or callee; a percent limit (e.g. graph,0.5,caller)"); return nil
+            }
+        }
+    }
+
+    var description: String { text }
+}
+
+/// `--max-stack`: a number of frames, 0 or more.
+struct StackDepth: ExpressibleByArgument, CustomStringConvertible {
+    var value: Int
+
+    init?(argument: String) {
+        guard let value = Int(argument), value >= 0 else { RejectedValue.reject("must be a whole number of frames, 0 or more"); return nil }
+        self.value = value
+    }
+
+    var description: String { "\(value)" }
+}

@@ -117,11 +117,43 @@ extension Perch {
             exit(dueTo: PerchError.usage("'perch \(CommandLine.arguments[1])' does not exist (yet): \(advice)"))
         }
         do {
-            var command = try parseAsRoot(StatCommand.separatingAttachedValues(Array(CommandLine.arguments.dropFirst())))
+            var command = try parseAsRoot(perfOptionalValues(StatCommand.separatingAttachedValues(Array(CommandLine.arguments.dropFirst()))))
             try command.run()
         } catch {
             exit(dueTo: error)
         }
+    }
+
+    /// perf report's `-g` takes its value only when one follows (`-g`, `-g caller`, `-gcaller`,
+    /// `--call-graph=fractal,0.5`), which argument-parser cannot say of one option: a `-g` or
+    /// `--call-graph` followed by a word becomes `--call-graph WORD`, a bare one `-g`.
+    static func perfOptionalValues(_ arguments: [String]) -> [String] {
+        guard arguments.first == "report" else { return arguments }
+        for word in arguments.dropFirst().prefix(while: { $0 != "--" }) where word.hasPrefix("-") {
+            if let refusal = PerfOnlyOptions.refusal(word, subcommand: "report") { exit(dueTo: PerchError.usage(refusal)) }
+        }
+        var out: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let word = arguments[index]
+            index += 1
+            if word == "--" { out += arguments[(index - 1)...]; break }
+            if word.hasPrefix("-g"), word.count > 2, !word.hasPrefix("--") {
+                out += ["--call-graph", String(word.dropFirst(2))]
+            } else if word == "-g" || word == "--call-graph" {
+                // perch report takes no positional argument: a word after -g is its spec (and
+                // a wrong one is refused as a spec, naming why).
+                if index < arguments.count, !arguments[index].hasPrefix("-") {
+                    out += ["--call-graph", arguments[index]]
+                    index += 1
+                } else {
+                    out.append("-g")
+                }
+            } else {
+                out.append(word)
+            }
+        }
+        return out
     }
 
     /// perf subcommands Perch does not have, and what to use instead.

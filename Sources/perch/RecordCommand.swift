@@ -1,5 +1,6 @@
 import ArgumentParser
 import PerfABI
+import ProfileModel
 import Profiling
 import Recording
 import Reporting
@@ -14,10 +15,20 @@ struct RecordCommand: ParsableCommand {
         discussion: """
         perch record [options] -- CMD [ARGS]   launches CMD, follows its threads and children, and exits with its status.
         perch record -p PID[,PID...]           attaches until Ctrl-C, --duration, or the processes exit.
+
+        The command is the first word that is not an option, or what follows --:
+        an unknown option before it is an error; what comes after it is the command's.
+
+        Where Perch differs from perf record on purpose:
+          Call graphs are always recorded (-g is accepted).
+          -o defaults to perch.data, so perf.data is never overwritten.
+          -s is the printed report's --sort (perf's -s/--stat is refused).
+          -q hides the status line and the report, not notes and errors.
+          The report is printed at the end (--no-report: perf's way).
         """
     )
 
-    @Option(name: [.short, .customLong("output")], help: "The perf.data file to write.")
+    @Option(name: [.short, .customLong("output")], help: "The perf.data file to write (default perch.data; perf's default is perf.data).")
     var output = RecordOutputPath("perch.data")
 
     @Option(name: [.short, .customLong("pid")], help: "Attach to these processes (comma-separated).")
@@ -35,10 +46,10 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: [.customLong("switches"), .customLong("switch-events")], help: "Also record context switches (PERF_RECORD_SWITCH); --switch-events is perf's spelling.")
     var switches = false
 
-    @Option(name: [.customShort("F"), .customLong("freq")], help: "Samples per second, or max (clamped to kernel.perf_event_max_sample_rate).")
+    @Option(name: [.customShort("F"), .customLong("freq")], parsing: .unconditional, help: "Samples per second, or max (clamped to kernel.perf_event_max_sample_rate).")
     var frequency = Frequency(4000)
 
-    @Option(name: [.customShort("c"), .customLong("period")], help: "Sample every N events instead of by frequency.")
+    @Option(name: [.customShort("c"), .customLong("period")], parsing: .unconditional, help: "Sample every N events instead of by frequency.")
     var period: PositiveCount?
 
     @Option(name: [.short, .customLong("event")], help: "cycles (default; falls back to cpu-clock without a PMU), instructions, cpu-clock, task-clock, ...")
@@ -59,6 +70,27 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: [.customLong("user-only"), .customLong("all-user")], help: "Leave kernel code out even when allowed (perf's --all-user).")
     var userOnly = false
 
+    @Flag(name: .customLong("all-kernel"), help: "Sample the kernel only (exclude_user), as perf's --all-kernel; refused where kernel.perf_event_paranoid forbids kernel sampling.")
+    var allKernel = false
+
+    @Flag(name: [.customShort("T"), .customLong("timestamp")], help: "Accepted for perf compatibility: Perch always records each sample's time.")
+    var timestamps = false
+
+    @Flag(name: .customShort("P"), help: "Accepted for perf compatibility (perf's --period): Perch always records each sample's period. (Perch's --period is -c.)")
+    var recordPeriod = false
+
+    @Flag(name: [.customShort("N"), .customLong("no-buildid-cache")], help: "Accepted for perf compatibility: Perch keeps no build-id cache (~/.debug); it reads the binaries where they are.")
+    var noBuildIDCache = false
+
+    @Flag(name: [.customShort("z"), .customLong("compress")], help: "Refused: Perch does not compress perf.data (perf's zstd records) yet.")
+    var compress = false
+
+    @Option(name: .customLong("compression-level"), help: .hidden)
+    var compressionLevel: String?
+
+    @Flag(name: .customLong("stat"), help: "Refused: Perch keeps no per-thread event counts (perf record -s/--stat); perch report --threads gives samples per thread. (-s is Perch's report --sort.)")
+    var perThreadStat = false
+
     @Flag(name: .customLong("no-report"), help: "Do not print the report when the recording ends.")
     var noReport = false
 
@@ -67,18 +99,36 @@ struct RecordCommand: ParsableCommand {
 
     @OptionGroup var report: ReportArguments
 
-    @Argument(parsing: .captureForPassthrough, help: "The command to launch, after --.")
+    @Argument(parsing: .captureForPassthrough, help: "The command to launch: its first word ends perch's options (or --).")
     var command: [String] = []
 
     mutating func validate() throws {
         // Passthrough capture also takes a leading --help; anything after -- is the command's.
         if command.first == "--help" || command.first == "-h" { throw CleanExit.helpRequest(self) }
+        // Passthrough capture starts at the first word perch does not know: an option word there
+        // is a mistyped or unknown option, not a command (only what follows -- may begin with -).
+        if let first = command.first, first.hasPrefix("-"), first != "-", first != "--" {
+            throw ValidationError(PerfOnlyOptions.refusal(first, subcommand: "record") ?? Self.unknownOptionMessage(first))
+        }
         if command.first == "--" { command.removeFirst() }
+        if compress || compressionLevel != nil {
+            throw ValidationError("-z/--compression-level: Perch does not compress perf.data yet; record without it")
+        }
+        if perThreadStat {
+            throw ValidationError("--stat: Perch keeps no per-thread event counts; perch report --threads gives samples per thread")
+        }
+        if allKernel && userOnly { throw ValidationError("--all-kernel and --all-user/--user-only exclude each other: give one") }
         let targets = [pid != nil, tid != nil, !command.isEmpty && !allCPUs, allCPUs].filter { $0 }.count
         if targets == 0 { throw ValidationError("nothing to record: give a command after --, or -p PID, -t TID, or -a") }
         if targets > 1 { throw ValidationError("give only one of: a command, -p, -t, -a (a command after -a bounds the recording)") }
         if cpuList != nil && !allCPUs { throw ValidationError("-C/--cpu needs -a") }
         if let refusal = ringRefusal { throw ValidationError(refusal) }
+    }
+
+    /// The one line for an option word perch does not know, as argument-parser words its own.
+    static func unknownOptionMessage(_ word: String) -> String {
+        let name = word.split(separator: "=", maxSplits: 1).first.map(String.init) ?? word
+        return "Unknown option '\(name)' (the command to record follows the options, or --)"
     }
 
     /// Bytes a sample takes beside its user stack copy, at most: header, ids, registers, a
@@ -135,8 +185,36 @@ struct RecordCommand: ParsableCommand {
         }
     }
 
+    /// Finds, before anything is planned or printed, a command that cannot be run, as execvp
+    /// would: a missing one is 127, one that is there but cannot be executed 126, in one line.
+    /// (The launcher's own exec failure still answers the same way if the file changes meanwhile.)
+    private func checkCommandRunnable() throws(PerchError) {
+        guard let name = command.first else { return }
+        func problem(_ path: String) -> Int32? {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return errno }
+            if info.st_mode & S_IFMT == S_IFDIR { return EACCES }
+            return access(path, X_OK) == 0 ? nil : errno
+        }
+        var failure: Int32?
+        if name.contains("/") {
+            failure = problem(name)
+        } else {
+            // execvp's search: the first runnable file wins; EACCES is kept over ENOENT.
+            let path = getenv("PATH").map { String(cString: $0) } ?? "/bin:/usr/bin"
+            failure = ENOENT
+            for directory in path.split(separator: ":", omittingEmptySubsequences: false) {
+                let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + name
+                guard let error = problem(candidate) else { failure = nil; break }
+                if error == EACCES { failure = EACCES }
+            }
+        }
+        if let failure { throw .recording(.commandNotFound(name, errno: failure)) }
+    }
+
     func run() throws {
         try checkOutputsWritable()
+        try checkCommandRunnable()
         if let ringWarning { printError("perch: warning: \(ringWarning)") }
         let target: RecordingTarget
         if allCPUs {
@@ -161,6 +239,7 @@ struct RecordCommand: ParsableCommand {
             options.callGraph = callGraph ?? .auto
         }
         options.kernel = !userOnly
+        options.user = !allKernel
         options.dataPages = mmapPages.value
         options.outputPath = output.path
         options.duration = duration?.value
@@ -168,6 +247,10 @@ struct RecordCommand: ParsableCommand {
         options.contextSwitches = switches
 
         let recorder = Recorder(options: options)
+        // The planner's and the event opening's notes (the cycles fallback, kernel frames left
+        // out) are printed before the command runs, not after its output.
+        let printed = PrintedNotes()
+        recorder.onReady = { notes in printed.print(notes) }
         let status = StatusLine(enabled: !quiet)
         if status.enabled { recorder.onProgress = status.show }
         let result: RecordingResult
@@ -180,7 +263,7 @@ struct RecordCommand: ParsableCommand {
         } catch {
             throw PerchError.recording(.output("\(error)"))
         }
-        for note in result.notes { printError("perch: note: \(note.text)") }
+        printed.print(result.notes)
         let size = result.bytesWritten >= 1 << 20 ? "\(result.bytesWritten >> 20) MiB" : "\(result.bytesWritten >> 10) KiB"
         // Say what the samples are when there are several kinds (a sched recording's switch-out
         // stacks are samples too, which the on-CPU report does not count).
@@ -217,5 +300,15 @@ struct RecordCommand: ParsableCommand {
                                             status: result.ending == .outputFailed ? PerchError.Code.failure : commandStatus)
         }
         if commandStatus != 0 { throw PerchError.commandExited(status: commandStatus) }
+    }
+}
+
+/// Notes `perch record` has printed, so each is said once: before the command runs, or after the
+/// recording for what was learnt while it ran.
+private final class PrintedNotes {
+    private var texts = Set<String>()
+
+    func print(_ notes: [ReportNote]) {
+        for note in notes where texts.insert(note.text).inserted { printError("perch: note: \(note.text)") }
     }
 }

@@ -60,12 +60,23 @@ struct FlameGraphArguments: ParsableArguments {
     }
 }
 
+/// What `perch report` asks of the text report beyond the options it shares with `perch record`
+/// (whose `-n`, `-q` and `-g` mean other things, as in perf).
+struct ReportView {
+    /// `-g`/`--call-graph`: nil draws no call graph.
+    var callGraph: CallGraphRequest?
+    /// `-n`: a Samples column.
+    var showSampleCount = false
+    /// Without `-q`: the `#` lines.
+    var showHeader = true
+}
+
 /// Report options shared by `perch record` and `perch report`.
 struct ReportArguments: ParsableArguments {
-    @Option(name: [.customShort("s"), .long], help: "Sort keys, comma-separated: comm, pid, tid, dso, sym (perf's symbol, thread and overhead are understood).")
+    @Option(name: [.customShort("s"), .long], help: "Sort keys, comma-separated: comm, pid, tid, dso, sym (perf's symbol, thread and overhead are understood). Default comm,dso,sym as perf's; perf's other keys (srcline, parent, ...) are not; --srcline splits by file:line.")
     var sort = SortKeyList([.comm, .dso, .sym])
 
-    @Flag(inversion: .prefixedNo, help: "Show inclusive (children) totals beside self overhead (--no-children, the default, as perf's).")
+    @Flag(inversion: .prefixedNo, help: "Show inclusive (children) totals beside self overhead. Unlike perf, whose default is --children, Perch's default is --no-children: the flat self profile.")
     var children = false
 
     @Option(name: .long, help: "Hide entries below this percentage.")
@@ -108,17 +119,24 @@ struct ReportArguments: ParsableArguments {
     @Flag(name: .long, help: "Print a per-process breakdown after the report.")
     var processes = false
 
-    @Flag(name: .long, help: "Accepted for perf compatibility; the text report is the default.")
+    @Flag(name: .long, help: "perf's --stdio, accepted: the text report is Perch's only mode (no --tui).")
     var stdio = false
 
     @Flag(name: .customLong("no-color"), help: "Never colour percentages (they are coloured when stdout is a terminal).")
     var noColour = false
 
-    func options(colour: Bool, callGraph: Bool) -> ReportOptions {
+    func options(colour: Bool, view: ReportView) -> ReportOptions {
         var options = ReportOptions()
         options.sortKeys = sort.keys
         options.children = children
-        options.callGraph = callGraph
+        if let request = view.callGraph, let layout = request.layout {
+            options.callGraph = true
+            options.callGraphLayout = layout
+            options.callGraphOrder = request.order ?? .callee
+            if let limit = request.percentLimit { options.callGraphPercentLimit = limit }
+        }
+        options.showSampleCount = view.showSampleCount
+        options.showHeader = view.showHeader
         options.percentLimit = percentLimit.value
         options.showSourceLine = srcline
         options.colour = colour && !noColour && getenv("NO_COLOR") == nil
@@ -160,17 +178,22 @@ struct ReportArguments: ParsableArguments {
     /// Prints the report (and writes the requested files) for `profile`.
     /// Prints the report (and writes the requested files) to `descriptor`, standard output unless
     /// told otherwise.
-    func emit(_ profile: Profile, colour: Bool, callGraph: Bool = false, writingFiles: Bool = true,
+    func emit(_ profile: Profile, colour: Bool, view: ReportView = ReportView(), writingFiles: Bool = true,
               to descriptor: Int32 = 1) throws(WriteError) {
         let profile = shown(profile)
-        let options = options(colour: colour && !json, callGraph: callGraph)
+        let options = options(colour: colour && !json, view: view)
         if writingFiles { try writeFiles(profile) }
         if json {
             try writeText(TextReport.json(profile, options: options) + "\n", to: descriptor)
         } else {
             try writeText(TextReport.render(profile, options: options), to: descriptor)
-            if threads { try writeText("\n" + TextReport.threadSummary(profile), to: descriptor) }
-            if processes { try writeText("\n" + TextReport.processSummary(profile), to: descriptor) }
+            // -q: the breakdowns' rows alone too, without their '#' lines.
+            func rows(_ text: String) -> String {
+                guard !view.showHeader else { return text }
+                return text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+            }
+            if threads { try writeText("\n" + rows(TextReport.threadSummary(profile)), to: descriptor) }
+            if processes { try writeText("\n" + rows(TextReport.processSummary(profile)), to: descriptor) }
         }
     }
 }

@@ -23,7 +23,8 @@ struct SchedRecordCommand: ParsableCommand {
     var arguments: [String] = []
 
     func run() throws {
-        let record = try RecordCommand.parse(["--switches"] + arguments)
+        // Parsed as `perch record` itself is, so `--` and the command read the same way.
+        var record = try Perch.parseAsRoot(["record", "--switches"] + arguments)
         try record.run()
     }
 }
