@@ -48,7 +48,7 @@ import Testing
         // -la is ls's: the long listing of a directory with a known file in it.
         let directory = Support.workDirectory + "/habits-ls"
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: directory + "/.hidden-file", contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: directory + "/.hidden-file", contents: Data("x".utf8))
         let listed = try Support.perch(["record", "-q", "-o", data("ls"), "ls", "-la", directory])
         #expect(listed.status == 0, "\(listed.stderr)")
         #expect(listed.stdout.hasPrefix("total "), "\(listed.stdout)")
