@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "perch", targets: ["perch"]),
+        // Temporary, for Examples/profiler: the lead folds InProcessProfiling into the Perch product.
+        .library(name: "InProcessProfiling", targets: ["InProcessProfiling"]),
         .library(name: "PerchKit", targets: ["SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Recording", "ProfileModel", "Profiling", "Reporting", "ProfileImport"]),
     ],
     dependencies: [
@@ -52,6 +54,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The in-process sampler's signal handler and per-thread CPU-time timers (async-signal-safe C).
+        .target(name: "CInProcessSampler"),
+        // Profiler: profile the current process from inside it, through perf_event_open when
+        // permitted, else through the in-process sampler; the same Profile the CLI builds.
+        .target(name: "InProcessProfiling", dependencies: ["CInProcessSampler", "PerfABI", "PerfRecords", "Recording", "Profiling", "ProfileModel", "Reporting", "Symbolication", "SystemIO"]),
         // Fuzz entry points (one function per target), shared by the libFuzzer harness and the
         // regression replay test. Not part of any product.
         .target(name: "FuzzTargets", dependencies: ["PerfABI", "PerfRecords", "ProfileImport", "ProfileModel", "Profiling", "Reporting", "Symbolication", "SystemIO", "Unwinding"]),
@@ -69,6 +76,9 @@ let package = Package(
         .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfABI", "Symbolication", "TestSupport"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfABI", "PerfEvents"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "ProfileModel", "PerfABI", "PerfRecords", "Symbolication", "TestSupport"]),
+        // Profiles a 5:3:2 split inside itself; the tests run it under a seccomp filter.
+        .executableTarget(name: "InProcessProfilerProbe", dependencies: ["InProcessProfiling", "TestSupport"], path: "Tests/InProcessProfilerProbe"),
+        .testTarget(name: "InProcessProfilingTests", dependencies: ["InProcessProfiling", "ProfileModel", "PerfRecords", "TestSupport"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "PerchTests", dependencies: ["PerfABI", "PerfRecords", "TestSupport"], exclude: ["Data", "Browser"]),
     ],
