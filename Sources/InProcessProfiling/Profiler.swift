@@ -127,6 +127,11 @@ public final class Profiler: Sendable {
         }
     }
 
+    /// A profiler released while running stops sampling (its profile is dropped).
+    deinit {
+        _ = try? stop()
+    }
+
     /// Whether the profiler is sampling.
     public var isRunning: Bool { session.withLock { $0 != nil } }
 

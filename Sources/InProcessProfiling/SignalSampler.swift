@@ -35,7 +35,6 @@ final class SignalSampler: @unchecked Sendable {
     private var samples: UInt64 = 0
     private var unsampledThreads = 0
     private var firstTimerFailure: String?
-    private var startedAt = 0.0
 
     init(options: Profiler.Options, reason: String) throws(ProfilerError) {
         self.options = options
@@ -61,9 +60,14 @@ final class SignalSampler: @unchecked Sendable {
             perch_sampler_release_buffer()
             throw .samplerUnavailable("cannot install the handler of signal \(options.signal): \(String(cString: strerror(code)))")
         }
-        startedAt = monotonicNow()
         perch_sampler_set_active(1)
-        thread = try BackgroundThread(name: "perch-sampler") { [self] in run() }
+        do {
+            thread = try BackgroundThread(name: "perch-sampler") { [self] in run() }
+        } catch {
+            perch_sampler_set_active(0)
+            perch_sampler_release_buffer()
+            throw error
+        }
         started.wait()
         if let failure = startFailure.withLock({ $0 }) {
             thread?.join()
@@ -217,8 +221,6 @@ func monotonicNanoseconds() -> UInt64 {
     clock_gettime(CLOCK_MONOTONIC, &now)
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
-
-func monotonicNow() -> Double { Double(monotonicNanoseconds()) / 1e9 }
 
 func machine() -> String {
     var name = utsname()

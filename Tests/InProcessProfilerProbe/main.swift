@@ -13,6 +13,13 @@ func fail(_ message: String, status: Int32) -> Never {
     exit(status)
 }
 
+/// CPU time the whole process has used, in seconds.
+func processCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}
+
 let arguments = CommandLine.arguments.dropFirst()
 var options = Profiler.Options()
 switch arguments.first ?? "automatic" {
@@ -25,11 +32,12 @@ case let other:
 let seconds = arguments.dropFirst().first.flatMap(Double.init) ?? 3
 do {
     let threads = arguments.dropFirst(3).first.flatMap { Int($0) } ?? 4
+    let cpuBefore = processCPUSeconds()
     let result = try Profiler.profile(options: options) { FiveThreeTwo.run(seconds: seconds, threads: threads) }
     let shares = FiveThreeTwo.shares(in: result.profile)
-    print("mechanism=\(result.mechanism.rawValue) samples=\(shares.samples) five=\(shares.five) three=\(shares.three) two=\(shares.two)")
+    print("mechanism=\(result.mechanism.rawValue) samples=\(shares.samples) five=\(shares.five) three=\(shares.three) two=\(shares.two) cpu=\(processCPUSeconds() - cpuBefore) total=\(result.profile.totalSamples)")
     for note in result.notes { print("note: \(note.text)") }
-    if let svg = arguments.dropFirst(2).first { try result.write(.flameGraph, to: svg) }
+    if let svg = arguments.dropFirst(2).first, !svg.isEmpty { try result.write(.flameGraph, to: svg) }
 } catch {
     fail("\(error)", status: 1)
 }

@@ -45,10 +45,16 @@ public enum FiveThreeTwo {
     static func loop(seconds: Double) {
         let cpuEnd = now(CLOCK_THREAD_CPUTIME_ID) + seconds
         let wallEnd = now(CLOCK_MONOTONIC) + seconds * 30
+        var order = UInt64(bitPattern: Int64(now(CLOCK_MONOTONIC) * 1e9))
         while now(CLOCK_THREAD_CPUTIME_ID) < cpuEnd, now(CLOCK_MONOTONIC) < wallEnd {
-            fiveUnits()
-            threeUnits()
-            twoUnits()
+            for _ in 0..<20 {
+                order = order &* 6364136223846793005 &+ 1442695040888963407
+                switch (order >> 33) % 3 {
+                case 0: fiveUnits(); threeUnits(); twoUnits()
+                case 1: threeUnits(); twoUnits(); fiveUnits()
+                default: twoUnits(); fiveUnits(); threeUnits()
+                }
+            }
         }
     }
 

@@ -1,0 +1,71 @@
+// Profiles itself while three functions do 5, 3 and 2 units of the same work, prints each
+// function's share of the samples and which mechanism took them, and writes a flame graph.
+//   ProfilerExample [automatic|perf|signals] [OUTPUT.svg] [SECONDS]
+import InProcessProfiling
+#if canImport(Glibc)
+import Glibc
+#endif
+
+nonisolated(unsafe) var sink: UInt64 = 1
+
+/// The unit of work: arithmetic the optimizer cannot remove.
+@inline(never) func workUnit() {
+    var value = sink | 1
+    var index: UInt64 = 0
+    while index < 20_000 {
+        value = value &* 6364136223846793005 &+ index
+        index &+= 1
+    }
+    sink = value
+}
+
+@inline(never) func fiveUnits() { for _ in 0..<5 { workUnit() } }
+@inline(never) func threeUnits() { for _ in 0..<3 { workUnit() } }
+@inline(never) func twoUnits() { for _ in 0..<2 { workUnit() } }
+
+func fail(_ message: String, status: Int32) -> Never {
+    let line = Array("ProfilerExample: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    exit(status)
+}
+
+var options = Profiler.Options()
+let arguments = CommandLine.arguments.dropFirst()
+switch arguments.first ?? "automatic" {
+case "automatic": options.mechanism = .automatic
+case "perf": options.mechanism = .perfEvents
+case "signals": options.mechanism = .signals
+case let other: fail("unknown mechanism '\(other)' (automatic, perf or signals)", status: 64)
+}
+let output = arguments.dropFirst().first ?? "profile.svg"
+guard let seconds = Int(arguments.dropFirst(2).first ?? "5"), seconds > 0, seconds <= 3600 else {
+    fail("SECONDS must be a whole number from 1 to 3600", status: 64)
+}
+
+do {
+    // The three functions in turn on this thread, over and over for SECONDS.
+    let result = try Profiler.profile(for: .seconds(seconds), options: options) {
+        fiveUnits()
+        threeUnits()
+        twoUnits()
+    }
+    var counts: [String: UInt64] = [:]
+    let profile = result.profile
+    for stack in profile.stacks {
+        let names = stack.frames.map { profile.frameOrUnknown($0).symbol }
+        if let name = ["fiveUnits", "threeUnits", "twoUnits"].first(where: { wanted in names.contains { $0.contains(wanted) } }) {
+            counts[name, default: 0] += stack.samples
+        }
+    }
+    let total = max(1, counts.values.reduce(0, +))
+    print("mechanism: \(result.mechanism.rawValue), \(total) samples in the three functions")
+    for name in ["fiveUnits", "threeUnits", "twoUnits"] {
+        let share = Double(counts[name, default: 0]) * 100 / Double(total)
+        print("  \(name): \((share * 10).rounded() / 10)%")
+    }
+    for note in result.notes { print("note: \(note.text)") }
+    try result.write(.flameGraph, to: output)
+    print("wrote \(output)")
+} catch {
+    fail("\(error)", status: 1)
+}
