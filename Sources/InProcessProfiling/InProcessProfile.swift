@@ -18,7 +18,9 @@ public enum ProfileFormat: Sendable, CaseIterable, CustomStringConvertible {
     case pprof
     /// speedscope's JSON file format.
     case speedscope
-    /// The perf.data recording itself, which `perch report -i` and `perf report -i` read.
+    /// The perf.data recording itself, which `perch report -i` and `perf report -i` read. Through
+    /// perf_event_open it also holds the samples of the profiler's thread and of processes forked
+    /// meanwhile (`inherit` follows them), which ``InProcessProfile/profile`` leaves out.
     case perfData
 
     public var description: String {
@@ -53,7 +55,7 @@ public final class InProcessProfile: Sendable {
     private let recording: TemporaryFile
 
     /// Reads the recording back with the builder `perch report` uses, leaving out the samples
-    /// of the profiler's own thread.
+    /// of the profiler's own thread and of child processes.
     init(file: TemporaryFile, mechanism: Mechanism, excludingThread ownThread: Int32) throws(ProfilerError) {
         let data: PerfDataFile
         do {
@@ -67,9 +69,14 @@ public final class InProcessProfile: Sendable {
         } catch {
             throw .unreadableRecording("\(error)")
         }
-        if ownThread > 0 {
-            let threads = profile.threads
-            profile.stacks.removeAll { Int($0.thread) < threads.count && threads[Int($0.thread)].tid == ownThread }
+        // perf events with `inherit` also follow processes this one forks: their samples are not
+        // this process's, and the sampler could not see them either.
+        let threads = profile.threads
+        let pid = getpid()
+        profile.stacks.removeAll { stack in
+            guard Int(stack.thread) < threads.count else { return false }
+            let thread = threads[Int(stack.thread)]
+            return thread.pid != pid || thread.tid == ownThread
         }
         self.profile = profile
         self.mechanism = mechanism

@@ -40,7 +40,7 @@ final class PerfEventRecording: @unchecked Sendable {
         recordOptions.commandLine = CommandLine.arguments
         let recorder = Recorder(options: recordOptions)
         recorder.handlesStopSignals = false
-        recorder.additionalNotes = [ReportNote(.profilingMechanism, "sampled in-process through perf_event_open (cpu-clock, every thread of the process, threads started later followed by inherit); the profiler's own thread is left out")]
+        recorder.additionalNotes = [ReportNote(.profilingMechanism, "sampled in-process through perf_event_open (cpu-clock, every thread of the process, threads started later followed by inherit); the profiler's own thread and child processes are left out")]
         self.recorder = recorder
         self.file = file
 

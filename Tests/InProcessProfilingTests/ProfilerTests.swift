@@ -12,7 +12,9 @@ struct ProfilerTests {
     func perfEventsSplit() throws {
         var options = Profiler.Options()
         options.mechanism = .perfEvents
+        let cpu = processCPUSeconds()
         let result = try Profiler.profile(options: options) { FiveThreeTwo.run(seconds: 2) }
+        print("perf_event_open: \(processCPUSeconds() - cpu) CPU-s in the process")
         #expect(result.mechanism == .perfEvents)
         #expect(result.notes.contains { $0.kind == .profilingMechanism && $0.text.contains("perf_event_open") })
         try expectFiveThreeTwo(result)
@@ -22,10 +24,49 @@ struct ProfilerTests {
     func signalSamplerSplit() throws {
         var options = Profiler.Options()
         options.mechanism = .signals
+        let cpu = processCPUSeconds()
         let result = try Profiler.profile(options: options) { FiveThreeTwo.run(seconds: 3, threads: 4) }
+        print("signals: \(processCPUSeconds() - cpu) CPU-s in the process")
         #expect(result.mechanism == .signals)
         #expect(result.notes.contains { $0.kind == .profilingMechanism && $0.text.contains("CPU-time timers") })
         try expectFiveThreeTwo(result)
+    }
+
+    @Test("perf_event_open follows forked children through inherit; their samples are left out of the profile", .timeLimit(.minutes(2)))
+    func childProcessesAreLeftOut() throws {
+        var options = Profiler.Options()
+        options.mechanism = .perfEvents
+        let result = try Profiler.profile(options: options) {
+            try ProcessRunner.output(["/bin/sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"])
+            FiveThreeTwo.run(seconds: 0.3)
+        }
+        let data = try result.bytes(.perfData)
+        let path = TestPaths.scratchDirectory + "/children.data"
+        try Data(data).write(to: URL(fileURLWithPath: path))
+        // The recording holds the shell's samples (inherit follows fork) ...
+        let report = try ProcessRunner.output([Self.perch, "report", "-i", path, "--sort", "comm"])
+        #expect(report.contains(" sh"), "\(report)")
+        // ... and the profile only this process's.
+        let used = Set(result.profile.stacks.map { result.profile.threadOrUnknown($0.thread).pid })
+        #expect(used == [getpid()])
+        #expect(FiveThreeTwo.shares(in: result.profile).samples > 0)
+    }
+
+    /// The `perch` built beside the tests.
+    static let perch: String = {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        while directory.path != "/" {
+            let candidate = directory.appendingPathComponent("perch").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        return TestPaths.packageRoot + "/.build/debug/perch"
+    }()
+
+    private func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
     private func expectFiveThreeTwo(_ result: InProcessProfile) throws {

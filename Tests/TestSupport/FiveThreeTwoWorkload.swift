@@ -54,6 +54,7 @@ public enum FiveThreeTwo {
                 case 1: threeUnits(); twoUnits(); fiveUnits()
                 default: twoUnits(); fiveUnits(); threeUnits()
                 }
+                spacer(iterations: (order >> 40) % (5 * workUnitIterations))
             }
         }
     }
@@ -71,6 +72,20 @@ public enum FiveThreeTwo {
 }
 
 nonisolated(unsafe) private var sink: UInt64 = 0
+private let workUnitIterations: UInt64 = 20_000
+
+/// Work of a random length (0 to 5 units) between rounds, in none of the three functions: a
+/// perfectly periodic loop would alias with a sampler whose timers fire on the kernel's tick
+/// (the same few phases of the round sampled over and over); real programs are not periodic.
+@inline(never) func spacer(iterations: UInt64) {
+    var value = sink | 1
+    var index: UInt64 = 0
+    while index < iterations {
+        value = value &* 6364136223846793005 &+ index
+        index &+= 1
+    }
+    sink = value
+}
 
 @inline(never) public func fiveUnits() { for _ in 0..<5 { workUnit() } }
 @inline(never) public func threeUnits() { for _ in 0..<3 { workUnit() } }
@@ -81,7 +96,7 @@ nonisolated(unsafe) private var sink: UInt64 = 0
 @inline(never) public func workUnit() {
     var value = sink | 1
     var index: UInt64 = 0
-    while index < 20_000 {
+    while index < workUnitIterations {
         value = value &* 6364136223846793005 &+ index
         index &+= 1
     }

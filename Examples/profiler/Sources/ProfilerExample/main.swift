@@ -19,6 +19,17 @@ nonisolated(unsafe) var sink: UInt64 = 1
     sink = value
 }
 
+/// Work of `iterations` steps outside the three functions.
+@inline(never) func spacer(_ iterations: UInt64) {
+    var value = sink | 1
+    var index: UInt64 = 0
+    while index < iterations {
+        value = value &* 6364136223846793005 &+ index
+        index &+= 1
+    }
+    sink = value
+}
+
 @inline(never) func fiveUnits() { for _ in 0..<5 { workUnit() } }
 @inline(never) func threeUnits() { for _ in 0..<3 { workUnit() } }
 @inline(never) func twoUnits() { for _ in 0..<2 { workUnit() } }
@@ -44,10 +55,15 @@ guard let seconds = Int(arguments.dropFirst(2).first ?? "5"), seconds > 0, secon
 
 do {
     // The three functions in turn on this thread, over and over for SECONDS.
+    // A random amount of other work between rounds: a perfectly periodic loop would alias with
+    // the in-process sampler, whose CPU-time timers fire on the kernel's tick (the same few
+    // phases of the round sampled again and again). Real programs are not that regular.
+    var random = SystemRandomNumberGenerator()
     let result = try Profiler.profile(for: .seconds(seconds), options: options) {
         fiveUnits()
         threeUnits()
         twoUnits()
+        spacer(random.next(upperBound: 100_000))
     }
     var counts: [String: UInt64] = [:]
     let profile = result.profile
