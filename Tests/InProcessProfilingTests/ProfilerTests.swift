@@ -52,6 +52,39 @@ struct ProfilerTests {
         #expect(FiveThreeTwo.shares(in: result.profile).samples > 0)
     }
 
+    @Test("Every format is written, and perch report reads the sampler's perf.data with its note", .timeLimit(.minutes(2)))
+    func everyFormat() throws {
+        var options = Profiler.Options()
+        options.mechanism = .signals
+        let result = try Profiler.profile(options: options) { FiveThreeTwo.run(seconds: 0.5) }
+        let directory = try makeTemporaryDirectory(prefix: "perch-profiler")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for format in ProfileFormat.allCases {
+            try result.write(format, to: directory + "/out.\(format)".replacingOccurrences(of: " ", with: "-"))
+        }
+        func read(_ format: ProfileFormat) throws -> Data {
+            try Data(contentsOf: URL(fileURLWithPath: directory + "/out.\(format)".replacingOccurrences(of: " ", with: "-")))
+        }
+        let total = result.profile.totalSamples
+        #expect(total > 0)
+        let folded = String(decoding: try read(.folded), as: UTF8.self)
+        let foldedTotal = folded.split(separator: "\n").compactMap { $0.split(separator: " ").last.flatMap { UInt64($0) } }.reduce(0, +)
+        #expect(foldedTotal == total)
+        #expect(folded.contains("fiveUnits"))
+        let svg = String(decoding: try read(.flameGraph), as: UTF8.self)
+        #expect(svg.contains("<svg") && svg.contains("fiveUnits"))
+        let pprof = try read(.pprof)
+        #expect(pprof.prefix(2) == Data([0x1f, 0x8b]))
+        let speedscope = try JSONSerialization.jsonObject(with: try read(.speedscope)) as? [String: Any]
+        #expect(speedscope?["$schema"] as? String == "https://www.speedscope.app/file-format-schema.json")
+        let perfData = try read(.perfData)
+        #expect(perfData.prefix(8) == Data("PERFILE2".utf8))
+        let report = try ProcessRunner.output([Self.perch, "report", "-i", directory + "/out.perf.data"])
+        #expect(report.contains("# Note: sampled in-process with per-thread CPU-time timers"), "\(report)")
+        #expect(report.contains("# Samples: \(result.profile.summary.sampleCount)"), "\(report)")
+        #expect(report.contains("workUnit"))
+    }
+
     /// The `perch` built beside the tests.
     static let perch: String = {
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
