@@ -14,7 +14,7 @@ final class TemporaryFile: Sendable {
             throw .output("cannot create a temporary recording in \(directory): \(String(cString: strerror(errno)))")
         }
         close(fd)
-        path = String(cString: template)
+        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     deinit {
