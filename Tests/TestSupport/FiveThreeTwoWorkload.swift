@@ -87,9 +87,11 @@ private let workUnitIterations: UInt64 = 20_000
     sink = value
 }
 
-@inline(never) public func fiveUnits() { for _ in 0..<5 { workUnit() } }
-@inline(never) public func threeUnits() { for _ in 0..<3 { workUnit() } }
-@inline(never) public func twoUnits() { for _ in 0..<2 { workUnit() } }
+// Each ends with a write after its last call, so an optimized build cannot make that call a
+// tail call (the function's frame would be gone during its last unit: 5:3:2 would read 4:2:1).
+@inline(never) public func fiveUnits() { for _ in 0..<5 { workUnit() }; sink &+= 1 }
+@inline(never) public func threeUnits() { for _ in 0..<3 { workUnit() }; sink &+= 1 }
+@inline(never) public func twoUnits() { for _ in 0..<2 { workUnit() }; sink &+= 1 }
 
 /// About 20 µs of arithmetic the optimizer cannot remove, with no generic code (a debug build
 /// would spend it in the runtime's metadata lookups).

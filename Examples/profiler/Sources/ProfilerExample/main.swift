@@ -30,9 +30,12 @@ nonisolated(unsafe) var sink: UInt64 = 1
     sink = value
 }
 
-@inline(never) func fiveUnits() { for _ in 0..<5 { workUnit() } }
-@inline(never) func threeUnits() { for _ in 0..<3 { workUnit() } }
-@inline(never) func twoUnits() { for _ in 0..<2 { workUnit() } }
+// Each ends with a write after its last call, so an optimized build cannot make that call a
+// tail call (which would leave the function's frame before its last unit and hide that unit
+// from it in every profiler: 5:3:2 would show as 4:2:1).
+@inline(never) func fiveUnits() { for _ in 0..<5 { workUnit() }; sink &+= 1 }
+@inline(never) func threeUnits() { for _ in 0..<3 { workUnit() }; sink &+= 1 }
+@inline(never) func twoUnits() { for _ in 0..<2 { workUnit() }; sink &+= 1 }
 
 func fail(_ message: String, status: Int32) -> Never {
     let line = Array("ProfilerExample: \(message)\n".utf8)
