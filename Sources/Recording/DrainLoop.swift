@@ -44,7 +44,8 @@ final class DrainLoop {
     /// writer fails (a full disk) it calls `onOutputFailed` once and drains no more: a
     /// launched command runs on to its end unrecorded, anything else ends the recording.
     func run(following target: TargetProcess, duration: Double?, start: Double,
-             onProgress: ((RecordingProgress) -> Void)?, onOutputFailed: () -> Void) -> RecordingResult.Ending {
+             onProgress: ((RecordingProgress) -> Void)?, onOutputFailed: () -> Void,
+             stopRequested: () -> Bool = { false }) -> RecordingResult.Ending {
         // The drain thread competes with the threads it profiles; where permitted (CAP_SYS_NICE),
         // run it a little ahead of them so the rings do not overflow. Only this thread: the
         // profiled command keeps its own priority.
@@ -82,7 +83,7 @@ final class DrainLoop {
             } else if target.followsAttachedProcesses, exitedPidfds.count == target.pidfds.count {
                 return .attachedExited
             }
-            if perch_stop_requested() > 0 {
+            if perch_stop_requested() > 0 || stopRequested() {
                 if !target.hasChild { return .interrupted }
                 // The launched command got the same Ctrl-C; give it a moment, then end it.
                 if stopRequestedAt == nil { stopRequestedAt = now }

@@ -2,6 +2,7 @@ import CPerfEvent
 import PerfABI
 import PerfEvents
 import PerfRecords
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 import ProfileModel
@@ -20,10 +21,26 @@ public final class Recorder {
     /// Called once with the notes known when the events are open, just before a launched command
     /// is let run (so they are printed before its output, not after it).
     public var onReady: (([ReportNote]) -> Void)?
+    /// Called once from `run()` when the events are open and enabled and the snapshot of the
+    /// targets is written: samples flow from here on.
+    public var onStarted: (() -> Void)?
+    /// Whether `run()` catches SIGINT, SIGTERM and SIGHUP to end the recording (the command
+    /// line's Ctrl-C). A library recording its own process leaves the host's handlers alone and
+    /// ends with ``requestStop()``.
+    public var handlesStopSignals = true
+    /// Notes stored in the recording beside the recorder's own (e.g. who recorded it, and how).
+    public var additionalNotes: [ReportNote] = []
+    private let stopRequested = Atomic<Bool>(false)
 
     public init(options: RecordOptions, settings: KernelSettings = .read()) {
         self.options = options
         self.settings = settings
+    }
+
+    /// Ends a running `run()` from another thread, within the drain loop's poll interval
+    /// (0.1 s); it then drains the rings and finishes the file as after Ctrl-C.
+    public func requestStop() {
+        stopRequested.store(true, ordering: .releasing)
     }
 
     /// Records until the target is done. Throws ``RecordingError`` when nothing could be recorded.
@@ -36,9 +53,10 @@ public final class Recorder {
             throw RecordingError.refused(error)
         }
         var notes = RecordingNotes()
+        for note in additionalNotes { notes.add(note.kind, note.text) }
         for degradation in plan.degradations { notes.add(degradation.kind, degradation.description) }
-        perch_install_stop_handler()
-        defer { perch_reset_stop_handler() }
+        if handlesStopSignals { perch_install_stop_handler() }
+        defer { if handlesStopSignals { perch_reset_stop_handler() } }
 
         let target = TargetProcess(target: options.target)
         let tasks = try target.prepare()
@@ -72,8 +90,10 @@ public final class Recorder {
             throw RecordingError.commandNotFound(target.commandName, errno: failure)
         }
         let loop = DrainLoop(rings: group.rings, writer: writer, decoder: RecordDecoder(events: descriptions))
+        onStarted?()
         let ending = loop.run(following: target, duration: options.duration, start: start, onProgress: onProgress,
-                              onOutputFailed: { group.disable() })
+                              onOutputFailed: { group.disable() },
+                              stopRequested: { self.stopRequested.load(ordering: .acquiring) })
         group.disable()
         loop.drainAll()
         let stoppedAt = monotonicSeconds()
@@ -99,7 +119,7 @@ public final class Recorder {
             // After a failed write the file is still read up to its last round, features or not.
             if outputFailure == nil { throw RecordingError.output("\(error)") }
         }
-        let signal = perch_stop_signal()
+        let signal = handlesStopSignals ? perch_stop_signal() : 0
         return RecordingResult(ending: ending, outputPath: options.outputPath, samples: loop.samples, lostRecords: loop.lost,
                                throttleEvents: loop.throttles, unthrottleEvents: loop.unthrottles, bytesWritten: writer.bytesWritten,
                                notes: notes.notes, eventCount: group.events.count, ringCount: group.rings.count,
