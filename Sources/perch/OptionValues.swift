@@ -257,13 +257,24 @@ struct MinimumWidth: BoundedNumber {
 // Library types parsed from the command line. The conformances live here, not in the libraries
 // (no `@retroactive`: the types are in this package).
 
-extension EventKind: ExpressibleByArgument {
-    public init?(argument: String) {
-        guard let kind = EventKind(name: argument) else {
-            RejectedValue.reject("unknown event '\(argument)'; known: \(EventKind.knownNames.joined(separator: ", "))"); return nil
-        }
-        self = kind
+/// `-e` as perf reads it: events separated by commas, each `NAME[:MODIFIERS]`, `rHEX` or
+/// `SUBSYS:NAME`; `{a,b}` groups are accepted and recorded as their members.
+struct EventList: ExpressibleByArgument {
+    var events: [EventSpecification]
+
+    init(_ events: [EventSpecification]) {
+        self.events = events
     }
+
+    init?(argument: String) {
+        do {
+            events = try EventSpecification.parseList(argument).flatMap { $0 }
+        } catch {
+            RejectedValue.reject(error.description); return nil
+        }
+    }
+
+    var defaultValueDescription: String { events.map(\.description).joined(separator: ",") }
 }
 
 extension CallGraphMode: ExpressibleByArgument {

@@ -41,8 +41,8 @@ struct RecordCommand: ParsableCommand {
     @Option(name: [.customShort("c"), .customLong("period")], help: "Sample every N events instead of by frequency.")
     var period: PositiveCount?
 
-    @Option(name: [.short, .customLong("event")], help: "cycles (default; falls back to cpu-clock without a PMU), instructions, cpu-clock, task-clock, ...")
-    var event: EventKind = .cpuCycles
+    @Option(name: [.short, .customLong("event")], help: "Events to sample, comma-separated, as perf spells them: cycles (default; falls back to cpu-clock without a PMU), instructions, cpu-clock, task-clock, page-faults, ..., rNNNN (raw), SUBSYS:NAME (tracepoint, e.g. sched:sched_switch), each with perf's modifiers :u :k :h :p :pp :ppp :P. The first is the main event; perch list shows what this machine offers.")
+    var event = EventList([EventSpecification(source: .known(.cpuCycles))])
 
     @Option(name: .customLong("call-graph"), help: "auto (default; with -a: fp without leaf repair. DWARF unwinding over a 4096-byte stack copy, frame pointers beyond it and where unwind tables are missing), fp (frame pointers, leaf frames repaired), dwarf[,SIZE] (unwind a SIZE-byte user stack copy, default 8192, at most 65528), or none.")
     var callGraph: CallGraphMode?
@@ -149,7 +149,7 @@ struct RecordCommand: ParsableCommand {
             target = .launch(command)
         }
         var options = RecordOptions(target: target)
-        options.event = event
+        options.events = event.events
         options.frequency = frequency.value
         options.period = period?.value
         if allCPUs && callGraph == nil {
