@@ -119,11 +119,23 @@ final class EventGroup {
         guard !events.isEmpty else {
             throw RecordingError.output("every target thread exited before events could be attached")
         }
+        // CPU-wide companions (wake-ups of the recorded tasks raised anywhere), into each ring.
+        for index in planned.indices.dropFirst() where planned[index].cpuWide {
+            for (slot, cpu) in settings.onlineCPUs.enumerated() {
+                guard let owner = ringOwners[slot], let event = try openAdapting(index, pid: -1, cpu: cpu, notes: &notes) else { continue }
+                do {
+                    try event.redirectOutput(to: owner)
+                } catch {
+                    throw RecordingError.eventOpenFailed(error, remedy: nil)
+                }
+                opened[index].append(event)
+            }
+        }
     }
 
     /// Opens the events after the main one on (pid, cpu), into the CPU's ring.
     private func openOthers(pid: Int32, cpu: Int32, owner: PerfEvent, notes: inout RecordingNotes) throws {
-        for index in planned.indices.dropFirst() {
+        for index in planned.indices.dropFirst() where !planned[index].cpuWide {
             guard let event = try openAdapting(index, pid: pid, cpu: cpu, notes: &notes) else { return }
             do {
                 try event.redirectOutput(to: owner)

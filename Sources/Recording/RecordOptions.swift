@@ -44,6 +44,10 @@ public struct RecordOptions: Sendable {
     public var leafRepair = true
     /// Also record context switches (`PERF_RECORD_SWITCH`).
     public var contextSwitches = false
+    /// Open tracepoint events on every task of each CPU (pid -1), as perf sched record does,
+    /// where this user may: a wake-up is delivered to a per-task event only while that task's
+    /// events run, so per-task wake-up tracepoints miss those from interrupts and other processes.
+    public var cpuWideTracepoints = false
     /// The command line to store in the file.
     public var commandLine: [String] = []
 

@@ -61,6 +61,8 @@ public struct PlannedEvent: Sendable {
     public var lowersPrecision = false
     /// The user chose the privilege levels (`:u`, `:k`, `:h`): never widened or narrowed.
     public var levelsChosen = false
+    /// Opened once per CPU for every task (pid -1) into that CPU's ring, enabled from the start.
+    public var cpuWide = false
 }
 
 /// The events Perch will open for a request, and what it had to give up.
@@ -194,8 +196,22 @@ public enum RecordingPlanner {
         attributes.wakeup = UInt32(pages * Int(sysconf(Int32(_SC_PAGESIZE))) / 4)
         var events: [PlannedEvent] = []
         for (index, specification) in (options.events.isEmpty ? [EventSpecification(source: .known(.cpuClock))] : options.events).enumerated() {
-            events.append(try planEvent(specification, first: index == 0, template: attributes, probe: probe,
-                                        tracepoints: tracepoints, degradations: &degradations))
+            var event = try planEvent(specification, first: index == 0, template: attributes, probe: probe,
+                                      tracepoints: tracepoints, degradations: &degradations)
+            if index > 0, event.tracepoint != nil, options.cpuWideTracepoints {
+                if case .systemWide = options.target {
+                    // Already every task.
+                } else if probe.mayProfileSystemWide {
+                    event.cpuWide = true
+                    // Not tied to a task: enable_on_exec and inherit mean nothing here.
+                    event.attributes.flags.subtract([.disabled, .enableOnExec, .inherit])
+                } else {
+                    degradations.append(Degradation(.other,
+                        reason: "\(event.name) follows the recorded tasks only (CPU-wide events need CAP_PERFMON or kernel.perf_event_paranoid <= 0): events raised for them from other tasks and interrupts are missed",
+                        remedy: "sysctl kernel.perf_event_paranoid=0, or setcap cap_perfmon+ep $(which perch)"))
+                }
+            }
+            events.append(event)
         }
         return RecordingPlan(events: events, switchAttributes: switchAttributes, dataPages: pages, degradations: degradations)
     }

@@ -44,6 +44,9 @@ struct RecordCommand: ParsableCommand {
     @Option(name: [.short, .customLong("event")], help: "Events to sample, comma-separated, as perf spells them: cycles (default; falls back to cpu-clock without a PMU), instructions, cpu-clock, task-clock, page-faults, ..., rNNNN (raw), SUBSYS:NAME (tracepoint, e.g. sched:sched_switch), each with perf's modifiers :u :k :h :p :pp :ppp :P. The first is the main event; perch list shows what this machine offers.")
     var event = EventList([EventSpecification(source: .known(.cpuCycles))])
 
+    @Flag(name: .customLong("cpu-wide-tracepoints"), help: .hidden)
+    var cpuWideTracepoints = false
+
     @Option(name: .customLong("call-graph"), help: "auto (default; with -a: fp without leaf repair. DWARF unwinding over a 4096-byte stack copy, frame pointers beyond it and where unwind tables are missing), fp (frame pointers, leaf frames repaired), dwarf[,SIZE] (unwind a SIZE-byte user stack copy, default 8192, at most 65528), or none.")
     var callGraph: CallGraphMode?
 
@@ -150,6 +153,7 @@ struct RecordCommand: ParsableCommand {
         }
         var options = RecordOptions(target: target)
         options.events = event.events
+        options.cpuWideTracepoints = cpuWideTracepoints
         options.frequency = frequency.value
         options.period = period?.value
         if allCPUs && callGraph == nil {

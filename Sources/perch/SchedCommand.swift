@@ -34,7 +34,7 @@ struct SchedRecordCommand: ParsableCommand {
         var extra: [String] = []
         if !chosesEvents {
             switch Self.wakeupTracepoint() {
-            case .success(let names): extra = ["-e", (["cycles"] + names).joined(separator: ",")]
+            case .success(let names): extra = ["-e", (["cycles"] + names).joined(separator: ","), "--cpu-wide-tracepoints"]
             case .failure(let reason):
                 if !options.contains("-q") && !options.contains("--quiet") {
                     printError("perch: note: scheduling delay left out (\(reason)); switch records are recorded")
