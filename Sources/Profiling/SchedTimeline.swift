@@ -100,15 +100,9 @@ public struct SchedTimeline: Sendable {
 
         // The tracepoint events with raw data and a format this reader can use.
         var notes: [String] = []
-        var lookedUp: [String] = []
+        let formats = TracepointFormats(file: file, lookup: formatLookup)
         func format(of index: Int) -> TracepointFormat? {
-            let event = file.events[index]
-            guard event.attributes.kind.typeNumber == EventType.tracepoint.rawValue,
-                  event.attributes.sampleType.contains(.raw) else { return nil }
-            let text = file.features.tracepointFormats.first { $0.event == event.name }?.format
-                ?? formatLookup?(event.name).map { lookedUp.append(event.name); return $0 }
-            guard let text, let format = try? TracepointFormat(parsing: text), format.id == event.attributes.kind.config else { return nil }
-            return format
+            file.events[index].attributes.sampleType.contains(.raw) ? formats.byEvent[index] : nil
         }
         var switchFormat: (event: Int, format: TracepointFormat)?
         var wakeupFormats: [Int: TracepointFormat] = [:]
@@ -129,9 +123,7 @@ public struct SchedTimeline: Sendable {
             for (index, _) in wakeupFormats where file.events[index].name == "sched:sched_waking" { wakeupFormats[index] = nil }
             wakeupNames.removeAll { $0 == "sched:sched_waking" }
         }
-        if !lookedUp.isEmpty {
-            notes.append("the recording does not carry the formats of \(lookedUp.joined(separator: ", ")): read from this machine's tracefs")
-        }
+        if let note = formats.note { notes.append(note) }
         let hasSwitchRecords = file.events.contains { $0.attributes.flags.contains(.contextSwitch) }
         let source: SwitchSource = hasSwitchRecords || switchFormat == nil ? .switchRecords : .schedSwitchTracepoint
         if wakeupFormats.isEmpty {
