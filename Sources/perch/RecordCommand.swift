@@ -41,8 +41,8 @@ struct RecordCommand: ParsableCommand {
     @Option(name: [.customShort("c"), .customLong("period")], help: "Sample every N events instead of by frequency.")
     var period: PositiveCount?
 
-    @Option(name: [.short, .customLong("event")], help: "Events to sample, comma-separated, as perf spells them: cycles (default; falls back to cpu-clock without a PMU), instructions, cpu-clock, task-clock, page-faults, ..., rNNNN (raw), SUBSYS:NAME (tracepoint, e.g. sched:sched_switch), each with perf's modifiers :u :k :h :p :pp :ppp :P. The first is the main event; perch list shows what this machine offers.")
-    var event = EventList([EventSpecification(source: .known(.cpuCycles))])
+    @Option(name: [.short, .customLong("event")], help: "Events to sample, comma-separated, as perf spells them: cycles (default; falls back to cpu-clock without a PMU), instructions, cpu-clock, task-clock, page-faults, ..., rNNNN (raw), SUBSYS:NAME (tracepoint, e.g. sched:sched_switch), each with perf's modifiers :u :k :h :p :pp :ppp :P. The first is the main event; -e may be repeated. perch list shows what this machine offers.")
+    var event: [EventList] = []
 
     @Flag(name: .customLong("cpu-wide-tracepoints"), help: .hidden)
     var cpuWideTracepoints = false
@@ -152,7 +152,7 @@ struct RecordCommand: ParsableCommand {
             target = .launch(command)
         }
         var options = RecordOptions(target: target)
-        options.events = event.events
+        options.events = event.isEmpty ? [EventSpecification(source: .known(.cpuCycles))] : event.flatMap(\.events)
         options.cpuWideTracepoints = cpuWideTracepoints
         options.frequency = frequency.value
         options.period = period?.value
