@@ -236,6 +236,10 @@ public enum RecordingPlanner {
         var event = PlannedEvent(attributes: attributes, name: specification.description)
         event.levelsChosen = modifiers.restrictsLevels
         switch specification.source {
+        case .raw(let config) where !probe.hardwarePMU:
+            throw PlanRefusal(kind: .noSuchEvent,
+                              reason: "raw event '\(specification)' (config 0x\(String(config, radix: 16))) needs a hardware PMU, and this machine has none (as in most VMs); perch list shows the events there are",
+                              remedy: "")
         case .known, .raw:
             let kind = specification.kind ?? .cpuClock
             event.attributes.kind = kind

@@ -189,7 +189,7 @@ struct RecordCommand: ParsableCommand {
         // Say what the samples are when there are several kinds (a sched recording's switch-out
         // stacks are samples too, which the on-CPU report does not count).
         let kinds = result.samplesByEvent.count > 1
-            ? ": " + result.samplesByEvent.map { "\($0.samples) \($0.event == "context-switches" ? "context-switch stacks" : $0.event)" }.joined(separator: ", ")
+            ? ": " + result.samplesByEvent.map { "\($0.samples) \($0.event == "context-switches" && switches ? "context-switch stacks" : $0.event)" }.joined(separator: ", ")
             : ""
         printError("perch: wrote \(result.outputPath) (\(result.samples) samples\(kinds), \(size), \(result.lostRecords) lost, \(result.ringCount) rings of \(result.dataPagesPerRing) pages, \(result.eventCount) events)")
         if result.interruptedBy == nil, case .targetExited(let status) = result.ending, status > 128 {

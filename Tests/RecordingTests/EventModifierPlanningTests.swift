@@ -53,6 +53,15 @@ import Testing
         #expect(software.degradations.contains { $0.reason.contains("no effect on cpu-clock") })
     }
 
+    @Test func rawEventsNeedAPMU() throws {
+        let plan = try RecordingPlanner.plan(try Self.options("r003c:u"), probe: RecordingPlannerTests.probe())
+        #expect(plan.attributes.kind.typeNumber == EventType.raw.rawValue && plan.attributes.kind.config == 0x3c)
+        #expect(plan.events[0].name == "r3c:u")
+        #expect {
+            try RecordingPlanner.plan(try Self.options("r003c"), probe: RecordingPlannerTests.probe(hardwarePMU: false))
+        } throws: { ($0 as? PlanRefusal)?.kind == .noSuchEvent && "\($0)".contains("needs a hardware PMU") }
+    }
+
     @Test func tracepointSamplesEveryHitWithRawDataWhereAllowed() throws {
         let root = try RecordingPlanner.plan(try Self.options("cpu-clock,sched:sched_switch"),
                                              probe: RecordingPlannerTests.probe(capabilities: [.perfmon]), tracepoints: Self.schedSwitch)
