@@ -25,11 +25,22 @@ public struct TracepointFormat: Sendable, Hashable {
         public var isPointer: Bool { type.contains("*") }
     }
 
+    /// One piece of a simple `print fmt`: text, or a field printed with a printf conversion.
+    public enum PrintPiece: Sendable, Hashable {
+        case text(String)
+        /// `%[-][0][width][length]conversion` of `REC->field`; conversion is one of d i u x X s p c.
+        case field(name: String, conversion: Character, width: Int, zeroPad: Bool, leftAlign: Bool)
+    }
+
     /// `name:` (`sched_switch`).
     public var name: String
     /// `ID:`, the `config` of a `PERF_TYPE_TRACEPOINT` event.
     public var id: UInt64
     public var fields: [Field]
+    /// The `print fmt` when it is simple enough to follow (a quoted format whose arguments are
+    /// all `REC->field` or `__get_str(field)`): the kernel's own text for the record, as perf script prints it. Nil
+    /// when it uses helpers (`__print_flags`, arithmetic), and ``describe(_:)`` lists the fields.
+    public var printFormat: [PrintPiece]?
 
     /// Formats longer than this are refused (the largest in a 6.x kernel is under 4 KiB).
     public static let maximumTextSize = 64 * 1024
@@ -50,6 +61,7 @@ public struct TracepointFormat: Sendable, Hashable {
         var name: String?
         var id: UInt64?
         var fields: [Field] = []
+        var printText: String?
         for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
             let trimmed = line.drop { $0 == " " || $0 == "\t" }
             if trimmed.hasPrefix("name:") {
@@ -61,12 +73,83 @@ public struct TracepointFormat: Sendable, Hashable {
                 guard fields.count < Self.maximumFields else { throw .tooManyFields }
                 fields.append(try Self.parseField(trimmed))
             } else if trimmed.hasPrefix("print fmt:") {
+                printText = String(trimmed.dropFirst("print fmt:".count))
                 break
             }
         }
         guard let name, !name.isEmpty else { throw .missing("name") }
         guard let id else { throw .missing("ID") }
         self.init(name: name, id: id, fields: fields)
+        if let printText { printFormat = Self.parsePrintFormat(printText, fields: fields) }
+    }
+
+    /// `"FORMAT", REC->a, REC->b` → pieces; nil for anything else.
+    static func parsePrintFormat(_ text: String, fields: [Field]) -> [PrintPiece]? {
+        var rest = Substring(text).drop { $0 == " " || $0 == "\t" }
+        guard rest.first == "\"" else { return nil }
+        rest = rest.dropFirst()
+        var format = ""
+        var escaped = false
+        var closed = false
+        while let character = rest.first {
+            rest = rest.dropFirst()
+            if escaped {
+                switch character {
+                case "n": format.append("\n")
+                case "t": format.append("\t")
+                default: format.append(character)
+                }
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else if character == "\"" {
+                closed = true
+                break
+            } else {
+                format.append(character)
+            }
+        }
+        guard closed else { return nil }
+        var arguments: [String] = []
+        for argument in rest.split(separator: ",", omittingEmptySubsequences: false).dropFirst() {
+            // `REC->field`, or `__get_str(field)` for a dynamic string.
+            let trimmed = argument.trimmingBlanks()
+            let name: String
+            if trimmed.hasPrefix("REC->") {
+                name = String(trimmed.dropFirst(5))
+            } else if trimmed.hasPrefix("__get_str("), trimmed.hasSuffix(")") {
+                name = String(trimmed.dropFirst(10).dropLast())
+            } else {
+                return nil
+            }
+            guard fields.contains(where: { $0.name == name }) else { return nil }
+            arguments.append(name)
+        }
+        guard rest.split(separator: ",", omittingEmptySubsequences: false).first.map({ $0.trimmingBlanks().isEmpty }) ?? true else { return nil }
+        var pieces: [PrintPiece] = []
+        var literal = ""
+        var characters = Substring(format)
+        var next = arguments.makeIterator()
+        while let character = characters.first {
+            characters = characters.dropFirst()
+            guard character == "%" else { literal.append(character); continue }
+            if characters.first == "%" { literal.append("%"); characters = characters.dropFirst(); continue }
+            var leftAlign = false, zeroPad = false
+            while let flag = characters.first, flag == "-" || flag == "0" {
+                if flag == "-" { leftAlign = true } else { zeroPad = true }
+                characters = characters.dropFirst()
+            }
+            let digits = characters.prefix { $0.isNumber }
+            characters = characters.dropFirst(digits.count)
+            characters = characters.drop { $0 == "l" || $0 == "h" || $0 == "z" }
+            guard let conversion = characters.first, "diuxXspc".contains(conversion), let argument = next.next() else { return nil }
+            characters = characters.dropFirst()
+            if !literal.isEmpty { pieces.append(.text(literal)); literal = "" }
+            pieces.append(.field(name: argument, conversion: conversion, width: Int(digits) ?? 0, zeroPad: zeroPad, leftAlign: leftAlign))
+        }
+        guard next.next() == nil else { return nil }
+        if !literal.isEmpty { pieces.append(.text(literal)) }
+        return pieces
     }
 
     /// `field:DECL NAME[N];	offset:O;	size:S;	signed:B;`
@@ -117,10 +200,59 @@ public struct TracepointFormat: Sendable, Hashable {
         return Self.text(field, in: raw)
     }
 
-    /// The record's fields as `name=value` pairs, in perf script's style for tracepoints without
-    /// a custom printer: `prev_comm=sh prev_pid=123 prev_prio=120 prev_state=1 next_comm=...`.
-    /// Bytes outside the record print as `?`.
+    /// The record as text: by its `print fmt` where that is simple (`comm=sh pid=12 prio=120
+    /// target_cpu=001`, as perf script prints it), else its fields as `name=value` pairs
+    /// (`prev_comm=sh prev_pid=123 prev_prio=120 prev_state=1 next_comm=...`). Bytes outside
+    /// the record print as `?`.
     public func describe(_ raw: UnsafeRawBufferPointer) -> String {
+        if let printFormat, let text = render(printFormat, raw) { return text }
+        return listFields(raw)
+    }
+
+    private func render(_ pieces: [PrintPiece], _ raw: UnsafeRawBufferPointer) -> String? {
+        var text = ""
+        for piece in pieces {
+            switch piece {
+            case .text(let literal):
+                text += literal
+            case .field(let name, let conversion, let width, let zeroPad, let leftAlign):
+                guard let field = fields.first(where: { $0.name == name }) else { return nil }
+                var value: String
+                if conversion == "s" {
+                    guard field.isText, let string = Self.text(field, in: raw) else { return nil }
+                    value = string
+                } else {
+                    guard field.arrayCount == nil, !field.isDynamic, let number = Self.integer(field, in: raw) else { return nil }
+                    let mask: UInt64 = field.size >= 8 ? .max : (1 << UInt64(field.size * 8)) - 1
+                    let unsigned = UInt64(bitPattern: number) & mask
+                    switch conversion {
+                    case "d", "i": value = field.isSigned ? "\(number)" : "\(unsigned)"
+                    case "u": value = "\(unsigned)"
+                    case "x": value = String(unsigned, radix: 16)
+                    case "X": value = String(unsigned, radix: 16).uppercased()
+                    case "p": value = "0x" + String(unsigned, radix: 16)
+                    case "c": value = String(UnicodeScalar(UInt8(truncatingIfNeeded: unsigned)))
+                    default: return nil
+                    }
+                }
+                if value.count < width {
+                    let padding = String(repeating: zeroPad && !leftAlign && conversion != "s" ? "0" : " ", count: width - value.count)
+                    if leftAlign {
+                        value += padding
+                    } else if zeroPad, value.hasPrefix("-") {
+                        value = "-" + padding + value.dropFirst()
+                    } else {
+                        value = padding + value
+                    }
+                }
+                text += value
+            }
+        }
+        return text
+    }
+
+    /// The record's own fields as `name=value` pairs.
+    public func listFields(_ raw: UnsafeRawBufferPointer) -> String {
         eventFields.map { field in
             let value: String
             if field.isText {
@@ -193,6 +325,6 @@ public enum TracepointFormatError: Error, Hashable, Sendable, CustomStringConver
 
 extension Substring {
     fileprivate func trimmingBlanks() -> String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed())
+        String(drop { $0 == " " || $0 == "\t" || $0 == "\n" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }.reversed())
     }
 }
