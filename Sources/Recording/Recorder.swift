@@ -110,6 +110,8 @@ public final class Recorder {
         features.cpusAvailable = UInt32(sysconf(Int32(_SC_NPROCESSORS_CONF)))
         features.cpusOnline = UInt32(settings.onlineCPUs.count)
         features.commandLine = options.commandLine
+        features.tracepointFormats = group.tracepointFormats.map { RecordedTracepointFormat(event: $0.event, format: $0.format) }
+        if !features.tracepointFormats.isEmpty, let tracefs = Tracefs.locate() { features.tracingHeaders = tracefs.headers() }
         features.buildIDs = loop.buildIDs.sorted { $0.key < $1.key }.map { BuildIDEntry(path: $0.key, buildID: $0.value) }
         keepVDSO(in: &features, notes: &notes)
         features.recordingNotes = notes.notes.map { RecordedNote(kind: $0.kind.rawValue, text: $0.text) }
