@@ -124,7 +124,6 @@ extension Perch {
     /// perf subcommands Perch does not have, and what to use instead.
     static let missingSubcommands: [String: String] = [
         "stat": "Perch samples and does not count yet; use perf stat",
-        "top": "there is no live view yet; perch record -a --duration 5 then perch report, or perf top",
         "list": "perch record -e takes cpu-clock, task-clock, page-faults, context-switches, cpu-migrations, cycles, instructions, branches, branch-misses, cache-references, cache-misses; perf list shows every event",
         "script": "there is no per-sample output yet; perch report --folded FILE writes the stacks, and perf script -i FILE reads Perch's recordings",
         "annotate": "there is no annotation; perch report --srcline shows file:line per entry, or use perf annotate",
