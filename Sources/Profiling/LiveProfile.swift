@@ -58,6 +58,8 @@ public final class LiveProfile {
     private var passRecords: [(time: UInt64, offset: Int, length: Int)] = []
     /// The latest time read, given to records that carry none.
     private var latestTime: UInt64 = 0
+    /// Locations before this one have been handed to the symbolizer.
+    private var locationsAsked = 0
 
     /// - Parameter events: the recording's events; the first is the profile's.
     public init(events: [EventDescription], symbolizer: LiveSymbolizer) {
@@ -100,6 +102,22 @@ public final class LiveProfile {
         if let last = passRecords.last, last.time > latestTime { latestTime = last.time }
         pass.removeAll(keepingCapacity: true)
         passRecords.removeAll(keepingCapacity: true)
+        askForNewNames()
+    }
+
+    /// Asks the symbolizer about each location first seen in this pass, so its name is usually
+    /// there by the next refresh.
+    private func askForNewNames() {
+        let locations = resolver.locations.locations
+        guard locationsAsked < locations.count else { return }
+        for location in locations[locationsAsked...] {
+            switch location {
+            case .user(let dso, let offset): _ = symbolizer.symbolize(path: model.dsos[Int(dso)], fileOffset: offset)
+            case .kernel(let address): _ = symbolizer.symbolizeKernel(address: address)
+            case .unmapped, .truncated, .label, .jit: break
+            }
+        }
+        locationsAsked = locations.count
     }
 
     /// The counters since the last call, which start again from zero.
@@ -112,6 +130,7 @@ public final class LiveProfile {
     public func zero() {
         counts.removeAll()
     }
+
 
     /// Multiplies every count by 7/8, as `perf top` does at each refresh with decay on.
     public func decay() {

@@ -25,7 +25,7 @@ final class TopSession: LiveRecordConsumer {
     private let filter: ProfileFilter
     private var extraNotes: [ReportNote]
     private var notes: [ReportNote] = []
-    private let symbolizer = LiveSymbolizer(worker: DWARFSymbolizer())
+    private let symbolizer = LiveSymbolizer { DWARFSymbolizer() }
     private var live: LiveProfile?
     private var view: TopView
     private var eventText = ""
