@@ -60,6 +60,13 @@ public final class LiveProfile {
     private var latestTime: UInt64 = 0
     /// Locations before this one have been handed to the symbolizer.
     private var locationsAsked = 0
+    /// Kept from one profile to the next, so a refresh costs what changed: every frame seen,
+    /// each location's frames (outermost first) and whether they are final (named), and each
+    /// counted node's frame path (dropped whenever a location's frames change).
+    private var frames = Interner<Frame>()
+    private var expanded: [[Int32]] = []
+    private var final: [Bool] = []
+    private var paths: [Int32: [Int32]] = [:]
 
     /// - Parameter events: the recording's events; the first is the profile's.
     public init(events: [EventDescription], symbolizer: LiveSymbolizer) {
@@ -147,8 +154,49 @@ public final class LiveProfile {
         summary.throttleEvents = total.throttleEvents
         summary.malformedRecords = total.malformedRecords
         summary.notes = notes
-        return ProfileAssembly(symbolizer: symbolizer, model: model)
-            .profile(summary: summary, metric: .samples, counts: counts, resolver: resolver, threads: threads.threads)
+        updateExpansions()
+        var profile = Profile(summary: summary, metric: .samples)
+        profile.summary.notes += symbolizer.buildIDMismatches.map { ReportNote(.fileChanged, $0.description) }
+        profile.frames = frames.values
+        if profile.frames.contains(where: { $0.kind == .inlined }) { profile.summary.inlinedFunctions = .shown }
+        profile.threads = threads.threads
+        profile.stacks.reserveCapacity(counts.keys.count)
+        for (row, key) in counts.keys.enumerated() where counts.samples[row] > 0 {
+            let path = paths[key.node] ?? {
+                let path = resolver.tree.path(to: key.node).flatMap { expanded[Int($0)] }
+                paths[key.node] = path
+                return path
+            }()
+            profile.stacks.append(StackSample(thread: key.thread, frames: path, value: counts.samples[row],
+                                              samples: counts.samples[row], period: counts.periods[row]))
+        }
+        return profile
+    }
+
+    /// Expands the locations that are new, or whose names have arrived since the last profile.
+    private func updateExpansions() {
+        let assembly = ProfileAssembly(symbolizer: symbolizer, model: model)
+        let locations = resolver.locations.locations
+        var changed = false
+        for index in locations.indices where index >= expanded.count || !final[index] {
+            let location = locations[index]
+            let isFinal: Bool
+            switch location {
+            case .user(let dso, let offset): isFinal = symbolizer.hasName(path: model.dsos[Int(dso)], fileOffset: offset)
+            case .kernel(let address): isFinal = symbolizer.hasKernelName(address: address)
+            case .unmapped, .truncated, .label, .jit: isFinal = true
+            }
+            let ids = assembly.frames(of: location, resolver: resolver).map { frames.intern($0) }
+            if index < expanded.count {
+                if ids != expanded[index] { changed = true }
+                expanded[index] = ids
+                final[index] = isFinal
+            } else {
+                expanded.append(ids)
+                final.append(isFinal)
+            }
+        }
+        if changed { paths.removeAll(keepingCapacity: true) }
     }
 
     private func process(_ record: UnsafeRawBufferPointer) {

@@ -52,6 +52,16 @@ public final class LiveSymbolizer: AddressSymbolizer, @unchecked Sendable {
         self.makeSymbolizer = makeSymbolizer
     }
 
+    /// Whether the real name of this address has arrived (else `symbolize` gives the placeholder).
+    func hasName(path: String, fileOffset: UInt64) -> Bool {
+        shared.withLock { $0.answers[.user(path: path, fileOffset: fileOffset)] != nil }
+    }
+
+    /// Whether the real name of this kernel address has arrived.
+    func hasKernelName(address: UInt64) -> Bool {
+        shared.withLock { $0.answers[.kernel(address: address)] != nil }
+    }
+
     /// Addresses asked about whose answer is not there yet.
     public var pendingCount: Int { shared.withLock { $0.asked.count - $0.answers.count } }
 

@@ -31,7 +31,7 @@ struct ProfileAssembly {
     }
 
     /// The frames one location stands for, outermost first.
-    private func frames(of location: Location, resolver: StackResolver) -> [Frame] {
+    func frames(of location: Location, resolver: StackResolver) -> [Frame] {
         switch location {
         case .kernel(let address):
             if let resolved = symbolizer.symbolizeKernel(address: address) {
