@@ -203,7 +203,7 @@ struct TopTests {
 
     /// `perch top --stdio -d 1 --limit 5` for a few refreshes (the whole machine takes a moment to open).
     private func stdioRun(_ prefix: [String], extra: [String] = []) throws -> Support.Outcome {
-        let command = prefix + ["timeout", "--preserve-status", "-s", "INT", "7", Support.perch, "top", "--stdio", "-d", "1", "--limit", "5"] + extra
+        let command = prefix + ["timeout", "--preserve-status", "-s", "INT", "10", Support.perch, "top", "--stdio", "-d", "1", "--limit", "5"] + extra
         return try Support.run(command[0], Array(command.dropFirst()))
     }
 
