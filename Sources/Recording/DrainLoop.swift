@@ -19,7 +19,10 @@ public struct RecordingProgress: Sendable, Equatable {
 /// lost records and throttling, and keeps the build ids the kernel put in MMAP2 records.
 final class DrainLoop {
     private let rings: [RingBuffer]
-    private let writer: PerfDataWriter
+    /// The perf.data file, unless the records only go to `consumer`.
+    private let writer: PerfDataWriter?
+    /// What reads the records live (`perch top`), beside or instead of the file.
+    private let consumer: LiveRecordConsumer?
     private let decoder: RecordDecoder
 
     private(set) var samples: UInt64 = 0
@@ -34,9 +37,10 @@ final class DrainLoop {
     /// The first build id seen for each mapped path.
     private(set) var buildIDs: [String: [UInt8]] = [:]
 
-    init(rings: [RingBuffer], writer: PerfDataWriter, decoder: RecordDecoder) {
+    init(rings: [RingBuffer], writer: PerfDataWriter?, consumer: LiveRecordConsumer? = nil, decoder: RecordDecoder) {
         self.rings = rings
         self.writer = writer
+        self.consumer = consumer
         self.decoder = decoder
     }
 
@@ -60,7 +64,8 @@ final class DrainLoop {
         while true {
             let result = poll(&fds, nfds_t(fds.count), 100)
             drainAll()
-            if !outputFailed, writer.failure != nil {
+            if let consumer, !consumer.passEnded() { return .interrupted }
+            if !outputFailed, writer?.failure != nil {
                 outputFailed = true
                 outputFailedAt = monotonicSeconds()
                 onOutputFailed()
@@ -102,16 +107,17 @@ final class DrainLoop {
 
     /// One pass over every ring, ended with FINISHED_ROUND when it wrote anything.
     func drainAll() {
-        guard writer.failure == nil else { return }
+        guard writer?.failure == nil else { return }
         var wrote = false
         for ring in rings {
             ring.drain { record in
-                writer.append(record)
+                writer?.append(record)
+                consumer?.consume(record)
                 wrote = true
                 count(record)
             }
         }
-        if wrote { writer.appendFinishedRound() }
+        if wrote { writer?.appendFinishedRound() }
     }
 
     private func count(_ record: UnsafeRawBufferPointer) {

@@ -31,6 +31,10 @@ public final class Recorder {
     /// Notes stored in the recording beside the recorder's own (e.g. who recorded it, and how).
     public var additionalNotes: [ReportNote] = []
     private let stopRequested = Atomic<Bool>(false)
+    /// Reads every record live as it is drained (`perch top`), beside the file or instead of it.
+    public var consumer: LiveRecordConsumer?
+    /// Whether the records go to `options.outputPath`; false only with a `consumer`.
+    public var writesFile = true
 
     public init(options: RecordOptions, settings: KernelSettings = .read()) {
         self.options = options
@@ -70,26 +74,29 @@ public final class Recorder {
         }
 
         let descriptions = group.descriptions
-        let writer: PerfDataWriter
-        do {
-            writer = try PerfDataWriter(path: options.outputPath, events: descriptions)
-        } catch {
-            target.cancel()
-            throw RecordingError.output("\(error)")
+        var writer: PerfDataWriter?
+        if writesFile || consumer == nil {
+            do {
+                writer = try PerfDataWriter(path: options.outputPath, events: descriptions)
+            } catch {
+                target.cancel()
+                throw RecordingError.output("\(error)")
+            }
         }
+        consumer?.begin(events: descriptions, notes: notes.notes)
         // Enable before reading /proc, as perf does: a process that starts in between then has the
         // kernel's own COMM and MMAP records. A duplicate is harmless; a gap leaves its samples
         // unnamed. (The synthesized records carry time 0, so they are read before any sample.)
         let start = monotonicSeconds()
         if case .launch = options.target {} else { group.enable() }
         ProcSnapshot(target: options.target, attachedPIDs: target.attachedPIDs)
-            .write(into: writer, attributes: group.attributes, eventID: descriptions[0].ids.first ?? 0, notes: &notes)
+            .write(into: { writer?.append($0); consumer?.consume($0) }, attributes: group.attributes, eventID: descriptions[0].ids.first ?? 0, notes: &notes)
         onReady?(notes.notes)
         if let failure = target.release() {
-            unlink(options.outputPath)
+            if writer != nil { unlink(options.outputPath) }
             throw RecordingError.commandNotFound(target.commandName, errno: failure)
         }
-        let loop = DrainLoop(rings: group.rings, writer: writer, decoder: RecordDecoder(events: descriptions))
+        let loop = DrainLoop(rings: group.rings, writer: writer, consumer: consumer, decoder: RecordDecoder(events: descriptions))
         onStarted?()
         let ending = loop.run(following: target, duration: options.duration, start: start, onProgress: onProgress,
                               onOutputFailed: { group.disable() },
@@ -97,7 +104,7 @@ public final class Recorder {
         group.disable()
         loop.drainAll()
         let stoppedAt = monotonicSeconds()
-        let outputFailure = writer.failure
+        let outputFailure = writer?.failure
         if let outputFailure {
             notes.add(.recordingCutShort, "the recording was cut short after \(formatSeconds((loop.outputFailedAt ?? stoppedAt) - start)): \(outputFailure)")
         }
@@ -116,14 +123,14 @@ public final class Recorder {
         keepVDSO(in: &features, notes: &notes)
         features.recordingNotes = notes.notes.map { RecordedNote(kind: $0.kind.rawValue, text: $0.text) }
         do {
-            try writer.finish(features: features)
+            try writer?.finish(features: features)
         } catch {
             // After a failed write the file is still read up to its last round, features or not.
             if outputFailure == nil { throw RecordingError.output("\(error)") }
         }
         let signal = handlesStopSignals ? perch_stop_signal() : 0
         return RecordingResult(ending: ending, outputPath: options.outputPath, samples: loop.samples, lostRecords: loop.lost,
-                               throttleEvents: loop.throttles, unthrottleEvents: loop.unthrottles, bytesWritten: writer.bytesWritten,
+                               throttleEvents: loop.throttles, unthrottleEvents: loop.unthrottles, bytesWritten: writer?.bytesWritten ?? 0,
                                notes: notes.notes, eventCount: group.events.count, ringCount: group.rings.count,
                                dataPagesPerRing: group.rings.first?.dataPageCount ?? 0, elapsedSeconds: stoppedAt - start,
                                interruptedBy: signal > 0 ? signal : nil, outputFailure: outputFailure.map { "\($0)" },

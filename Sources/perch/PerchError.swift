@@ -160,7 +160,6 @@ extension Perch {
 
     /// perf subcommands Perch does not have, and what to use instead.
     static let missingSubcommands: [String: String] = [
-        "top": "there is no live view yet; perch record -a --duration 5 then perch report, or perf top",
         "annotate": "there is no annotation; perch report --srcline shows file:line per entry, or use perf annotate",
         "trace": "use perch sched record / perch sched report for context switches, or perf trace",
         "timechart": "perch sched report --timehist lists every switch; perf timechart draws them",
