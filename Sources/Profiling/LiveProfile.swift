@@ -222,27 +222,15 @@ public final class LiveProfile {
             counted.malformedRecords = 1
             return
         }
+        if model.apply(decoded, resolver: &resolver, threads: &threads) { return }
         switch decoded {
-        case .mmap(let mmap):
-            guard mmap.pid != -1 else { return }  // kernel maps: kallsyms covers them
-            resolver.addressSpacesChanged()
-            model.mmap(pid: mmap.pid, start: mmap.start, length: mmap.length, pageOffset: mmap.pageOffset,
-                       path: mmap.filename, buildID: mmap.buildID.map(Array.init))
-        case .comm(let comm):
-            model.comm(pid: comm.pid, tid: comm.tid, name: comm.name, exec: comm.isExec)
-            resolver.addressSpacesChanged()
-            threads.namesChanged()
-        case .fork(let task):
-            model.fork(pid: task.pid, parentPID: task.parentPID, tid: task.tid, parentTID: task.parentTID)
-            resolver.addressSpacesChanged()
-            threads.namesChanged()
         case .lost(_, let count, _):
             counted.lostRecords = count
         case .lostSamples(let count, _):
             counted.lostSamples = count
         case .throttle:
             counted.throttleEvents = 1
-        case .sample, .unthrottle, .contextSwitch, .exit, .finishedRound, .other:
+        case .sample, .mmap, .comm, .fork, .unthrottle, .contextSwitch, .exit, .finishedRound, .other:
             break
         }
     }

@@ -137,23 +137,11 @@ public final class ProfileBuilder {
                 summary.malformedRecords += 1
                 return
             }
+            if model.apply(decoded, resolver: &resolver, threads: &threads) { return }
             switch decoded {
             case .sample(let sample):
                 if perSample != nil { return try handOn(sample, event: timed.eventIndex) }
                 processSample(sample, event: timed.eventIndex)
-            case .mmap(let mmap):
-                guard mmap.pid != -1 else { return }  // kernel maps: kallsyms covers them
-                resolver.addressSpacesChanged()
-                model.mmap(pid: mmap.pid, start: mmap.start, length: mmap.length, pageOffset: mmap.pageOffset,
-                           path: mmap.filename, buildID: mmap.buildID.map(Array.init))
-            case .comm(let comm):
-                model.comm(pid: comm.pid, tid: comm.tid, name: comm.name, exec: comm.isExec)
-                resolver.addressSpacesChanged()
-                threads.namesChanged()
-            case .fork(let task):
-                model.fork(pid: task.pid, parentPID: task.parentPID, tid: task.tid, parentTID: task.parentTID)
-                resolver.addressSpacesChanged()
-                threads.namesChanged()
             case .lost(_, let count, _):
                 summary.lostRecords = summary.lostRecords.addingSaturated(count)
             case .lostSamples(let count, _):
@@ -173,7 +161,7 @@ public final class ProfileBuilder {
                         under: weighting == .onAndOffCPU ? resolver.labelNode("[off-cpu]") : nil)
                     count(pid: interval.pid, tid: interval.tid, cpu: Int32(bitPattern: id.cpu), node: node, period: interval.nanoseconds)
                 }
-            case .exit, .finishedRound, .other:
+            case .mmap, .comm, .fork, .exit, .finishedRound, .other:
                 break
             }
         }
