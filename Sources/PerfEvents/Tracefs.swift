@@ -129,3 +129,14 @@ public struct Tracefs: Sendable {
     }
 }
 
+
+extension Tracefs {
+    /// The `format` text of a tracepoint named as perf names it (`sched:sched_switch`) on this
+    /// machine, for recordings that do not carry their formats; nil when tracefs lacks it.
+    public static func formatText(ofEvent event: String) -> String? {
+        let parts = event.split(separator: ":")
+        guard parts.count == 2, let tracefs = Tracefs.locate(),
+              let found = try? tracefs.formatAndText(subsystem: String(parts[0]), name: String(parts[1])) else { return nil }
+        return found.text
+    }
+}

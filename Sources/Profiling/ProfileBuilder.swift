@@ -65,9 +65,13 @@ public final class ProfileBuilder {
     /// Nothing is aggregated; memory grows with the recording's unique stacks, not its samples.
     /// An error `visit` throws (a closed pipe) stops the reading and is rethrown.
     /// - Parameter symbolOffsets: give each frame its offset in its symbol (`sym+0x…`).
-    public func forEachSample(symbolOffsets: Bool = true, _ visit: @escaping (ResolvedSample) throws -> Void) throws {
+    /// - Parameter formatLookup: a tracepoint's tracefs format text, for recordings that do not
+    ///   carry their formats (see ``TracepointFormats``).
+    public func forEachSample(symbolOffsets: Bool = true, formatLookup: ((String) -> String?)? = nil,
+                              _ visit: @escaping (ResolvedSample) throws -> Void) throws {
         var state = Accumulation(builder: self)
         state.perSample = PerSample(frames: SampleFrames(symbolizer: symbolizer, symbolOffsets: symbolOffsets),
+                                    formats: TracepointFormats(file: file, lookup: formatLookup),
                                     names: file.events.map(\.name),
                                     sampleTypes: file.events.map(\.attributes.sampleType), visit: visit)
         try TimeOrderedRecords(file: file).forEach { try state.process($0) }
@@ -76,6 +80,7 @@ public final class ProfileBuilder {
     /// The per-sample path's state: where each sample goes instead of being counted.
     private struct PerSample {
         var frames: SampleFrames
+        let formats: TracepointFormats
         let names: [String]
         let sampleTypes: [SampleType]
         let visit: (ResolvedSample) throws -> Void
@@ -203,7 +208,8 @@ public final class ProfileBuilder {
                 pid: sample.pid, tid: sample.tid, comm: model.name(ofThread: sample.tid, pid: sample.pid),
                 cpu: type.contains(.cpu) ? sample.cpu : nil, time: type.contains(.time) ? sample.time : nil,
                 period: type.contains(.period) ? sample.period : nil, event: output.names[event], ip: sample.ip,
-                hasCallchain: type.contains(.callchain), frames: output.scratch))
+                hasCallchain: type.contains(.callchain), frames: output.scratch,
+                tracepointFields: sample.raw.isEmpty ? nil : output.formats.describe(event: event, raw: sample.raw)))
         }
 
         private mutating func count(pid: Int32, tid: Int32, cpu: Int32, node: Int32, period: UInt64) {

@@ -79,7 +79,7 @@ struct SchedReportCommand: ParsableCommand {
     func run() throws {
         let timeline: SchedTimeline
         do {
-            timeline = try SchedTimeline(file: try PerfDataFile(path: input), formatLookup: Self.tracefsFormat)
+            timeline = try SchedTimeline(file: try PerfDataFile(path: input), formatLookup: Tracefs.formatText(ofEvent:))
         } catch {
             throw PerchError.badInput("\(error)")
         }
@@ -90,13 +90,6 @@ struct SchedReportCommand: ParsableCommand {
     }
 
     /// A tracepoint's format from this machine's tracefs, for recordings that lack it.
-    private static func tracefsFormat(_ event: String) -> String? {
-        let parts = event.split(separator: ":")
-        guard parts.count == 2, let tracefs = Tracefs.locate(),
-              let found = try? tracefs.formatAndText(subsystem: String(parts[0]), name: String(parts[1])) else { return nil }
-        return found.text
-    }
-
     /// Seconds with microseconds, as perf sched prints times.
     private func seconds(_ nanoseconds: UInt64) -> String {
         "\(nanoseconds / 1_000_000_000).\(String((nanoseconds / 1000) % 1_000_000).alignedRight(6, pad: "0"))"
