@@ -182,6 +182,12 @@ public enum RecordingPlanner {
         // (root, CAP_IPC_LOCK) and the user kept the default, give the rings room to match.
         if attributes.sampleType.contains(.stackUser), probe.settings.unlimitedLockedMemory, options.dataPages == 128 {
             pages = attributes.sampleStackUser > 1024 ? 1024 : 256
+            if options.callGraph == .auto {
+                // auto's copy grows with the ring (up to 64 KiB): give it 64 ms of samples at
+                // 4 kHz on few CPUs, keeping all rings together within 64 MiB of locked memory.
+                let cpus = max(1, settings.onlineCPUs.count)
+                pages = min(Self.largeRingPages, max(1024, Self.largeRingPages * 4 / cpus))
+            }
         }
         if !probe.settings.unlimitedLockedMemory, let budget = settings.mlockKiB {
             let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -193,6 +199,9 @@ public enum RecordingPlanner {
                     remedy: "sysctl kernel.perf_event_mlock_kb=\((pages + 1) * pageSize / 1024)"))
                 pages = shrunk
             }
+        }
+        if options.callGraph == .auto, attributes.sampleType.contains(.stackUser) {
+            attributes.sampleStackUser = autoStackCopySize(ringBytes: pages * Int(sysconf(Int32(_SC_PAGESIZE))))
         }
         var switchAttributes: EventAttributes?
         if options.contextSwitches && probe.mayProfileKernel {
@@ -324,6 +333,24 @@ public enum RecordingPlanner {
             }
         }
         return event
+    }
+
+    /// Data pages per CPU for `auto` where locked memory is not limited, on up to 4 CPUs.
+    static let largeRingPages = 4096
+
+    /// Samples of the largest copy a ring must hold at once for `auto`'s copy size.
+    static let samplesPerRing = 16
+
+    /// The user stack copy `auto` asks for with rings of `ringBytes`: the largest that leaves
+    /// room for ``samplesPerRing`` samples, at most the kernel's 65528 and at least
+    /// ``CallGraphMode/autoStackSize``. Real programs need it: Debian's sqlite3 shell uses
+    /// 10-13 KiB of stack, cc1plus 8-16 KiB, rustc and swift-frontend often more than 32 KiB, and
+    /// these binaries have no frame pointers to go on with beyond the copy. The kernel reserves
+    /// the whole copy in the ring per sample but fills only the stack in use (`dyn_size`), and
+    /// the drain loop writes only that, so the cost is the ring's room, not the file's bytes.
+    static func autoStackCopySize(ringBytes: Int) -> UInt32 {
+        let fitting = ringBytes / samplesPerRing & ~7
+        return UInt32(min(Int(CallGraphMode.maximumStackSize), max(Int(CallGraphMode.autoStackSize), fitting)))
     }
 
     /// Per-task events on another user's process pass the kernel's ptrace check only with

@@ -58,7 +58,7 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .customLong("cpu-wide-tracepoints"), help: .hidden)
     var cpuWideTracepoints = false
 
-    @Option(name: .customLong("call-graph"), help: "auto (default; with -a: fp without leaf repair. DWARF unwinding over a 4096-byte stack copy, frame pointers beyond it and where unwind tables are missing), fp (frame pointers, leaf frames repaired), dwarf[,SIZE] (unwind a SIZE-byte user stack copy, default 8192, at most 65528), or none.")
+    @Option(name: .customLong("call-graph"), help: "auto (default; with -a: fp without leaf repair. DWARF unwinding over a user stack copy as large as the ring allows, up to 65528 bytes (32 KiB in the 516 KiB rings perf_event_mlock_kb gives users; only the filled part is written), frame pointers beyond it and where unwind tables are missing), fp (frame pointers, leaf frames repaired), dwarf[,SIZE] (unwind a SIZE-byte user stack copy, default 8192, at most 65528), or none.")
     var callGraph: CallGraphMode?
 
     @Flag(name: .customShort("g"), help: "Record call graphs (always on; accepted for perf compatibility).")
