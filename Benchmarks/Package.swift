@@ -16,9 +16,23 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "PerchKit", package: "Perch"),
+                "CaptureReplay",
             ],
             path: "Benchmarks/PerchBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // A recording's executable mappings as an `UnwindAddressSpace`, for the unwinding
+        // benchmark and the replay tool.
+        .target(
+            name: "CaptureReplay",
+            dependencies: [.product(name: "PerchKit", package: "Perch")],
+            path: "Benchmarks/CaptureReplay"
+        ),
+        // Replays a recording's user stacks through the unwinder (profiling under callgrind, result dumps).
+        .executableTarget(
+            name: "UnwindReplay",
+            dependencies: ["CaptureReplay", .product(name: "PerchKit", package: "Perch")],
+            path: "Benchmarks/UnwindReplay"
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -14,6 +14,33 @@ public protocol UnwindAddressSpace {
     /// The build id the recording saw for a module; CFI is not taken from a file whose build
     /// id differs.
     func buildID(ofModule module: Int32) -> [UInt8]?
+    /// The addresses around `address` that resolve as it does, so that the unwinder asks once
+    /// for the frames of one sample that lie in the same mapping. The default covers `address`
+    /// alone, through ``module(at:)``.
+    func range(at address: UInt64) -> UnwindAddressRange?
+}
+
+/// Addresses `start..<end` that all lie in one module, at consecutive file offsets.
+public struct UnwindAddressRange: Sendable, Equatable {
+    public var start: UInt64
+    public var end: UInt64
+    public var module: Int32
+    /// The file offset `start` maps to.
+    public var fileOffset: UInt64
+
+    public init(start: UInt64, end: UInt64, module: Int32, fileOffset: UInt64) {
+        self.start = start
+        self.end = end
+        self.module = module
+        self.fileOffset = fileOffset
+    }
+}
+
+extension UnwindAddressSpace {
+    public func range(at address: UInt64) -> UnwindAddressRange? {
+        guard address < UInt64.max, let location = module(at: address) else { return nil }
+        return UnwindAddressRange(start: address, end: address + 1, module: location.module, fileOffset: location.fileOffset)
+    }
 }
 
 /// Why an unwind stopped.
@@ -56,8 +83,22 @@ public struct Unwinder {
     /// Per module id; grows to the highest id seen.
     private var modules: [ModuleCache] = []
     private var rows: [CompiledRow] = []
+    /// The rows' rules (all but "undefined"), each row's contiguous.
+    private var rules: [RegisterRule] = []
+    /// The rows last looked up, direct-mapped by (module, file offset): a hit costs a multiply
+    /// and a compare where the per-module dictionary hashes the key.
+    private var rowCache: [RowCacheEntry]
     private var expressions: [[ExpressionOp]] = []
     private var scratchFrames: [UInt64] = []
+
+    private struct RowCacheEntry {
+        /// -1: empty.
+        var module: Int32 = -1
+        /// The row's index, -1 when no CFI covers the offset.
+        var row: Int32 = -1
+        var fileOffset: UInt64 = 0
+    }
+    private static let rowCacheBits = 12
 
     /// What is known of one module: its CFI once loaded, and the row at each looked-up offset.
     private struct ModuleCache {
@@ -70,6 +111,7 @@ public struct Unwinder {
 
     public init(architecture: UnwindArchitecture = .host) {
         self.architecture = architecture
+        rowCache = Array(repeating: RowCacheEntry(), count: 1 << Self.rowCacheBits)
         scratchFrames.reserveCapacity(4)
     }
 
@@ -118,15 +160,22 @@ public struct Unwinder {
         let memory = StackMemory(base: registers[spSlot], bytes: stack)
         var exact = true  // the sampled pc, and the pc after a signal frame, are not return addresses
         var produced = 1
+        // The range of the last frame's pc: most callers lie in the same file.
+        var range = UnwindAddressRange(start: 1, end: 0, module: -1, fileOffset: 0)
         while true {
             guard produced < maxFrames else { return .frameLimit }
             let pc = registers[pcSlot]
             let lookup = exact ? pc : pc &- 1
-            guard let location = space.module(at: lookup),
-                  let rowIndex = row(module: location.module, fileOffset: location.fileOffset, space: space) else {
+            if lookup < range.start || lookup >= range.end {
+                guard let found = space.range(at: lookup) else { return .noUnwindInfo }
+                range = found
+            }
+            guard let rowIndex = row(module: range.module, fileOffset: range.fileOffset &+ (lookup &- range.start),
+                                     space: space) else {
                 return .noUnwindInfo
             }
-            let step = unwindOne(row: rows[Int(rowIndex)], known: &known, memory: memory,
+            let row = rows[Int(rowIndex)]
+            let step = unwindOne(row: row, known: &known, memory: memory,
                                  registers: registers, callerRegisters: callerRegisters)
             switch step {
             case .ok:
@@ -138,7 +187,6 @@ public struct Unwinder {
             case .invalid:
                 return .invalid
             }
-            let row = rows[Int(rowIndex)]
             let oldSP = registers[spSlot]
             let newPC = callerRegisters[Int(row.returnAddressColumn)]
             // On x86_64 the return-address column is the pc slot; elsewhere copy it there.
@@ -184,6 +232,17 @@ public struct Unwinder {
         statistics.rowLookups += 1
         let index = Int(module)
         guard index >= 0 else { return nil }
+        let key = (fileOffset ^ (UInt64(UInt32(bitPattern: module)) << 44)) &* 0x9E37_79B9_7F4A_7C15
+        let slot = Int(truncatingIfNeeded: key >> UInt64(64 - Self.rowCacheBits))
+        let entry = rowCache[slot]
+        if entry.module == module, entry.fileOffset == fileOffset { return entry.row >= 0 ? entry.row : nil }
+        let row = uncachedRow(module: module, fileOffset: fileOffset, space: space)
+        rowCache[slot] = RowCacheEntry(module: module, row: row ?? -1, fileOffset: fileOffset)
+        return row
+    }
+
+    private mutating func uncachedRow(module: Int32, fileOffset: UInt64, space: some UnwindAddressSpace) -> Int32? {
+        let index = Int(module)
         if index >= modules.count || !modules[index].isLoaded { load(module: module, space: space) }
         guard modules[index].cfi != nil else { return nil }
         if let cached = modules[index].rowByOffset[fileOffset] { return cached >= 0 ? cached : nil }
@@ -206,7 +265,8 @@ public struct Unwinder {
         guard let cfi = modules[index].cfi else { return nil }
         var result: Int32 = -1
         if let address = cfi.image.virtualAddress(forFileOffset: fileOffset), let frame = cfi.frame(at: address) {
-            if let compiled = RowCompiler.compile(frame, architecture: architecture, expressions: &expressions) {
+            if let compiled = RowCompiler.compile(frame, architecture: architecture, rules: &rules,
+                                                    expressions: &expressions) {
                 rows.append(compiled)
                 result = Int32(rows.count - 1)
             }
@@ -241,54 +301,58 @@ public struct Unwinder {
             case .invalid: return .invalid
             }
         }
+        if row.isOutermost { return .outermost }
         // Callers' registers: same value unless a rule says otherwise; the stack pointer is the CFA.
         for slot in 0..<registers.count { callerRegisters[slot] = registers[slot] }
-        var callerKnown = known
-        callerRegisters[architecture.spSlot] = cfa
-        callerKnown |= 1 << UInt64(architecture.spSlot)
+        let spSlot = architecture.spSlot
+        callerRegisters[spSlot] = cfa
+        var callerKnown = (known | 1 << UInt64(spSlot)) & ~row.undefinedRegisters
         let returnColumn = Int(row.returnAddressColumn)
-        /// Records a recovered register. A lost callee-saved register only matters if a caller
-        /// needs it; the return address always does, so losing it ends the unwind.
-        func store(_ read: StackMemory.Read, slot: Int) -> Step? {
-            let bit: UInt64 = 1 << UInt64(slot)
-            switch read {
-            case .value(let value):
-                callerRegisters[slot] = value
-                callerKnown |= bit
-                return nil
-            case .truncated:
-                if slot == returnColumn { return .truncated }
-            case .invalid:
-                if slot == returnColumn { return .invalid }
-            }
-            callerKnown &= ~bit
-            return nil
-        }
-        for rule in row.rules {
+        // Each rule is for another register and reads only this frame's registers: their order
+        // does not matter, and only the return address's can end the unwind.
+        var index = Int(row.firstRule)
+        let end = index + Int(row.ruleCount)
+        while index < end {
+            let rule = rules[index]
+            index += 1
             let slot = Int(rule.slot)
             let bit: UInt64 = 1 << UInt64(slot)
+            if rule.kind == .atCFAOffset, let value = memory.valueIfCopied(at: cfa &+ UInt64(bitPattern: rule.offset)) {
+                // The common rule (a register pushed by the prologue), without the enum.
+                callerRegisters[slot] = value
+                callerKnown |= bit
+                continue
+            }
+            let read: StackMemory.Read
             switch rule.kind {
             case .undefined:
-                if slot == returnColumn { return .outermost }
                 callerKnown &= ~bit
+                continue
             case .atCFAOffset:
-                if let stop = store(memory.read(cfa &+ UInt64(bitPattern: rule.offset)), slot: slot) { return stop }
+                read = memory.read(cfa &+ UInt64(bitPattern: rule.offset))
             case .cfaPlusOffset:
-                callerRegisters[slot] = cfa &+ UInt64(bitPattern: rule.offset)
-                callerKnown |= bit
+                read = .value(cfa &+ UInt64(bitPattern: rule.offset))
             case .inRegister:
                 let source = Int(rule.offset)
-                if known & (1 << UInt64(source)) != 0 {
-                    callerRegisters[slot] = registers[source]
-                    callerKnown |= bit
-                } else {
-                    callerKnown &= ~bit
-                }
+                read = known & (1 << UInt64(source)) != 0 ? .value(registers[source]) : .invalid
             case .atExpression, .valueExpression:
                 var result = Self.evaluate(expressions[Int(rule.expression)], cfa: cfa, known: known, memory: memory,
                                            registers: registers, registerCount: architecture.dwarfRegisterCount)
                 if rule.kind == .atExpression, case .value(let address) = result { result = memory.read(address) }
-                if let stop = store(result, slot: slot) { return stop }
+                read = result
+            }
+            // A lost callee-saved register only matters if a caller needs it; the return address
+            // always does, so losing it ends the unwind.
+            switch read {
+            case .value(let value):
+                callerRegisters[slot] = value
+                callerKnown |= bit
+            case .truncated:
+                if slot == returnColumn { return .truncated }
+                callerKnown &= ~bit
+            case .invalid:
+                if slot == returnColumn { return .invalid }
+                callerKnown &= ~bit
             }
         }
         guard callerKnown & (1 << UInt64(returnColumn)) != 0 else { return .invalid }
@@ -393,6 +457,14 @@ struct StackMemory {
     enum Read { case value(UInt64), truncated, invalid }
     let base: UInt64
     let bytes: UnsafeRawBufferPointer
+
+    /// The word at `address` when it lies in the copy; nil for ``read(_:)`` to say why not.
+    @inline(__always)
+    func valueIfCopied(at address: UInt64) -> UInt64? {
+        let offset = address &- base
+        guard address >= base, offset < UInt64(bytes.count), UInt64(bytes.count) - offset >= 8 else { return nil }
+        return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: Int(offset), as: UInt64.self))
+    }
 
     func read(_ address: UInt64) -> Read {
         guard address >= base else { return .invalid }
