@@ -121,7 +121,10 @@ enum RowCompiler {
                               isOutermost: false, isSignalFrame: signal)
         /// Appends a rule, or folds an undefined one into the row's masks.
         func append(_ rule: RegisterRule) {
-            if rule.kind == .undefined {
+            if rule.kind == .cfaPlusOffset, rule.offset == 0, Int(rule.slot) == architecture.spSlot {
+                // The ABI's "the stack pointer is the CFA": what every step does first.
+                return
+            } else if rule.kind == .undefined {
                 if rule.slot == returnColumn { row.isOutermost = true } else { row.undefinedRegisters |= 1 << UInt64(rule.slot) }
             } else {
                 rules.append(rule)

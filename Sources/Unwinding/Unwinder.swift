@@ -175,8 +175,10 @@ public struct Unwinder {
                 return .noUnwindInfo
             }
             let row = rows[Int(rowIndex)]
-            let step = unwindOne(row: row, known: &known, memory: memory,
-                                 registers: registers, callerRegisters: callerRegisters)
+            let step = rules.withUnsafeBufferPointer { rules in
+                Self.unwindOne(row: row, rules: rules, expressions: expressions, architecture: architecture, known: &known,
+                               memory: memory, registers: registers, callerRegisters: callerRegisters)
+            }
             switch step {
             case .ok:
                 break
@@ -282,12 +284,14 @@ public struct Unwinder {
 
     /// Computes the caller's registers (`callerRegisters`) from the frame's (`registers`).
     ///
-    /// `mutating` though it changes nothing in `self`: called from the unwind loop, a
-    /// non-mutating method would be passed a copy of `self` (a retain of every cache), once per
-    /// frame; this way it reads `expressions` in place.
-    private mutating func unwindOne(row: CompiledRow, known: inout UInt64, memory: StackMemory,
-                           registers: UnsafeMutableBufferPointer<UInt64>,
-                           callerRegisters: UnsafeMutableBufferPointer<UInt64>) -> Step {
+    /// Static, over a borrowed rule table: the unwind loop calls it once per frame, and a method
+    /// would be passed `self` (a retain of every cache) or would hold `self` while the table is
+    /// read through a pointer.
+    private static func unwindOne(row: CompiledRow, rules: UnsafeBufferPointer<RegisterRule>,
+                                  expressions: [[ExpressionOp]], architecture: UnwindArchitecture,
+                                  known: inout UInt64, memory: StackMemory,
+                                  registers: UnsafeMutableBufferPointer<UInt64>,
+                                  callerRegisters: UnsafeMutableBufferPointer<UInt64>) -> Step {
         // The CFA.
         var cfa: UInt64
         if row.cfaRegister >= 0 {
@@ -310,55 +314,72 @@ public struct Unwinder {
         let returnColumn = Int(row.returnAddressColumn)
         // Each rule is for another register and reads only this frame's registers: their order
         // does not matter, and only the return address's can end the unwind.
+        // In range: the compiler appended them.
+        let table = rules.baseAddress!
         var index = Int(row.firstRule)
-        let end = index + Int(row.ruleCount)
+        let end = index &+ Int(row.ruleCount)
         while index < end {
-            let rule = rules[index]
-            index += 1
-            let slot = Int(rule.slot)
-            let bit: UInt64 = 1 << UInt64(slot)
+            let rule = table[index]
+            index &+= 1
             if rule.kind == .atCFAOffset, let value = memory.valueIfCopied(at: cfa &+ UInt64(bitPattern: rule.offset)) {
-                // The common rule (a register pushed by the prologue), without the enum.
-                callerRegisters[slot] = value
-                callerKnown |= bit
+                // The common rule (a register pushed by the prologue), inline.
+                callerRegisters[Int(rule.slot)] = value
+                callerKnown |= 1 &<< UInt64(truncatingIfNeeded: rule.slot)  // slot < dwarfRegisterCount ≤ 32
                 continue
             }
-            let read: StackMemory.Read
-            switch rule.kind {
-            case .undefined:
-                callerKnown &= ~bit
-                continue
-            case .atCFAOffset:
-                read = memory.read(cfa &+ UInt64(bitPattern: rule.offset))
-            case .cfaPlusOffset:
-                read = .value(cfa &+ UInt64(bitPattern: rule.offset))
-            case .inRegister:
-                let source = Int(rule.offset)
-                read = known & (1 << UInt64(source)) != 0 ? .value(registers[source]) : .invalid
-            case .atExpression, .valueExpression:
-                var result = Self.evaluate(expressions[Int(rule.expression)], cfa: cfa, known: known, memory: memory,
-                                           registers: registers, registerCount: architecture.dwarfRegisterCount)
-                if rule.kind == .atExpression, case .value(let address) = result { result = memory.read(address) }
-                read = result
-            }
-            // A lost callee-saved register only matters if a caller needs it; the return address
-            // always does, so losing it ends the unwind.
-            switch read {
-            case .value(let value):
-                callerRegisters[slot] = value
-                callerKnown |= bit
-            case .truncated:
-                if slot == returnColumn { return .truncated }
-                callerKnown &= ~bit
-            case .invalid:
-                if slot == returnColumn { return .invalid }
-                callerKnown &= ~bit
+            if let stop = apply(rule, cfa: cfa, returnColumn: returnColumn, expressions: expressions,
+                                architecture: architecture, known: known, callerKnown: &callerKnown, memory: memory,
+                                registers: registers, callerRegisters: callerRegisters) {
+                return stop
             }
         }
         guard callerKnown & (1 << UInt64(returnColumn)) != 0 else { return .invalid }
         known = callerKnown
         if returnColumn != architecture.pcSlot { known |= 1 << UInt64(architecture.pcSlot) }
         return .ok
+    }
+
+    /// Applies one rule other than a register saved in the copy: kept out of the loop over a
+    /// row's rules, which it would otherwise crowd.
+    @inline(never)
+    private static func apply(_ rule: RegisterRule, cfa: UInt64, returnColumn: Int, expressions: [[ExpressionOp]],
+                              architecture: UnwindArchitecture, known: UInt64, callerKnown: inout UInt64,
+                              memory: StackMemory, registers: UnsafeMutableBufferPointer<UInt64>,
+                              callerRegisters: UnsafeMutableBufferPointer<UInt64>) -> Step? {
+        let slot = Int(rule.slot)
+        let bit: UInt64 = 1 << UInt64(slot)
+        let read: StackMemory.Read
+        switch rule.kind {
+        case .undefined:
+            callerKnown &= ~bit
+            return nil
+        case .atCFAOffset:
+            read = memory.read(cfa &+ UInt64(bitPattern: rule.offset))
+        case .cfaPlusOffset:
+            read = .value(cfa &+ UInt64(bitPattern: rule.offset))
+        case .inRegister:
+            let source = Int(rule.offset)
+            read = known & (1 << UInt64(source)) != 0 ? .value(registers[source]) : .invalid
+        case .atExpression, .valueExpression:
+            var result = Self.evaluate(expressions[Int(rule.expression)], cfa: cfa, known: known, memory: memory,
+                                       registers: registers, registerCount: architecture.dwarfRegisterCount)
+            if rule.kind == .atExpression, case .value(let address) = result { result = memory.read(address) }
+            read = result
+        }
+        // A lost callee-saved register only matters if a caller needs it; the return address
+        // always does, so losing it ends the unwind.
+        switch read {
+        case .value(let value):
+            callerRegisters[slot] = value
+            callerKnown |= bit
+        case .truncated:
+            if slot == returnColumn { return .truncated }
+            callerKnown &= ~bit
+        case .invalid:
+            if slot == returnColumn { return .invalid }
+            callerKnown &= ~bit
+        }
+        return nil
     }
 
     /// A small DWARF expression machine: what CFI uses (register bases, constants, arithmetic,
