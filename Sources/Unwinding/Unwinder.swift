@@ -90,6 +90,10 @@ public struct Unwinder {
     private var rowCache: [RowCacheEntry]
     private var expressions: [[ExpressionOp]] = []
     private var scratchFrames: [UInt64] = []
+    /// The `sample_regs_user` word holding each slot's register (-1: not sampled), for the mask
+    /// `sampledIndexMask` (every sample of a recording has the same).
+    private var sampledIndexOfSlot: [Int] = []
+    private var sampledIndexMask: UInt64 = 0
 
     private struct RowCacheEntry {
         /// -1: empty.
@@ -111,6 +115,7 @@ public struct Unwinder {
 
     public init(architecture: UnwindArchitecture = .host) {
         self.architecture = architecture
+        sampledIndexOfSlot = Array(repeating: -1, count: architecture.slotCount)
         rowCache = Array(repeating: RowCacheEntry(), count: 1 << Self.rowCacheBits)
         scratchFrames.reserveCapacity(4)
     }
@@ -144,12 +149,11 @@ public struct Unwinder {
         statistics.unwinds += 1
         let architecture = self.architecture
         let pcSlot = architecture.pcSlot, spSlot = architecture.spSlot
+        if registerMask != sampledIndexMask { indexSampledRegisters(mask: registerMask) }
         var known: UInt64 = 0
-        for slot in 0..<architecture.slotCount {
-            let perf = architecture.perfRegisterOfSlot[slot]
-            guard registerMask & (1 << UInt64(perf)) != 0 else { continue }
-            let index = (registerMask & ((1 << UInt64(perf)) - 1)).nonzeroBitCount
-            guard index < sampled.count else { continue }
+        for slot in 0..<sampledIndexOfSlot.count {
+            let index = sampledIndexOfSlot[slot]
+            guard index >= 0, index < sampled.count else { continue }
             registers[slot] = sampled[index]
             known |= 1 << UInt64(slot)
         }
@@ -226,6 +230,15 @@ public struct Unwinder {
         guard frames.count >= 2, frames[0] == chainPC else { return nil }
         let caller = frames[1]
         return caller == chainCaller ? nil : caller
+    }
+
+    private mutating func indexSampledRegisters(mask registerMask: UInt64) {
+        sampledIndexMask = registerMask
+        for slot in 0..<architecture.slotCount {
+            let perf = architecture.perfRegisterOfSlot[slot]
+            let present = perf < 64 && registerMask & (1 << UInt64(perf)) != 0
+            sampledIndexOfSlot[slot] = present ? (registerMask & ((1 << UInt64(perf)) - 1)).nonzeroBitCount : -1
+        }
     }
 
     // MARK: - Rows
