@@ -49,6 +49,9 @@ struct CompiledRow {
     var undefinedRegisters: UInt64
     /// The DWARF register holding the return address (x86_64: 16, the rip column).
     var returnAddressColumn: Int32
+    /// Some rule reads the frame's registers (a register rule, an expression): the caller's
+    /// registers must be written apart from the frame's.
+    var readsRegisters: Bool
     /// The return address is undefined: this is the outermost frame.
     var isOutermost: Bool
     /// The frame of a signal trampoline: its caller's pc is exact, not a return address.
@@ -118,7 +121,7 @@ enum RowCompiler {
         guard dwarf_frame_cfa(frame, &cfaOps, &cfaCount) == 0, let cfaOps, cfaCount > 0 else { return nil }
         var row = CompiledRow(cfaRegister: -1, cfaOffset: 0, cfaExpression: -1, firstRule: Int32(rules.count),
                               ruleCount: 0, undefinedRegisters: 0, returnAddressColumn: returnColumn,
-                              isOutermost: false, isSignalFrame: signal)
+                              readsRegisters: false, isOutermost: false, isSignalFrame: signal)
         /// Appends a rule, or folds an undefined one into the row's masks.
         func append(_ rule: RegisterRule) {
             if rule.kind == .cfaPlusOffset, rule.offset == 0, Int(rule.slot) == architecture.spSlot {
@@ -129,6 +132,7 @@ enum RowCompiler {
             } else {
                 rules.append(rule)
                 row.ruleCount += 1
+                if rule.kind != .atCFAOffset && rule.kind != .cfaPlusOffset { row.readsRegisters = true }
             }
         }
         let first = cfaOps[0]

@@ -159,11 +159,15 @@ public struct Unwinder {
         }
         guard known & (1 << UInt64(pcSlot)) != 0 else { return .invalid }
         frames.append(registers[pcSlot])
-        statistics.frames += 1
+        // Counted here, once: frames appended, rows looked up.
+        var produced = 1, lookups = 0
+        defer {
+            statistics.frames += produced
+            statistics.rowLookups += lookups
+        }
         guard known & (1 << UInt64(spSlot)) != 0 else { return .invalid }
         let memory = StackMemory(base: registers[spSlot], bytes: stack)
         var exact = true  // the sampled pc, and the pc after a signal frame, are not return addresses
-        var produced = 1
         // The range of the last frame's pc: most callers lie in the same file.
         var range = UnwindAddressRange(start: 1, end: 0, module: -1, fileOffset: 0)
         while true {
@@ -174,14 +178,21 @@ public struct Unwinder {
                 guard let found = space.range(at: lookup) else { return .noUnwindInfo }
                 range = found
             }
-            guard let rowIndex = row(module: range.module, fileOffset: range.fileOffset &+ (lookup &- range.start),
-                                     space: space) else {
-                return .noUnwindInfo
-            }
+            let fileOffset = range.fileOffset &+ (lookup &- range.start)
+            lookups += 1
+            let cacheSlot = Self.rowCacheSlot(module: range.module, fileOffset: fileOffset)
+            let cached = rowCache[cacheSlot]
+            let rowIndex = cached.module == range.module && cached.fileOffset == fileOffset
+                ? cached.row : cacheRow(module: range.module, fileOffset: fileOffset, in: cacheSlot, space: space)
+            guard rowIndex >= 0 else { return .noUnwindInfo }
             let row = rows[Int(rowIndex)]
+            // A row whose rules read no register writes the caller's registers over the frame's.
+            let inPlace = !row.readsRegisters
+            let target = inPlace ? registers : callerRegisters
+            let oldSP = registers[spSlot]
             let step = rules.withUnsafeBufferPointer { rules in
                 Self.unwindOne(row: row, rules: rules, expressions: expressions, architecture: architecture, known: &known,
-                               memory: memory, registers: registers, callerRegisters: callerRegisters)
+                               memory: memory, registers: registers, callerRegisters: target)
             }
             switch step {
             case .ok:
@@ -193,16 +204,14 @@ public struct Unwinder {
             case .invalid:
                 return .invalid
             }
-            let oldSP = registers[spSlot]
-            let newPC = callerRegisters[Int(row.returnAddressColumn)]
+            let newPC = target[Int(row.returnAddressColumn)]
             // On x86_64 the return-address column is the pc slot; elsewhere copy it there.
-            if Int(row.returnAddressColumn) != pcSlot { callerRegisters[pcSlot] = newPC }
+            if Int(row.returnAddressColumn) != pcSlot { target[pcSlot] = newPC }
             if newPC == 0 { return .complete }
-            let newSP = callerRegisters[spSlot]
+            let newSP = target[spSlot]
             if newSP < oldSP || (newSP == oldSP && newPC == pc) { return .invalid }
-            swap(&registers, &callerRegisters)
+            if !inPlace { swap(&registers, &callerRegisters) }
             frames.append(newPC)
-            statistics.frames += 1
             produced += 1
             exact = row.isSignalFrame
         }
@@ -243,16 +252,19 @@ public struct Unwinder {
 
     // MARK: - Rows
 
-    private mutating func row(module: Int32, fileOffset: UInt64, space: some UnwindAddressSpace) -> Int32? {
-        statistics.rowLookups += 1
-        let index = Int(module)
-        guard index >= 0 else { return nil }
+    /// The row cache's entry for a (module, file offset): a multiplicative hash.
+    @inline(__always)
+    private static func rowCacheSlot(module: Int32, fileOffset: UInt64) -> Int {
         let key = (fileOffset ^ (UInt64(UInt32(bitPattern: module)) << 44)) &* 0x9E37_79B9_7F4A_7C15
-        let slot = Int(truncatingIfNeeded: key >> UInt64(64 - Self.rowCacheBits))
-        let entry = rowCache[slot]
-        if entry.module == module, entry.fileOffset == fileOffset { return entry.row >= 0 ? entry.row : nil }
-        let row = uncachedRow(module: module, fileOffset: fileOffset, space: space)
-        rowCache[slot] = RowCacheEntry(module: module, row: row ?? -1, fileOffset: fileOffset)
+        return Int(truncatingIfNeeded: key >> UInt64(64 - rowCacheBits))
+    }
+
+    /// The row at a file offset the row cache does not hold, stored in its entry `slot`; -1 when
+    /// no CFI covers it.
+    private mutating func cacheRow(module: Int32, fileOffset: UInt64, in slot: Int, space: some UnwindAddressSpace) -> Int32 {
+        guard module >= 0 else { return -1 }
+        let row = uncachedRow(module: module, fileOffset: fileOffset, space: space) ?? -1
+        rowCache[slot] = RowCacheEntry(module: module, row: row, fileOffset: fileOffset)
         return row
     }
 
@@ -320,7 +332,9 @@ public struct Unwinder {
         }
         if row.isOutermost { return .outermost }
         // Callers' registers: same value unless a rule says otherwise; the stack pointer is the CFA.
-        for slot in 0..<registers.count { callerRegisters[slot] = registers[slot] }
+        if callerRegisters.baseAddress != registers.baseAddress {
+            for slot in 0..<registers.count { callerRegisters[slot] = registers[slot] }
+        }
         let spSlot = architecture.spSlot
         callerRegisters[spSlot] = cfa
         var callerKnown = (known | 1 << UInt64(spSlot)) & ~row.undefinedRegisters
