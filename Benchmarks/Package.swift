@@ -26,13 +26,14 @@ let package = Package(
         .target(
             name: "CaptureReplay",
             dependencies: [.product(name: "PerchKit", package: "Perch")],
-            path: "Benchmarks/CaptureReplay"
+            path: "Tools/CaptureReplay"
         ),
         // Replays a recording's user stacks through the unwinder (profiling under callgrind, result dumps).
+        // Outside Benchmarks/: the benchmark plugin runs every executable target there as a benchmark.
         .executableTarget(
             name: "UnwindReplay",
             dependencies: ["CaptureReplay", .product(name: "PerchKit", package: "Perch")],
-            path: "Benchmarks/UnwindReplay"
+            path: "Tools/UnwindReplay"
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -342,11 +342,10 @@ public struct Unwinder {
         // Each rule is for another register and reads only this frame's registers: their order
         // does not matter, and only the return address's can end the unwind.
         // In range: the compiler appended them.
-        let table = rules.baseAddress!
         var index = Int(row.firstRule)
         let end = index &+ Int(row.ruleCount)
         while index < end {
-            let rule = table[index]
+            let rule = rules[index]
             index &+= 1
             if rule.kind == .atCFAOffset, let value = memory.valueIfCopied(at: cfa &+ UInt64(bitPattern: rule.offset)) {
                 // The common rule (a register pushed by the prologue), inline.
