@@ -504,13 +504,21 @@ struct StackMemory {
     enum Read { case value(UInt64), truncated, invalid }
     let base: UInt64
     let bytes: UnsafeRawBufferPointer
+    /// How many offsets start a whole word of the copy: `count - 7`, or 0.
+    private let wordOffsets: UInt64
+
+    init(base: UInt64, bytes: UnsafeRawBufferPointer) {
+        self.base = base
+        self.bytes = bytes
+        wordOffsets = bytes.count >= 8 ? UInt64(bytes.count - 7) : 0
+    }
 
     /// The word at `address` when it lies in the copy; nil for ``read(_:)`` to say why not.
     @inline(__always)
     func valueIfCopied(at address: UInt64) -> UInt64? {
         let offset = address &- base
-        guard address >= base, offset < UInt64(bytes.count), UInt64(bytes.count) - offset >= 8 else { return nil }
-        return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: Int(offset), as: UInt64.self))
+        guard address >= base, offset < wordOffsets, let start = bytes.baseAddress else { return nil }
+        return UInt64(littleEndian: start.loadUnaligned(fromByteOffset: Int(truncatingIfNeeded: offset), as: UInt64.self))
     }
 
     func read(_ address: UInt64) -> Read {
