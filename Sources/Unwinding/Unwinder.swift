@@ -70,7 +70,8 @@ public struct UnwindStatistics: Sendable {
 
 /// Unwinds sampled user stacks (`PERF_SAMPLE_REGS_USER` + `PERF_SAMPLE_STACK_USER`) with the CFI
 /// libdw parses from `.eh_frame` / `.debug_frame`. Rows are compiled once per (module, pc) into
-/// a small rule list, so a sample costs a few dictionary lookups and memory reads per frame.
+/// a small rule list, so a frame costs a range check (one lookup in the address space per mapping
+/// per sample), a probe of a direct-mapped row cache, and the reads of its saved registers.
 ///
 /// A value whose caches (modules, compiled rows, statistics) grow as it unwinds: keep one in a
 /// `var` for a whole report and call its `mutating` methods, so exclusivity is checked at
