@@ -16,9 +16,24 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "PerchKit", package: "Perch"),
+                "CaptureReplay",
             ],
             path: "Benchmarks/PerchBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // A recording's executable mappings as an `UnwindAddressSpace`, for the unwinding
+        // benchmark and the replay tool.
+        .target(
+            name: "CaptureReplay",
+            dependencies: [.product(name: "PerchKit", package: "Perch")],
+            path: "Tools/CaptureReplay"
+        ),
+        // Replays a recording's user stacks through the unwinder (profiling under callgrind, result dumps).
+        // Outside Benchmarks/: the benchmark plugin runs every executable target there as a benchmark.
+        .executableTarget(
+            name: "UnwindReplay",
+            dependencies: ["CaptureReplay", .product(name: "PerchKit", package: "Perch")],
+            path: "Tools/UnwindReplay"
         ),
     ],
     swiftLanguageModes: [.v6]

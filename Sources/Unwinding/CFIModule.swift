@@ -34,15 +34,26 @@ struct RegisterRule {
 }
 
 /// One CFI row, compiled: how to find the CFA and the caller's registers at one pc. Registers
-/// with no rule keep their value ("same value").
+/// with no rule keep their value ("same value"). A plain value (no references), so reading one
+/// from the unwinder's table costs no reference counting.
 struct CompiledRow {
     /// The CFA is `register + offset`, or (register < 0) the value of `expression`.
     var cfaRegister: Int32
     var cfaOffset: Int64
     var cfaExpression: Int32
-    var rules: [RegisterRule]
+    /// The row's rules other than "undefined": `ruleCount` entries of the unwinder's rule table
+    /// from `firstRule`, in register order.
+    var firstRule: Int32
+    var ruleCount: Int32
+    /// Registers other than the return address whose value is lost in the caller, one bit per slot.
+    var undefinedRegisters: UInt64
     /// The DWARF register holding the return address (x86_64: 16, the rip column).
     var returnAddressColumn: Int32
+    /// Some rule reads the frame's registers (a register rule, an expression): the caller's
+    /// registers must be written apart from the frame's.
+    var readsRegisters: Bool
+    /// The return address is undefined: this is the outermost frame.
+    var isOutermost: Bool
     /// The frame of a signal trampoline: its caller's pc is exact, not a return address.
     var isSignalFrame: Bool
 }
@@ -96,7 +107,8 @@ enum RowCompiler {
     static let DW_OP_stack_value: UInt8 = 0x9f
 
     /// - Returns: nil when the CFA cannot be determined at this row.
-    static func compile(_ frame: OpaquePointer, architecture: UnwindArchitecture,
+    /// The row's rules other than "undefined" are appended to `rules`.
+    static func compile(_ frame: OpaquePointer, architecture: UnwindArchitecture, rules: inout [RegisterRule],
                         expressions: inout [[ExpressionOp]]) -> CompiledRow? {
         var start: Dwarf_Addr = 0, end: Dwarf_Addr = 0
         var signal = false
@@ -107,8 +119,22 @@ enum RowCompiler {
         var cfaOps: UnsafeMutablePointer<Dwarf_Op>?
         var cfaCount = 0
         guard dwarf_frame_cfa(frame, &cfaOps, &cfaCount) == 0, let cfaOps, cfaCount > 0 else { return nil }
-        var row = CompiledRow(cfaRegister: -1, cfaOffset: 0, cfaExpression: -1, rules: [],
-                              returnAddressColumn: returnColumn, isSignalFrame: signal)
+        var row = CompiledRow(cfaRegister: -1, cfaOffset: 0, cfaExpression: -1, firstRule: Int32(rules.count),
+                              ruleCount: 0, undefinedRegisters: 0, returnAddressColumn: returnColumn,
+                              readsRegisters: false, isOutermost: false, isSignalFrame: signal)
+        /// Appends a rule, or folds an undefined one into the row's masks.
+        func append(_ rule: RegisterRule) {
+            if rule.kind == .cfaPlusOffset, rule.offset == 0, Int(rule.slot) == architecture.spSlot {
+                // The ABI's "the stack pointer is the CFA": what every step does first.
+                return
+            } else if rule.kind == .undefined {
+                if rule.slot == returnColumn { row.isOutermost = true } else { row.undefinedRegisters |= 1 << UInt64(rule.slot) }
+            } else {
+                rules.append(rule)
+                row.ruleCount += 1
+                if rule.kind != .atCFAOffset && rule.kind != .cfaPlusOffset { row.readsRegisters = true }
+            }
+        }
         let first = cfaOps[0]
         if cfaCount == 1, first.atom == DW_OP_bregx, Int(first.number) < architecture.dwarfRegisterCount {
             row.cfaRegister = Int32(first.number)
@@ -127,13 +153,13 @@ enum RowCompiler {
             var ops: UnsafeMutablePointer<Dwarf_Op>?
             var count = 0
             guard dwarf_frame_register(frame, Int32(register), scratch, &ops, &count) == 0 else {
-                row.rules.append(RegisterRule(slot: Int32(register), kind: .undefined, offset: 0, expression: -1))
+                append(RegisterRule(slot: Int32(register), kind: .undefined, offset: 0, expression: -1))
                 continue
             }
             if count == 0 {
                 // ops == scratch: undefined; ops == nil: same value (no rule needed).
                 if ops != nil {
-                    row.rules.append(RegisterRule(slot: Int32(register), kind: .undefined, offset: 0, expression: -1))
+                    append(RegisterRule(slot: Int32(register), kind: .undefined, offset: 0, expression: -1))
                 }
                 continue
             }
@@ -149,7 +175,7 @@ enum RowCompiler {
             } else if !isValue, length == 1, ops[0].atom == DW_OP_regx || (ops[0].atom >= DW_OP_reg0 && ops[0].atom < DW_OP_reg0 + 32) {
                 let source = ops[0].atom == DW_OP_regx ? Int(ops[0].number) : Int(ops[0].atom - DW_OP_reg0)
                 guard source < architecture.dwarfRegisterCount else {
-                    row.rules.append(rule)
+                    append(rule)
                     continue
                 }
                 rule.kind = .inRegister
@@ -158,7 +184,7 @@ enum RowCompiler {
                 rule.kind = isValue ? .valueExpression : .atExpression
                 rule.expression = intern(ops, length, into: &expressions)
             }
-            row.rules.append(rule)
+            append(rule)
         }
         return row
     }

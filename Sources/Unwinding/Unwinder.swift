@@ -14,6 +14,33 @@ public protocol UnwindAddressSpace {
     /// The build id the recording saw for a module; CFI is not taken from a file whose build
     /// id differs.
     func buildID(ofModule module: Int32) -> [UInt8]?
+    /// The addresses around `address` that resolve as it does, so that the unwinder asks once
+    /// for the frames of one sample that lie in the same mapping. The default covers `address`
+    /// alone, through ``module(at:)``.
+    func range(at address: UInt64) -> UnwindAddressRange?
+}
+
+/// Addresses `start..<end` that all lie in one module, at consecutive file offsets.
+public struct UnwindAddressRange: Sendable, Equatable {
+    public var start: UInt64
+    public var end: UInt64
+    public var module: Int32
+    /// The file offset `start` maps to.
+    public var fileOffset: UInt64
+
+    public init(start: UInt64, end: UInt64, module: Int32, fileOffset: UInt64) {
+        self.start = start
+        self.end = end
+        self.module = module
+        self.fileOffset = fileOffset
+    }
+}
+
+extension UnwindAddressSpace {
+    public func range(at address: UInt64) -> UnwindAddressRange? {
+        guard address < UInt64.max, let location = module(at: address) else { return nil }
+        return UnwindAddressRange(start: address, end: address + 1, module: location.module, fileOffset: location.fileOffset)
+    }
 }
 
 /// Why an unwind stopped.
@@ -43,7 +70,8 @@ public struct UnwindStatistics: Sendable {
 
 /// Unwinds sampled user stacks (`PERF_SAMPLE_REGS_USER` + `PERF_SAMPLE_STACK_USER`) with the CFI
 /// libdw parses from `.eh_frame` / `.debug_frame`. Rows are compiled once per (module, pc) into
-/// a small rule list, so a sample costs a few dictionary lookups and memory reads per frame.
+/// a small rule list, so a frame costs a range check (one lookup in the address space per mapping
+/// per sample), a probe of a direct-mapped row cache, and the reads of its saved registers.
 ///
 /// A value whose caches (modules, compiled rows, statistics) grow as it unwinds: keep one in a
 /// `var` for a whole report and call its `mutating` methods, so exclusivity is checked at
@@ -56,8 +84,26 @@ public struct Unwinder {
     /// Per module id; grows to the highest id seen.
     private var modules: [ModuleCache] = []
     private var rows: [CompiledRow] = []
+    /// The rows' rules (all but "undefined"), each row's contiguous.
+    private var rules: [RegisterRule] = []
+    /// The rows last looked up, direct-mapped by (module, file offset): a hit costs a multiply
+    /// and a compare where the per-module dictionary hashes the key.
+    private var rowCache: [RowCacheEntry]
     private var expressions: [[ExpressionOp]] = []
     private var scratchFrames: [UInt64] = []
+    /// The `sample_regs_user` word holding each slot's register (-1: not sampled), for the mask
+    /// `sampledIndexMask` (every sample of a recording has the same).
+    private var sampledIndexOfSlot: [Int] = []
+    private var sampledIndexMask: UInt64 = 0
+
+    private struct RowCacheEntry {
+        /// -1: empty.
+        var module: Int32 = -1
+        /// The row's index, -1 when no CFI covers the offset.
+        var row: Int32 = -1
+        var fileOffset: UInt64 = 0
+    }
+    private static let rowCacheBits = 12
 
     /// What is known of one module: its CFI once loaded, and the row at each looked-up offset.
     private struct ModuleCache {
@@ -70,6 +116,8 @@ public struct Unwinder {
 
     public init(architecture: UnwindArchitecture = .host) {
         self.architecture = architecture
+        sampledIndexOfSlot = Array(repeating: -1, count: architecture.slotCount)
+        rowCache = Array(repeating: RowCacheEntry(), count: 1 << Self.rowCacheBits)
         scratchFrames.reserveCapacity(4)
     }
 
@@ -102,32 +150,51 @@ public struct Unwinder {
         statistics.unwinds += 1
         let architecture = self.architecture
         let pcSlot = architecture.pcSlot, spSlot = architecture.spSlot
+        if registerMask != sampledIndexMask { indexSampledRegisters(mask: registerMask) }
         var known: UInt64 = 0
-        for slot in 0..<architecture.slotCount {
-            let perf = architecture.perfRegisterOfSlot[slot]
-            guard registerMask & (1 << UInt64(perf)) != 0 else { continue }
-            let index = (registerMask & ((1 << UInt64(perf)) - 1)).nonzeroBitCount
-            guard index < sampled.count else { continue }
+        for slot in 0..<sampledIndexOfSlot.count {
+            let index = sampledIndexOfSlot[slot]
+            guard index >= 0, index < sampled.count else { continue }
             registers[slot] = sampled[index]
             known |= 1 << UInt64(slot)
         }
         guard known & (1 << UInt64(pcSlot)) != 0 else { return .invalid }
         frames.append(registers[pcSlot])
-        statistics.frames += 1
+        // Counted here, once: frames appended, rows looked up.
+        var produced = 1, lookups = 0
+        defer {
+            statistics.frames += produced
+            statistics.rowLookups += lookups
+        }
         guard known & (1 << UInt64(spSlot)) != 0 else { return .invalid }
         let memory = StackMemory(base: registers[spSlot], bytes: stack)
         var exact = true  // the sampled pc, and the pc after a signal frame, are not return addresses
-        var produced = 1
+        // The range of the last frame's pc: most callers lie in the same file.
+        var range = UnwindAddressRange(start: 1, end: 0, module: -1, fileOffset: 0)
         while true {
             guard produced < maxFrames else { return .frameLimit }
             let pc = registers[pcSlot]
             let lookup = exact ? pc : pc &- 1
-            guard let location = space.module(at: lookup),
-                  let rowIndex = row(module: location.module, fileOffset: location.fileOffset, space: space) else {
-                return .noUnwindInfo
+            if lookup < range.start || lookup >= range.end {
+                guard let found = space.range(at: lookup) else { return .noUnwindInfo }
+                range = found
             }
-            let step = unwindOne(row: rows[Int(rowIndex)], known: &known, memory: memory,
-                                 registers: registers, callerRegisters: callerRegisters)
+            let fileOffset = range.fileOffset &+ (lookup &- range.start)
+            lookups += 1
+            let cacheSlot = Self.rowCacheSlot(module: range.module, fileOffset: fileOffset)
+            let cached = rowCache[cacheSlot]
+            let rowIndex = cached.module == range.module && cached.fileOffset == fileOffset
+                ? cached.row : cacheRow(module: range.module, fileOffset: fileOffset, in: cacheSlot, space: space)
+            guard rowIndex >= 0 else { return .noUnwindInfo }
+            let row = rows[Int(rowIndex)]
+            // A row whose rules read no register writes the caller's registers over the frame's.
+            let inPlace = !row.readsRegisters
+            let target = inPlace ? registers : callerRegisters
+            let oldSP = registers[spSlot]
+            let step = rules.withUnsafeBufferPointer { rules in
+                Self.unwindOne(row: row, rules: rules, expressions: expressions, architecture: architecture, known: &known,
+                               memory: memory, registers: registers, callerRegisters: target)
+            }
             switch step {
             case .ok:
                 break
@@ -138,17 +205,14 @@ public struct Unwinder {
             case .invalid:
                 return .invalid
             }
-            let row = rows[Int(rowIndex)]
-            let oldSP = registers[spSlot]
-            let newPC = callerRegisters[Int(row.returnAddressColumn)]
+            let newPC = target[Int(row.returnAddressColumn)]
             // On x86_64 the return-address column is the pc slot; elsewhere copy it there.
-            if Int(row.returnAddressColumn) != pcSlot { callerRegisters[pcSlot] = newPC }
+            if Int(row.returnAddressColumn) != pcSlot { target[pcSlot] = newPC }
             if newPC == 0 { return .complete }
-            let newSP = callerRegisters[spSlot]
+            let newSP = target[spSlot]
             if newSP < oldSP || (newSP == oldSP && newPC == pc) { return .invalid }
-            swap(&registers, &callerRegisters)
+            if !inPlace { swap(&registers, &callerRegisters) }
             frames.append(newPC)
-            statistics.frames += 1
             produced += 1
             exact = row.isSignalFrame
         }
@@ -178,12 +242,35 @@ public struct Unwinder {
         return caller == chainCaller ? nil : caller
     }
 
+    private mutating func indexSampledRegisters(mask registerMask: UInt64) {
+        sampledIndexMask = registerMask
+        for slot in 0..<architecture.slotCount {
+            let perf = architecture.perfRegisterOfSlot[slot]
+            let present = perf < 64 && registerMask & (1 << UInt64(perf)) != 0
+            sampledIndexOfSlot[slot] = present ? (registerMask & ((1 << UInt64(perf)) - 1)).nonzeroBitCount : -1
+        }
+    }
+
     // MARK: - Rows
 
-    private mutating func row(module: Int32, fileOffset: UInt64, space: some UnwindAddressSpace) -> Int32? {
-        statistics.rowLookups += 1
+    /// The row cache's entry for a (module, file offset): a multiplicative hash.
+    @inline(__always)
+    private static func rowCacheSlot(module: Int32, fileOffset: UInt64) -> Int {
+        let key = (fileOffset ^ (UInt64(UInt32(bitPattern: module)) << 44)) &* 0x9E37_79B9_7F4A_7C15
+        return Int(truncatingIfNeeded: key >> UInt64(64 - rowCacheBits))
+    }
+
+    /// The row at a file offset the row cache does not hold, stored in its entry `slot`; -1 when
+    /// no CFI covers it.
+    private mutating func cacheRow(module: Int32, fileOffset: UInt64, in slot: Int, space: some UnwindAddressSpace) -> Int32 {
+        guard module >= 0 else { return -1 }
+        let row = uncachedRow(module: module, fileOffset: fileOffset, space: space) ?? -1
+        rowCache[slot] = RowCacheEntry(module: module, row: row, fileOffset: fileOffset)
+        return row
+    }
+
+    private mutating func uncachedRow(module: Int32, fileOffset: UInt64, space: some UnwindAddressSpace) -> Int32? {
         let index = Int(module)
-        guard index >= 0 else { return nil }
         if index >= modules.count || !modules[index].isLoaded { load(module: module, space: space) }
         guard modules[index].cfi != nil else { return nil }
         if let cached = modules[index].rowByOffset[fileOffset] { return cached >= 0 ? cached : nil }
@@ -206,7 +293,8 @@ public struct Unwinder {
         guard let cfi = modules[index].cfi else { return nil }
         var result: Int32 = -1
         if let address = cfi.image.virtualAddress(forFileOffset: fileOffset), let frame = cfi.frame(at: address) {
-            if let compiled = RowCompiler.compile(frame, architecture: architecture, expressions: &expressions) {
+            if let compiled = RowCompiler.compile(frame, architecture: architecture, rules: &rules,
+                                                    expressions: &expressions) {
                 rows.append(compiled)
                 result = Int32(rows.count - 1)
             }
@@ -222,12 +310,14 @@ public struct Unwinder {
 
     /// Computes the caller's registers (`callerRegisters`) from the frame's (`registers`).
     ///
-    /// `mutating` though it changes nothing in `self`: called from the unwind loop, a
-    /// non-mutating method would be passed a copy of `self` (a retain of every cache), once per
-    /// frame; this way it reads `expressions` in place.
-    private mutating func unwindOne(row: CompiledRow, known: inout UInt64, memory: StackMemory,
-                           registers: UnsafeMutableBufferPointer<UInt64>,
-                           callerRegisters: UnsafeMutableBufferPointer<UInt64>) -> Step {
+    /// Static, over a borrowed rule table: the unwind loop calls it once per frame, and a method
+    /// would be passed `self` (a retain of every cache) or would hold `self` while the table is
+    /// read through a pointer.
+    private static func unwindOne(row: CompiledRow, rules: UnsafeBufferPointer<RegisterRule>,
+                                  expressions: [[ExpressionOp]], architecture: UnwindArchitecture,
+                                  known: inout UInt64, memory: StackMemory,
+                                  registers: UnsafeMutableBufferPointer<UInt64>,
+                                  callerRegisters: UnsafeMutableBufferPointer<UInt64>) -> Step {
         // The CFA.
         var cfa: UInt64
         if row.cfaRegister >= 0 {
@@ -241,60 +331,82 @@ public struct Unwinder {
             case .invalid: return .invalid
             }
         }
+        if row.isOutermost { return .outermost }
         // Callers' registers: same value unless a rule says otherwise; the stack pointer is the CFA.
-        for slot in 0..<registers.count { callerRegisters[slot] = registers[slot] }
-        var callerKnown = known
-        callerRegisters[architecture.spSlot] = cfa
-        callerKnown |= 1 << UInt64(architecture.spSlot)
-        let returnColumn = Int(row.returnAddressColumn)
-        /// Records a recovered register. A lost callee-saved register only matters if a caller
-        /// needs it; the return address always does, so losing it ends the unwind.
-        func store(_ read: StackMemory.Read, slot: Int) -> Step? {
-            let bit: UInt64 = 1 << UInt64(slot)
-            switch read {
-            case .value(let value):
-                callerRegisters[slot] = value
-                callerKnown |= bit
-                return nil
-            case .truncated:
-                if slot == returnColumn { return .truncated }
-            case .invalid:
-                if slot == returnColumn { return .invalid }
-            }
-            callerKnown &= ~bit
-            return nil
+        if callerRegisters.baseAddress != registers.baseAddress {
+            for slot in 0..<registers.count { callerRegisters[slot] = registers[slot] }
         }
-        for rule in row.rules {
-            let slot = Int(rule.slot)
-            let bit: UInt64 = 1 << UInt64(slot)
-            switch rule.kind {
-            case .undefined:
-                if slot == returnColumn { return .outermost }
-                callerKnown &= ~bit
-            case .atCFAOffset:
-                if let stop = store(memory.read(cfa &+ UInt64(bitPattern: rule.offset)), slot: slot) { return stop }
-            case .cfaPlusOffset:
-                callerRegisters[slot] = cfa &+ UInt64(bitPattern: rule.offset)
-                callerKnown |= bit
-            case .inRegister:
-                let source = Int(rule.offset)
-                if known & (1 << UInt64(source)) != 0 {
-                    callerRegisters[slot] = registers[source]
-                    callerKnown |= bit
-                } else {
-                    callerKnown &= ~bit
-                }
-            case .atExpression, .valueExpression:
-                var result = Self.evaluate(expressions[Int(rule.expression)], cfa: cfa, known: known, memory: memory,
-                                           registers: registers, registerCount: architecture.dwarfRegisterCount)
-                if rule.kind == .atExpression, case .value(let address) = result { result = memory.read(address) }
-                if let stop = store(result, slot: slot) { return stop }
+        let spSlot = architecture.spSlot
+        callerRegisters[spSlot] = cfa
+        var callerKnown = (known | 1 << UInt64(spSlot)) & ~row.undefinedRegisters
+        let returnColumn = Int(row.returnAddressColumn)
+        // Each rule is for another register and reads only this frame's registers: their order
+        // does not matter, and only the return address's can end the unwind.
+        // In range: the compiler appended them.
+        var index = Int(row.firstRule)
+        let end = index &+ Int(row.ruleCount)
+        while index < end {
+            let rule = rules[index]
+            index &+= 1
+            if rule.kind == .atCFAOffset, let value = memory.valueIfCopied(at: cfa &+ UInt64(bitPattern: rule.offset)) {
+                // The common rule (a register pushed by the prologue), inline.
+                callerRegisters[Int(rule.slot)] = value
+                callerKnown |= 1 &<< UInt64(truncatingIfNeeded: rule.slot)  // slot < dwarfRegisterCount ≤ 32
+                continue
+            }
+            if let stop = apply(rule, cfa: cfa, returnColumn: returnColumn, expressions: expressions,
+                                architecture: architecture, known: known, callerKnown: &callerKnown, memory: memory,
+                                registers: registers, callerRegisters: callerRegisters) {
+                return stop
             }
         }
         guard callerKnown & (1 << UInt64(returnColumn)) != 0 else { return .invalid }
         known = callerKnown
         if returnColumn != architecture.pcSlot { known |= 1 << UInt64(architecture.pcSlot) }
         return .ok
+    }
+
+    /// Applies one rule other than a register saved in the copy: kept out of the loop over a
+    /// row's rules, which it would otherwise crowd.
+    @inline(never)
+    private static func apply(_ rule: RegisterRule, cfa: UInt64, returnColumn: Int, expressions: [[ExpressionOp]],
+                              architecture: UnwindArchitecture, known: UInt64, callerKnown: inout UInt64,
+                              memory: StackMemory, registers: UnsafeMutableBufferPointer<UInt64>,
+                              callerRegisters: UnsafeMutableBufferPointer<UInt64>) -> Step? {
+        let slot = Int(rule.slot)
+        let bit: UInt64 = 1 << UInt64(slot)
+        let read: StackMemory.Read
+        switch rule.kind {
+        case .undefined:
+            callerKnown &= ~bit
+            return nil
+        case .atCFAOffset:
+            read = memory.read(cfa &+ UInt64(bitPattern: rule.offset))
+        case .cfaPlusOffset:
+            read = .value(cfa &+ UInt64(bitPattern: rule.offset))
+        case .inRegister:
+            let source = Int(rule.offset)
+            read = known & (1 << UInt64(source)) != 0 ? .value(registers[source]) : .invalid
+        case .atExpression, .valueExpression:
+            var result = Self.evaluate(expressions[Int(rule.expression)], cfa: cfa, known: known, memory: memory,
+                                       registers: registers, registerCount: architecture.dwarfRegisterCount)
+            if rule.kind == .atExpression, case .value(let address) = result { result = memory.read(address) }
+            read = result
+        }
+        // A lost callee-saved register only matters if a caller needs it; the return address
+        // always does, so losing it ends the unwind.
+        switch read {
+        case .value(let value):
+            callerRegisters[slot] = value
+            callerKnown |= bit
+        case .truncated:
+            if slot == returnColumn { return .truncated }
+            callerKnown &= ~bit
+        case .invalid:
+            if slot == returnColumn { return .invalid }
+            callerKnown &= ~bit
+        }
+        return nil
     }
 
     /// A small DWARF expression machine: what CFI uses (register bases, constants, arithmetic,
@@ -393,6 +505,22 @@ struct StackMemory {
     enum Read { case value(UInt64), truncated, invalid }
     let base: UInt64
     let bytes: UnsafeRawBufferPointer
+    /// How many offsets start a whole word of the copy: `count - 7`, or 0.
+    private let wordOffsets: UInt64
+
+    init(base: UInt64, bytes: UnsafeRawBufferPointer) {
+        self.base = base
+        self.bytes = bytes
+        wordOffsets = bytes.count >= 8 ? UInt64(bytes.count - 7) : 0
+    }
+
+    /// The word at `address` when it lies in the copy; nil for ``read(_:)`` to say why not.
+    @inline(__always)
+    func valueIfCopied(at address: UInt64) -> UInt64? {
+        let offset = address &- base
+        guard address >= base, offset < wordOffsets, let start = bytes.baseAddress else { return nil }
+        return UInt64(littleEndian: start.loadUnaligned(fromByteOffset: Int(truncatingIfNeeded: offset), as: UInt64.self))
+    }
 
     func read(_ address: UInt64) -> Read {
         guard address >= base else { return .invalid }

@@ -23,6 +23,25 @@ import TestSupport
         func buildID(ofModule module: Int32) -> [UInt8]? { nil }
     }
 
+    /// The same binary, answering with whole segments, as a process model's mappings do.
+    final class SegmentSpace: UnwindAddressSpace {
+        let inner: Space
+        private(set) var rangeLookups = 0
+        init(path: String) throws { inner = try Space(path: path) }
+        func module(at address: UInt64) -> (module: Int32, fileOffset: UInt64)? { inner.module(at: address) }
+        func range(at address: UInt64) -> UnwindAddressRange? {
+            rangeLookups += 1
+            for segment in inner.image.loadSegments
+            where address >= segment.virtualAddress && address - segment.virtualAddress < segment.fileSize {
+                return UnwindAddressRange(start: segment.virtualAddress, end: segment.virtualAddress + segment.fileSize,
+                                          module: 0, fileOffset: segment.fileOffset)
+            }
+            return nil
+        }
+        func path(ofModule module: Int32) -> String { inner.path }
+        func buildID(ofModule module: Int32) -> [UInt8]? { nil }
+    }
+
     /// Fixtures/known_weights.c without frame pointers; nil where clang cannot build it.
     static let fixture: String? = try? CCompiler.fixture("known_weights", flags: ["-O2", "-fomit-frame-pointer"])
 
@@ -34,7 +53,8 @@ import TestSupport
         return words
     }
 
-    func unwind(_ unwinder: inout Unwinder, ip: UInt64, sp: UInt64, stack: [UInt64], space: Space) -> ([UInt64], UnwindStop) {
+    func unwind(_ unwinder: inout Unwinder, ip: UInt64, sp: UInt64, stack: [UInt64],
+                space: some UnwindAddressSpace) -> ([UInt64], UnwindStop) {
         let words = registers(ip: ip, sp: sp)
         var frames: [UInt64] = []
         let stop = words.withUnsafeBytes { registerBytes in
@@ -116,6 +136,42 @@ import TestSupport
         let (frames, stop) = unwind(&unwinder, ip: 0xdead_0000_0000, sp: 0x7fff_0000, stack: [1, 2, 3], space: try Space(path: path))
         #expect(frames == [0xdead_0000_0000])
         #expect(stop == .noUnwindInfo)
+    }
+
+    @Test(.enabled(if: fixture != nil && UnwindArchitecture.host == .x86_64, "needs clang on x86_64"))
+    func aMappingsRangeIsAskedForOnceAndUnwindsAsPerAddressLookupsDo() throws {
+        let path = try #require(Self.fixture)
+        let table = try nmSymbols(path).mapValues(\.address)
+        let unit = try #require(table["unit"]), workA = try #require(table["work_a"])
+        let segments = try SegmentSpace(path: path)
+        var perAddress = Unwinder(architecture: .x86_64), ranged = Unwinder(architecture: .x86_64)
+        let expected = unwind(&perAddress, ip: unit, sp: 0x7fff_0000, stack: [workA + 8], space: try Space(path: path))
+        let actual = unwind(&ranged, ip: unit, sp: 0x7fff_0000, stack: [workA + 8], space: segments)
+        #expect(actual.0 == expected.0)
+        #expect(actual.1 == expected.1)
+        #expect(actual.0 == [unit, workA + 8])
+        // unit and its caller work_a lie in one segment: one range for both frames.
+        #expect(segments.rangeLookups == 1)
+        #expect(ranged.statistics.rowLookups == 2)
+    }
+
+    @Test func stackMemoryReadsWholeWordsUpToTheEndOfTheCopyOnly() {
+        let bytes: [UInt8] = Array(0..<20)
+        bytes.withUnsafeBytes { raw in
+            let memory = StackMemory(base: 0x1000, bytes: raw)
+            #expect(memory.valueIfCopied(at: 0x1000) == 0x0706_0504_0302_0100)
+            #expect(memory.valueIfCopied(at: 0x100c) == 0x1312_1110_0f0e_0d0c, "the last whole word")
+            #expect(memory.valueIfCopied(at: 0x100d) == nil, "one byte past the end")
+            #expect(memory.valueIfCopied(at: 0xfff) == nil, "below the stack pointer")
+            #expect(memory.valueIfCopied(at: 0x1000 &- 0x2000) == nil, "far below: no wrapping into the copy")
+            guard case .truncated = memory.read(0x100d) else { Issue.record("read says why"); return }
+        }
+        Array(bytes[0..<7]).withUnsafeBytes { raw in
+            let memory = StackMemory(base: 0x1000, bytes: raw)
+            #expect(memory.valueIfCopied(at: 0x1000) == nil, "a copy shorter than a word")
+        }
+        let empty = StackMemory(base: 0x1000, bytes: UnsafeRawBufferPointer(start: nil, count: 0))
+        #expect(empty.valueIfCopied(at: 0x1000) == nil)
     }
 
     @Test func stackMemoryTellsTruncationFromGarbage() {

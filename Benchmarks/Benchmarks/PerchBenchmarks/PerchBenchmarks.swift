@@ -7,6 +7,7 @@ import Profiling
 import Reporting
 import Symbolication
 import Unwinding
+import CaptureReplay
 
 // Perch's benchmarks. Each reports wall time and, as a custom metric, a rate (records, samples or
 // addresses per second, or nanoseconds per sample). `thresholds check` compares a run's p90 with
