@@ -49,9 +49,26 @@ struct ProfileResponder: HTTPResponder {
         let ticket = try await recordings.join(kind, seconds: seconds)
         // A client that goes away before its profile is ready leaves the recording (stopping it
         // if nobody else waits for it).
+        // The connection's reads are paused while the handler waits (back-pressure), so SwiftNIO
+        // does not see the client leave: the kernel's TCP table does (``ClientGone``).
         let recordings = self.recordings
-        context.channel.closeFuture.whenComplete { _ in Task { await recordings.leave(ticket) } }
+        let channel = context.channel
+        let localPort = channel.localAddress?.port, remotePort = channel.remoteAddress?.port
+        channel.closeFuture.whenComplete { _ in Task { await recordings.leave(ticket) } }
+        let watcher = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 250_000_000)
+                guard !Task.isCancelled else { break }
+                let gone = !channel.isActive
+                    || (localPort != nil && remotePort != nil && ClientGone.check(localPort: localPort!, remotePort: remotePort!))
+                if gone {
+                    await recordings.leave(ticket)
+                    break
+                }
+            }
+        }
         let result = await recordings.result(ticket)
+        watcher.cancel()
         await recordings.leave(ticket)
         switch result {
         case .failure(let error):
