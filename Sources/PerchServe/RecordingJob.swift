@@ -95,6 +95,15 @@ final class RecordingJob: Sendable {
                                                  weighting: kind == .offCPU ? .offCPU : .onCPU).build()
                 var buildIDs: [String: [UInt8]] = [:]
                 for entry in file.features.buildIDs where !entry.buildID.isEmpty { buildIDs[entry.path] = entry.buildID }
+                // Attached processes' mappings come from /proc, without build ids: read them from
+                // the files (the recording's own table wins where it has one).
+                var paths = Set<String>()
+                for frame in profile.frames where frame.dso.hasPrefix("/") && buildIDs[frame.dso] == nil && paths.count < 1024 {
+                    paths.insert(frame.dso)
+                }
+                for path in paths {
+                    if let id = (try? ELFImage(path: path))?.buildID, !id.isEmpty { buildIDs[path] = id }
+                }
                 return ServedProfile(pprof: PprofWriter.write(profile, buildIDs: buildIDs),
                                      notes: profile.summary.notes.map(\.text), from: from, until: until)
             })
