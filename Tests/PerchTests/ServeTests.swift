@@ -74,7 +74,8 @@ import TestSupport
     func goToolPprofReadsTheKnownWeights() throws {
         let workload = try Background(try Support.fixture("known_weights"), ["100000000"])
         defer { workload.stop() }
-        let (server, port) = try serve(["-p", "\(workload.pid)"])
+        // 1999 Hz: a few thousand samples, so sampling noise stays well inside 3 points.
+        let (server, port) = try serve(["-F", "1999", "-p", "\(workload.pid)"])
         defer { server.stop() }
         let result = try Support.run("go", ["tool", "pprof", "-top", "-nodecount=1000", "-unit=ns", "-seconds", "3",
                                             "http://127.0.0.1:\(port)/debug/pprof/profile"])
@@ -211,7 +212,7 @@ import TestSupport
         let workload = try Background(fixture, ["100000000"])
         defer { workload.stop() }
         let server = try Background(Support.perch, ["serve", "--push", "http://127.0.0.1:\(receiverPort)", "--every", "3",
-                                                    "--app", "weights", "-p", "\(workload.pid)"])
+                                                    "--app", "weights", "-F", "1999", "-p", "\(workload.pid)"])
         defer { server.stop() }
         let deadline = Date().addingTimeInterval(40)
         while !FileManager.default.fileExists(atPath: directory + "/2.pb.gz") && Date() < deadline { usleep(100_000) }
@@ -225,7 +226,7 @@ import TestSupport
             #expect(items["name"]?.hasPrefix("weights.cpu{hostname=") == true, "\(query)")
             let from = Int(items["from"] ?? "") ?? 0, until = Int(items["until"] ?? "") ?? 0
             #expect(from > 1_600_000_000 && until >= from + 2 && until <= from + 6, "\(query)")
-            #expect(items["format"] == "pprof" && items["sampleRate"] == "99", "\(query)")
+            #expect(items["format"] == "pprof" && items["sampleRate"] == "1999", "\(query)")
             let values = try Self.pprof(directory + "/\(n).pb.gz", functions: Array(Self.weights.keys))
             let shares = Self.shares(values.values, Array(Self.weights.keys))
             for (name, expected) in Self.weights {
@@ -281,5 +282,16 @@ import TestSupport
         let dropped = server.line(containing: "2 profiles wait for the backend (at most 2); 2 dropped", seconds: 30)
         #expect(dropped != nil, "\(server.stderr)")
         #expect(server.stderr.contains("the backend answered HTTP 503; retrying with backoff"), "\(server.stderr)")
+    }
+}
+
+/// A smaller `Scripts/serve-load`: concurrent profile requests and stalled connections leave the
+/// server answering, its stalled connections closed and its descriptors back where they were.
+@Suite(.serialized) struct ServeLoadTests {
+    @Test func concurrentClientsAndStalledConnections() throws {
+        let result = try Support.run("python3", [Support.packageRoot + "/Scripts/serve-load", "--perch", Support.perch,
+                                                 "--clients", "10", "--stalls", "40", "--seconds", "1"])
+        #expect(result.status == 0 && result.stdout.contains("serve-load: ok"), "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("stalled connections closed by the server: 40 of 40"), "\(result.stdout)")
     }
 }
