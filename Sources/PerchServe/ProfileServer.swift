@@ -40,7 +40,8 @@ struct ProfileResponder: HTTPResponder {
         let kind = ProfileKind.allCases.first { $0.path == path }
         let known = kind != nil || path == "/healthz" || path == "/debug/pprof/" || path == "/debug/pprof"
         guard known else { throw ServeError(.notFound, "no such endpoint: \(path.prefix(200)) (see /debug/pprof/)") }
-        guard request.method == .get || request.method == .head else {
+        // HEAD only where it costs nothing: a profile is recorded for GET alone.
+        guard request.method == .get || (request.method == .head && kind == nil) else {
             throw ServeError(.methodNotAllowed, "\(request.method.rawValue) \(path.prefix(200)): only GET is served")
         }
         if path == "/healthz" { return Self.text("ok\n") }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What `perch serve` records, and where it listens or pushes.
 public struct ServeConfiguration: Sendable {
     /// Whose code the recordings cover.
@@ -39,7 +43,12 @@ public struct ServeConfiguration: Sendable {
     func recordArguments() throws(ServeError) -> [String] {
         switch target {
         case .processes(let pids):
-            return ["-p", pids.map(String.init).joined(separator: ",")]
+            // Those still running; a target that has gone is a missing resource, not a server error.
+            let alive = pids.filter { kill($0, 0) == 0 || errno == EPERM }
+            guard !alive.isEmpty else {
+                throw ServeError(.notFound, "\(targetDescription) no longer running: nothing to record")
+            }
+            return ["-p", alive.map(String.init).joined(separator: ",")]
         case .allCPUs:
             return ["-a"]
         case .user(let uid, let name):

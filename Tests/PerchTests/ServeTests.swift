@@ -122,7 +122,10 @@ import TestSupport
 
     @Test(.enabled(if: curlReady, "needs curl"))
     func badRequestsAreOneLineErrors() throws {
-        let (server, port) = try serve(["-p", "\(getpid())"])
+        // A small target: the profile is quick to symbolize (the test process itself is not).
+        let target = try Background("/bin/sleep", ["120"])
+        defer { target.stop() }
+        let (server, port) = try serve(["-p", "\(target.pid)"])
         defer { server.stop() }
         let base = "http://127.0.0.1:\(port)"
         #expect(try fetch(base + "/healthz") == (200, "ok\n"))
@@ -140,21 +143,43 @@ import TestSupport
     }
 
     @Test(.enabled(if: curlReady, "needs curl"))
-    func aClientThatGoesAwayStopsTheRecording() throws {
-        let (server, port) = try serve(["-p", "\(getpid())"])
+    func aTargetThatExitedIsNotFound() throws {
+        let target = try Background("/bin/sleep", ["60"])
+        let (server, port) = try serve(["-p", "\(target.pid)"])
         defer { server.stop() }
+        target.stop()
+        let answer = try fetch("http://127.0.0.1:\(port)/debug/pprof/profile?seconds=1")
+        #expect(answer.status == 404 && answer.body == "process \(target.pid) no longer running: nothing to record\n", "\(answer)")
+        let head = try Support.run("curl", ["-s", "-I", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/debug/pprof/profile"])
+        #expect(head.stdout == "405", "HEAD of a profile: \(head.stdout)")
+    }
+
+    @Test(.enabled(if: curlReady, "needs curl"))
+    func aClientThatGoesAwayStopsTheRecording() throws {
+        // A small target: the profile is quick to symbolize (the test process itself is not).
+        let target = try Background("/bin/sleep", ["120"])
+        defer { target.stop() }
+        let (server, port) = try serve(["-p", "\(target.pid)"])
+        defer { server.stop() }
+        // The recording is a child `perch record` of whichever server thread started it.
         func recorders() -> Int {
-            let children = (try? String(contentsOfFile: "/proc/\(server.pid)/task/\(server.pid)/children", encoding: .utf8)) ?? ""
-            return children.split(separator: " ").count
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server.pid)/task")) ?? []
+            return tasks.reduce(0) { count, task in
+                let children = (try? String(contentsOfFile: "/proc/\(server.pid)/task/\(task)/children", encoding: .utf8)) ?? ""
+                return count + children.split(separator: " ").count
+            }
         }
         // curl gives up after 1 s of a 30-second profile.
+        let started = Date()
         let gaveUp = try fetch("http://127.0.0.1:\(port)/debug/pprof/profile?seconds=30", maxSeconds: 1)
         #expect(gaveUp.status == 0)
+        #expect(Date().timeIntervalSince(started) < 5)
         let deadline = Date().addingTimeInterval(3)
         while recorders() > 0 && Date() < deadline { usleep(50_000) }
         #expect(recorders() == 0, "the recording outlived its only client")
         // The target is free again at once: no 429 for the next request.
-        #expect(try fetch("http://127.0.0.1:\(port)/debug/pprof/profile?seconds=1").status == 200)
+        let next = try fetch("http://127.0.0.1:\(port)/debug/pprof/profile?seconds=1")
+        #expect(next.status == 200, "\(next); \(server.stderr)")
     }
 
     /// A Pyroscope-style ingest receiver: POST /ingest?name&from&until&format=pprof with the
@@ -275,8 +300,10 @@ import TestSupport
     @Test func pushKeepsRecordingWithABoundedBacklogWhileTheBackendIsDown() throws {
         let (receiver, receiverPort, directory) = try receiver(failing: true)
         defer { receiver.stop(); try? FileManager.default.removeItem(atPath: directory) }
+        let target = try Background("/bin/sleep", ["120"])
+        defer { target.stop() }
         let server = try Background(Support.perch, ["serve", "--push", "http://127.0.0.1:\(receiverPort)", "--every", "1",
-                                                    "--backlog", "2", "-p", "\(getpid())"])
+                                                    "--backlog", "2", "-p", "\(target.pid)"])
         defer { server.stop() }
         // Recording goes on while every push fails: periods are recorded, the oldest dropped beyond 2.
         let dropped = server.line(containing: "2 profiles wait for the backend (at most 2); 2 dropped", seconds: 30)
