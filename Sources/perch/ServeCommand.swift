@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import PerfABI
 import PerchServe
 #if canImport(Glibc)
 import Glibc
@@ -62,6 +63,9 @@ struct ServeCommand: ParsableCommand {
         if push != nil && listen != nil { throw ValidationError("--push sends profiles instead of serving them: --listen does not go with it") }
         if let every, !(1...300).contains(every) { throw ValidationError("--every \(every): give 1 to 300 seconds") }
         if let backlog, !(1...1024).contains(backlog) { throw ValidationError("--backlog \(backlog): give 1 to 1024 profiles") }
+        if let callGraph, CallGraphMode(argument: callGraph) == nil {
+            throw ValidationError("--call-graph '\(callGraph)'")
+        }
         if frequency == 0 || frequency > 100_000 { throw ValidationError("-F \(frequency): give 1 to 100000 samples per second") }
         if let application, application.isEmpty || application.contains(where: { "{}=, ".contains($0) }) {
             throw ValidationError("--app '\(application)': a name without braces, '=', ',' or spaces")
