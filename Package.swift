@@ -6,8 +6,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "perch", targets: ["perch"]),
-        // Perch as a library for programs and their tests: `Counters` (and the desched notifier).
-        .library(name: "Perch", targets: ["PerchCounters"]),
+        // Perch as a library for programs and their tests: `Counters`, the in-process `Profiler`
+        // (and the desched notifier).
+        .library(name: "Perch", targets: ["PerchCounters", "InProcessProfiling"]),
         .library(name: "PerchKit", targets: ["SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Unwinding", "Recording", "ProfileModel", "Profiling", "Reporting", "ProfileImport", "Counting"]),
     ],
     dependencies: [
@@ -78,6 +79,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The in-process sampler's signal handler and per-thread CPU-time timers (async-signal-safe C).
+        .target(name: "CInProcessSampler"),
+        // Profiler: profile the current process from inside it, through perf_event_open when
+        // permitted, else through the in-process sampler; the same Profile the CLI builds.
+        .target(name: "InProcessProfiling", dependencies: ["CInProcessSampler", "PerfABI", "PerfRecords", "Recording", "Profiling", "ProfileModel", "Reporting", "Symbolication", "SystemIO"]),
         // Fuzz entry points (one function per target), shared by the libFuzzer harness and the
         // regression replay test. Not part of any product.
         .target(name: "FuzzTargets", dependencies: ["PerfABI", "PerfRecords", "ProfileImport", "ProfileModel", "Profiling", "Reporting", "Symbolication", "SystemIO", "Unwinding"]),
@@ -96,6 +102,9 @@ let package = Package(
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfABI", "PerfEvents"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "ProfileModel", "PerfABI", "PerfRecords", "Symbolication", "TestSupport"]),
         .testTarget(name: "CountingTests", dependencies: ["Counting", "PerchCounters", "PerfABI", "PerfEvents", "Recording", "TestSupport"]),
+        // Profiles a 5:3:2 split inside itself; the tests run it under a seccomp filter.
+        .executableTarget(name: "InProcessProfilerProbe", dependencies: ["InProcessProfiling", "TestSupport"], path: "Tests/InProcessProfilerProbe"),
+        .testTarget(name: "InProcessProfilingTests", dependencies: ["InProcessProfiling", "ProfileModel", "PerfRecords", "TestSupport"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "PerchTests", dependencies: ["PerfABI", "PerfRecords", "TestSupport"], exclude: ["Data", "Browser"]),
     ],

@@ -90,7 +90,7 @@ public enum CountingPlanner {
         for group in groups ?? defaultEvents(systemWide: systemWide) {
             var members: [CountedEvent] = []
             for specification in group {
-                var event = CountedEvent(specification: specification, name: specification.description,
+                var event = CountedEvent(specification: specification, name: specification.typedName,
                                          attributes: EventAttributes(kind: .dummy), availability: .countable)
                 // Which privilege levels to count.
                 var excluded = specification.modifiers.excludedLevels
@@ -98,7 +98,7 @@ public enum CountingPlanner {
                 if wantsKernel && !mayCountKernel {
                     if !specification.modifiers.restrictsLevels {
                         excluded = [.excludeKernel, .excludeHypervisor]
-                        event.name = specification.description + ":u"
+                        event.name = specification.typedName + ":u"
                         userOnlyNamed.append(event.name)
                     } else if specification.modifiers.user {
                         excluded.formUnion([.excludeKernel, .excludeHypervisor])

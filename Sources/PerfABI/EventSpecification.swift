@@ -82,11 +82,26 @@ public struct EventModifiers: Hashable, Sendable {
 public struct EventSpecification: Hashable, Sendable, CustomStringConvertible {
     public var source: EventSource
     public var modifiers: EventModifiers
+    /// The text as the user typed it (`cs:k`), which perf prints back; nil when built in code.
+    /// Not part of the event's identity: `cs` and `context-switches` are one event.
+    public var spelling: String?
 
     public init(source: EventSource, modifiers: EventModifiers = EventModifiers()) {
         self.source = source
         self.modifiers = modifiers
     }
+
+    public static func == (lhs: EventSpecification, rhs: EventSpecification) -> Bool {
+        lhs.source == rhs.source && lhs.modifiers == rhs.modifiers
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(source)
+        hasher.combine(modifiers)
+    }
+
+    /// The name perf prints for the event: as typed, else ``description``.
+    public var typedName: String { spelling ?? description }
 
     /// The kind for known and raw events; nil for a tracepoint, whose config is its tracefs id.
     public var kind: EventKind? {
@@ -138,6 +153,7 @@ public struct EventSpecification: Hashable, Sendable, CustomStringConvertible {
             }
         }
         self.init(source: head, modifiers: modifiers)
+        spelling = text
     }
 
     /// Parses a `-e` list: events separated by commas, `{a,b}` braces marking a group (a list of
@@ -166,6 +182,7 @@ public struct EventSpecification: Hashable, Sendable, CustomStringConvertible {
                 var members: [EventSpecification] = []
                 for word in inner.split(separator: ",", omittingEmptySubsequences: false) {
                     var member = try EventSpecification(parsing: String(word))
+                    // perf names a member as typed inside the braces, without the group's letters.
                     if member.modifiers.isEmpty { member.modifiers = groupModifiers }
                     members.append(member)
                 }

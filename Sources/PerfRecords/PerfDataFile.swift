@@ -227,6 +227,8 @@ public final class PerfDataFile {
                     features.recordingNotes.append(RecordedNote(kind: kind.value, text: text.value))
                     at = text.next
                 }
+            case .tracingData:
+                features.tracepointFormats = TracingData.formats(in: bytes)
             default:
                 break
             }

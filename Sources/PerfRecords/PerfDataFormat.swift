@@ -15,6 +15,7 @@ enum PerfDataFormat {
 
 /// Feature bits of the perf.data header that Perch reads or writes.
 public enum PerfDataFeature: Int, Sendable, CaseIterable {
+    /// The tracepoint formats (perf's `trace-event-read.c` layout, see ``TracingData``).
     case tracingData = 1, buildID = 2, hostname = 3, osRelease = 4, version = 5, arch = 6, nrCPUs = 7
     case cpuDescription = 8, cpuID = 9, totalMemory = 10, commandLine = 11, eventDescription = 12
     /// `perf record -z`: the compression method (1 = zstd), level, ratio and buffer size.
@@ -22,6 +23,18 @@ public enum PerfDataFeature: Int, Sendable, CaseIterable {
     /// Perch's own: what a recording left out and why, kind and sentence per note. perf reads only
     /// the bits it knows (below its HEADER_LAST_FEATURE) and skips this one.
     case perchRecordingNotes = 192
+}
+
+/// A tracepoint's format as a recording stores it (in TRACING_DATA): the event's name and the
+/// tracefs text (parsed by `TracepointFormat(parsing:)`).
+public struct RecordedTracepointFormat: Sendable, Hashable {
+    public var event: String
+    public var format: String
+
+    public init(event: String, format: String) {
+        self.event = event
+        self.format = format
+    }
 }
 
 /// A fallback a recording took, as stored in the ``PerfDataFeature/perchRecordingNotes`` section.
@@ -65,6 +78,12 @@ public struct PerfDataFeatures: Sendable {
     public var recordingNotes: [RecordedNote] = []
     /// The compression method of `perf record -z` files (1 = zstd); nil when records are plain.
     public var compressionMethod: UInt32?
+    /// The tracefs formats of the tracepoint events, stored in TRACING_DATA as perf stores
+    /// them, so perf reads the file and a report on another machine names the fields.
+    public var tracepointFormats: [RecordedTracepointFormat] = []
+    /// tracefs's `events/header_page` and `events/header_event` texts, written into
+    /// TRACING_DATA beside the formats (perf parses the page header from it).
+    public var tracingHeaders: (page: String, event: String) = ("", "")
 
     public init() {}
 }

@@ -154,6 +154,9 @@ public final class PerfDataWriter {
             }
             sections.append((.perchRecordingNotes, bytes))
         }
+        if !features.tracepointFormats.isEmpty {
+            sections.append((.tracingData, TracingData.encode(formats: features.tracepointFormats, headers: features.tracingHeaders)))
+        }
         sections.sort { $0.0.rawValue < $1.0.rawValue }
 
         let indexOffset = dataOffset + dataSize

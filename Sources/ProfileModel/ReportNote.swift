@@ -10,6 +10,8 @@ public struct ReportNote: Hashable, Sendable, CustomStringConvertible {
         // Found while reading.
         case kernelNotSampled, stacksTruncated, noUnwindTables, noSwitchRecords, switchStacksNotRecorded
         case fileChanged, otherEvents, timeWentBackwards
+        /// How an in-process profile was sampled (perf_event_open, or the signal-timer sampler) and what that leaves out.
+        case profilingMechanism
         /// The recording never finished its file (killed, crashed, disk full): read up to where it stopped.
         case recordingCutShort
         /// A recorded kind this version does not know (a newer Perch wrote the file).

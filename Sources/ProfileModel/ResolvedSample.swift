@@ -20,9 +20,11 @@ public struct ResolvedSample: Sendable {
     public var hasCallchain: Bool
     /// The stack, sampled frame first; inlined functions before the function they were inlined into.
     public var frames: [ResolvedFrame]
+    /// A tracepoint sample's fields (`prev_comm=sh prev_pid=12 ...`), when its format is known.
+    public var tracepointFields: String?
 
     public init(pid: Int32, tid: Int32, comm: String, cpu: UInt32?, time: UInt64?, period: UInt64?, event: String,
-                ip: UInt64, hasCallchain: Bool, frames: [ResolvedFrame]) {
+                ip: UInt64, hasCallchain: Bool, frames: [ResolvedFrame], tracepointFields: String? = nil) {
         self.pid = pid
         self.tid = tid
         self.comm = comm
@@ -33,6 +35,7 @@ public struct ResolvedSample: Sendable {
         self.ip = ip
         self.hasCallchain = hasCallchain
         self.frames = frames
+        self.tracepointFields = tracepointFields
     }
 }
 

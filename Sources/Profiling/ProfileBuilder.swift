@@ -65,9 +65,13 @@ public final class ProfileBuilder {
     /// Nothing is aggregated; memory grows with the recording's unique stacks, not its samples.
     /// An error `visit` throws (a closed pipe) stops the reading and is rethrown.
     /// - Parameter symbolOffsets: give each frame its offset in its symbol (`sym+0x…`).
-    public func forEachSample(symbolOffsets: Bool = true, _ visit: @escaping (ResolvedSample) throws -> Void) throws {
+    /// - Parameter formatLookup: a tracepoint's tracefs format text, for recordings that do not
+    ///   carry their formats (see ``TracepointFormats``).
+    public func forEachSample(symbolOffsets: Bool = true, formatLookup: ((String) -> String?)? = nil,
+                              _ visit: @escaping (ResolvedSample) throws -> Void) throws {
         var state = Accumulation(builder: self)
         state.perSample = PerSample(frames: SampleFrames(symbolizer: symbolizer, symbolOffsets: symbolOffsets),
+                                    formats: TracepointFormats(file: file, lookup: formatLookup),
                                     names: file.events.map(\.name),
                                     sampleTypes: file.events.map(\.attributes.sampleType), visit: visit)
         try TimeOrderedRecords(file: file).forEach { try state.process($0) }
@@ -76,6 +80,7 @@ public final class ProfileBuilder {
     /// The per-sample path's state: where each sample goes instead of being counted.
     private struct PerSample {
         var frames: SampleFrames
+        let formats: TracepointFormats
         let names: [String]
         let sampleTypes: [SampleType]
         let visit: (ResolvedSample) throws -> Void
@@ -137,23 +142,11 @@ public final class ProfileBuilder {
                 summary.malformedRecords += 1
                 return
             }
+            if model.apply(decoded, resolver: &resolver, threads: &threads) { return }
             switch decoded {
             case .sample(let sample):
                 if perSample != nil { return try handOn(sample, event: timed.eventIndex) }
                 processSample(sample, event: timed.eventIndex)
-            case .mmap(let mmap):
-                guard mmap.pid != -1 else { return }  // kernel maps: kallsyms covers them
-                resolver.addressSpacesChanged()
-                model.mmap(pid: mmap.pid, start: mmap.start, length: mmap.length, pageOffset: mmap.pageOffset,
-                           path: mmap.filename, buildID: mmap.buildID.map(Array.init))
-            case .comm(let comm):
-                model.comm(pid: comm.pid, tid: comm.tid, name: comm.name, exec: comm.isExec)
-                resolver.addressSpacesChanged()
-                threads.namesChanged()
-            case .fork(let task):
-                model.fork(pid: task.pid, parentPID: task.parentPID, tid: task.tid, parentTID: task.parentTID)
-                resolver.addressSpacesChanged()
-                threads.namesChanged()
             case .lost(_, let count, _):
                 summary.lostRecords = summary.lostRecords.addingSaturated(count)
             case .lostSamples(let count, _):
@@ -173,7 +166,7 @@ public final class ProfileBuilder {
                         under: weighting == .onAndOffCPU ? resolver.labelNode("[off-cpu]") : nil)
                     count(pid: interval.pid, tid: interval.tid, cpu: Int32(bitPattern: id.cpu), node: node, period: interval.nanoseconds)
                 }
-            case .exit, .finishedRound, .other:
+            case .mmap, .comm, .fork, .exit, .finishedRound, .other:
                 break
             }
         }
@@ -215,7 +208,8 @@ public final class ProfileBuilder {
                 pid: sample.pid, tid: sample.tid, comm: model.name(ofThread: sample.tid, pid: sample.pid),
                 cpu: type.contains(.cpu) ? sample.cpu : nil, time: type.contains(.time) ? sample.time : nil,
                 period: type.contains(.period) ? sample.period : nil, event: output.names[event], ip: sample.ip,
-                hasCallchain: type.contains(.callchain), frames: output.scratch))
+                hasCallchain: type.contains(.callchain), frames: output.scratch,
+                tracepointFields: sample.raw.isEmpty ? nil : output.formats.describe(event: event, raw: sample.raw)))
         }
 
         private mutating func count(pid: Int32, tid: Int32, cpu: Int32, node: Int32, period: UInt64) {

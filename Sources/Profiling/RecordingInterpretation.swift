@@ -18,7 +18,8 @@ struct RecordingInterpretation {
 
     /// The event whose samples make the on-CPU profile (the file's first unless asked otherwise).
     let mainEvent: Int
-    /// The `context-switches` event sampled at every switch-out, if the file has one besides the first.
+    /// The `context-switches` event sampled at every switch-out (period 1), if the file has one
+    /// besides the first; one sampled by frequency (`-e cpu-clock,cs`) is an event of its own.
     let switchEvent: Int?
     /// The call-graph mode the main event was recorded with.
     let callGraph: CallGraphMode
@@ -32,7 +33,9 @@ struct RecordingInterpretation {
 
     init(events: [EventDescription], mainEvent: Int = 0) {
         self.mainEvent = mainEvent
-        switchEvent = events.indices.dropFirst().first { $0 != mainEvent && events[$0].attributes.kind == .contextSwitches }
+        switchEvent = events.indices.dropFirst().first {
+            $0 != mainEvent && events[$0].attributes.kind == .contextSwitches && events[$0].attributes.period == 1
+        }
         let attributes = events[mainEvent].attributes
         callGraph = CallGraphMode(recordedWith: attributes)
         registerMask = attributes.sampleRegsUser

@@ -23,4 +23,19 @@ struct StackCounts {
             periods.append(period)
         }
     }
+
+    /// Multiplies every count and period by `numerator / denominator`, rounding down (a live
+    /// view's decay); pairs that reach zero stay, counting nothing, until ``removeAll()``.
+    mutating func scale(by numerator: UInt64, over denominator: UInt64) {
+        guard denominator > 0 else { return }
+        for row in samples.indices {
+            samples[row] = samples[row].multipliedReportingOverflow(by: numerator).partialValue / denominator
+            periods[row] = periods[row] / denominator * numerator + periods[row] % denominator * numerator / denominator
+        }
+    }
+
+    /// Forgets every pair (a live view's zeroing).
+    mutating func removeAll() {
+        self = StackCounts()
+    }
 }

@@ -105,7 +105,7 @@ struct UserStackUnwinder {
             summary.callGraph = "auto (dwarf for \(percent(counts.dwarf, of: samples))% of samples)"
         }
         if counts.truncated > 0 {
-            summary.notes.append(ReportNote(.stacksTruncated, "\(percent(counts.truncated, of: counts.attempts))% of user stacks (\(counts.truncated) of \(counts.attempts)) went deeper than the \(copy)-byte stack copy and end in [truncated]; record with --call-graph dwarf,\(CallGraphMode.maximumStackSize) to see more"))
+            summary.notes.append(ReportNote(.stacksTruncated, "\(percent(counts.truncated, of: counts.attempts))% of user stacks (\(counts.truncated) of \(counts.attempts)) went deeper than the \(copy)-byte stack copy and end in [truncated]; \(copy < Int(CallGraphMode.maximumStackSize) ? "record with --call-graph dwarf,\(CallGraphMode.maximumStackSize) to see more" : "that is the kernel's largest copy (deep recursion, or large frames on the stack)")"))
         }
         if counts.noUnwindInfo * 100 > max(counts.attempts, 1) {
             summary.notes.append(ReportNote(.noUnwindTables, "\(percent(counts.noUnwindInfo, of: counts.attempts))% of user stacks stop in code without unwind tables (JIT code, [vdso], or a binary that changed since the recording)"))

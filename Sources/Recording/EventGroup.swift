@@ -10,11 +10,16 @@ import ProfileModel
 /// context-switches event beside each when planned. Adapts the attributes to what the kernel
 /// accepts while opening, and shrinks the rings to the locked-memory budget.
 final class EventGroup {
+    /// Every requested event as finally opened (attributes adapted), the main one first.
+    private(set) var planned: [PlannedEvent]
     /// The main event's attributes, as finally opened.
-    private(set) var attributes: EventAttributes
+    var attributes: EventAttributes { planned[0].attributes }
     /// The context-switches sampling event, opened beside each main event when planned.
     private(set) var switchAttributes: EventAttributes?
-    private(set) var events: [PerfEvent] = []
+    /// The open events of each planned event, by position in `planned`.
+    private(set) var opened: [[PerfEvent]]
+    /// The main event's open events (one per task and CPU); each CPU's first owns its ring.
+    var events: [PerfEvent] { opened[0] }
     private(set) var switchEvents: [PerfEvent] = []
     private(set) var rings: [RingBuffer] = []
     /// The ring owner of each CPU, by position in `settings.onlineCPUs`.
@@ -24,28 +29,44 @@ final class EventGroup {
     private let settings: KernelSettings
 
     init(plan: RecordingPlan, options: RecordOptions, settings: KernelSettings) {
-        attributes = plan.attributes
+        planned = plan.events
+        opened = Array(repeating: [], count: plan.events.count)
         switchAttributes = plan.switchAttributes
         dataPages = plan.dataPages
         self.options = options
         self.settings = settings
     }
 
-    /// The events as perf.data describes them: the main event, then the switch event if open.
+    /// The events as perf.data describes them: each requested event with the ids of its open
+    /// events (an event that opened nowhere is left out), then the switch event if open.
     var descriptions: [EventDescription] {
-        var descriptions = [EventDescription(attributes: attributes, ids: events.compactMap { try? $0.id() })]
+        var descriptions: [EventDescription] = []
+        for (index, event) in planned.enumerated() where index == 0 || !opened[index].isEmpty {
+            descriptions.append(EventDescription(attributes: event.attributes, ids: opened[index].compactMap { try? $0.id() },
+                                                 name: event.name))
+        }
         if let switchAttributes, !switchEvents.isEmpty {
             descriptions.append(EventDescription(attributes: switchAttributes, ids: switchEvents.compactMap { try? $0.id() }))
         }
         return descriptions
     }
 
+    /// The tracepoint formats of the events that opened, by event name, as the file stores them.
+    var tracepointFormats: [(event: String, format: String)] {
+        planned.enumerated().compactMap { index, event in
+            guard let tracepoint = event.tracepoint, !opened[index].isEmpty else { return nil }
+            return (event.name, tracepoint.text)
+        }
+    }
+
+    private var allEvents: [PerfEvent] { opened.flatMap { $0 } + switchEvents }
+
     func enable() {
-        for event in events + switchEvents { try? event.enable() }
+        for event in allEvents { try? event.enable() }
     }
 
     func disable() {
-        for event in events + switchEvents { try? event.disable() }
+        for event in allEvents { try? event.disable() }
     }
 
     /// Opens the events on every online CPU: CPU-wide for a system-wide target, else on each of
@@ -54,22 +75,23 @@ final class EventGroup {
         ringOwners = Array(repeating: nil, count: settings.onlineCPUs.count)
         if case .systemWide(let cpus, _) = options.target {
             for (slot, cpu) in settings.onlineCPUs.enumerated() where cpus?.contains(cpu) ?? true {
-                guard let event = try openAdapting(pid: -1, cpu: cpu, notes: &notes) else { continue }
+                guard let event = try openAdapting(0, pid: -1, cpu: cpu, notes: &notes) else { continue }
                 rings.append(try mapRing(for: event, notes: &notes))
                 ringOwners[slot] = event
-                events.append(event)
+                opened[0].append(event)
+                try openOthers(pid: -1, cpu: cpu, owner: event, notes: &notes)
                 openSwitchEvent(pid: -1, cpu: cpu, owner: event, notes: &notes)
             }
             guard !events.isEmpty else { throw RecordingError.output("none of the requested CPUs is online (online: \(settings.onlineCPUs))") }
             return
         }
-        var opened: Set<Int32> = []
+        var done: Set<Int32> = []
         var pending = tids
         // Threads may start while we attach: rescan until no new thread appears.
         for round in 0..<4 {
-            for tid in pending where !opened.contains(tid) {
+            for tid in pending where !done.contains(tid) {
                 for (slot, cpu) in settings.onlineCPUs.enumerated() {
-                    guard let event = try openAdapting(pid: tid, cpu: cpu, notes: &notes) else { break }  // the thread exited
+                    guard let event = try openAdapting(0, pid: tid, cpu: cpu, notes: &notes) else { break }  // the thread exited
                     if let owner = ringOwners[slot] {
                         do {
                             try event.redirectOutput(to: owner)
@@ -81,18 +103,46 @@ final class EventGroup {
                         rings.append(try mapRing(for: event, notes: &notes))
                         ringOwners[slot] = event
                     }
-                    events.append(event)
-                    if let owner = ringOwners[slot] { openSwitchEvent(pid: tid, cpu: cpu, owner: owner, notes: &notes) }
+                    opened[0].append(event)
+                    if let owner = ringOwners[slot] {
+                        try openOthers(pid: tid, cpu: cpu, owner: owner, notes: &notes)
+                        openSwitchEvent(pid: tid, cpu: cpu, owner: owner, notes: &notes)
+                    }
                 }
-                opened.insert(tid)
+                done.insert(tid)
             }
             guard case .attach(let pids) = options.target, round < 3 else { break }
             let current = pids.flatMap { TaskDiscovery.threads(of: $0) ?? [] }
-            pending = current.filter { !opened.contains($0) }
+            pending = current.filter { !done.contains($0) }
             if pending.isEmpty { break }
         }
         guard !events.isEmpty else {
             throw RecordingError.output("every target thread exited before events could be attached")
+        }
+        // CPU-wide companions (wake-ups of the recorded tasks raised anywhere), into each ring.
+        for index in planned.indices.dropFirst() where planned[index].cpuWide {
+            for (slot, cpu) in settings.onlineCPUs.enumerated() {
+                guard let owner = ringOwners[slot], let event = try openAdapting(index, pid: -1, cpu: cpu, notes: &notes) else { continue }
+                do {
+                    try event.redirectOutput(to: owner)
+                } catch {
+                    throw RecordingError.eventOpenFailed(error, remedy: nil)
+                }
+                opened[index].append(event)
+            }
+        }
+    }
+
+    /// Opens the events after the main one on (pid, cpu), into the CPU's ring.
+    private func openOthers(pid: Int32, cpu: Int32, owner: PerfEvent, notes: inout RecordingNotes) throws {
+        for index in planned.indices.dropFirst() where !planned[index].cpuWide {
+            guard let event = try openAdapting(index, pid: pid, cpu: cpu, notes: &notes) else { return }
+            do {
+                try event.redirectOutput(to: owner)
+            } catch {
+                throw RecordingError.eventOpenFailed(error, remedy: nil)
+            }
+            opened[index].append(event)
         }
     }
 
@@ -112,10 +162,12 @@ final class EventGroup {
         }
     }
 
-    /// Opens one event, adapting the shared attributes to what the kernel allows. Returns nil
-    /// when the target thread no longer exists.
-    private func openAdapting(pid: Int32, cpu: Int32, notes: inout RecordingNotes) throws -> PerfEvent? {
+    /// Opens planned event `index`, adapting its attributes to what the kernel allows. Returns
+    /// nil when the target thread no longer exists.
+    private func openAdapting(_ index: Int, pid: Int32, cpu: Int32, notes: inout RecordingNotes) throws -> PerfEvent? {
         while true {
+            let event = planned[index]
+            let attributes = event.attributes
             do {
                 return try PerfEvent(attributes: attributes, pid: pid, cpu: cpu)
             } catch {
@@ -123,14 +175,23 @@ final class EventGroup {
                 case ESRCH:
                     return nil
                 case let code where [ENOENT, EOPNOTSUPP, ENODEV].contains(code) && attributes.kind.isHardware:
-                    let requested = attributes.kind
-                    attributes = attributes.with(kind: .cpuClock)
-                    notes.add(.hardwareEventUnavailable, "hardware event '\(requested)' is not supported here (no hardware PMU, as in most VMs): sampling cpu-clock instead")
+                    let requested = event.name
+                    planned[index].attributes = attributes.with(kind: .cpuClock)
+                    planned[index].attributes.preciseIP = 0
+                    let suffix = event.name.firstIndex(of: ":").map { String(event.name[$0...]) } ?? ""
+                    planned[index].name = "cpu-clock" + suffix
+                    notes.add(.hardwareEventUnavailable, "hardware event '\(requested)' is not supported here (no hardware PMU, as in most VMs): sampling \(planned[index].name) instead")
+                case let code where (code == EINVAL || code == EOPNOTSUPP) && event.lowersPrecision && attributes.preciseIP > 0:
+                    // :P — the highest precise_ip the PMU takes, found by trying 3, 2, 1, 0.
+                    planned[index].attributes.preciseIP -= 1
                 case EINVAL where attributes.flags.contains(.buildID):
-                    attributes.flags.remove(.buildID)  // kernels before 5.12
-                case let code where (code == EACCES || code == EPERM) && !attributes.flags.contains(.excludeKernel):
-                    attributes.flags.formUnion([.excludeKernel, .excludeHypervisor])
+                    planned[index].attributes.flags.remove(.buildID)  // kernels before 5.12
+                case let code where (code == EACCES || code == EPERM) && !attributes.flags.contains(.excludeKernel)
+                    && !event.levelsChosen && event.tracepoint == nil:
+                    planned[index].attributes.flags.formUnion([.excludeKernel, .excludeHypervisor])
                     notes.add(.kernelFramesDropped, "kernel frames left out: the kernel refused kernel sampling (kernel.perf_event_paranoid=\(settings.paranoid.map(String.init) ?? "unreadable")); to include them: sysctl kernel.perf_event_paranoid=1, or setcap cap_perfmon+ep $(which perch)")
+                case let code where (code == EINVAL || code == EOPNOTSUPP) && attributes.preciseIP > 0:
+                    throw RecordingError.eventOpenFailed(error, remedy: "the PMU does not support precise_ip=\(attributes.preciseIP) for \(event.name); ask for fewer p's, or :P for the highest it supports")
                 case EACCES, EPERM:
                     throw RecordingError.eventOpenFailed(error, remedy: permissionRemedy(pid: pid))
                 case EMFILE:

@@ -7,25 +7,25 @@ import ProfileModel
 import SystemIO
 #endif
 
-/// What existed before the recording started, read from /proc and written first in the data
-/// section: the kernel's text mapping (when kernel code is sampled and kallsyms shows it), and
+/// What existed before the recording started, read from /proc and handed on first (to the data
+/// section, and to a live consumer): the kernel's text mapping (when kernel code is sampled and kallsyms shows it), and
 /// COMM and MMAP2 records for the attached processes, or for every process when system-wide.
 struct ProcSnapshot {
     let target: RecordingTarget
     let attachedPIDs: [Int32]
 
     /// Writes the records; notes how many processes' maps could not be read.
-    func write(into writer: PerfDataWriter, attributes: EventAttributes, eventID: UInt64, notes: inout RecordingNotes) {
+    func write(into emit: (UnsafeRawBufferPointer) -> Void, attributes: EventAttributes, eventID: UInt64, notes: inout RecordingNotes) {
         let synthesizer = RecordSynthesizer(attributes: attributes, eventID: eventID)
         if !attributes.flags.contains(.excludeKernel), let text = kernelTextAddress() {
-            synthesizer.kernelMap(textStart: text) { writer.append($0) }
+            synthesizer.kernelMap(textStart: text) { emit($0) }
         }
         var pids = attachedPIDs
         if case .systemWide = target { pids = TaskDiscovery.allProcesses() }
         var unreadable = 0
         for pid in pids {
-            synthesizer.comms(pid: pid) { writer.append($0) }
-            if !synthesizer.mmaps(pid: pid, into: { writer.append($0) }) { unreadable += 1 }
+            synthesizer.comms(pid: pid) { emit($0) }
+            if !synthesizer.mmaps(pid: pid, into: { emit($0) }) { unreadable += 1 }
         }
         if unreadable > 0 {
             notes.add(.unreadableMemoryMaps, "\(unreadable) processes' memory maps were unreadable at start (other users' processes, or exited): their samples before any exec show as [unknown] symbols")

@@ -18,7 +18,15 @@ public enum RecordingTarget: Sendable, Equatable {
 /// Everything `perch record` was asked to do.
 public struct RecordOptions: Sendable {
     public var target: RecordingTarget
-    public var event: EventKind = .cpuCycles
+    /// The events to sample, as `-e` lists them; the first is the main one (it carries the
+    /// process records and makes the default profile). Groups are flattened: each event is
+    /// sampled on its own.
+    public var events: [EventSpecification] = [EventSpecification(source: .known(.cpuCycles))]
+    /// The main event's kind, when it is not a tracepoint (setting it replaces every event).
+    public var event: EventKind {
+        get { events.first?.kind ?? .cpuCycles }
+        set { events = [EventSpecification(source: .known(newValue))] }
+    }
     /// Samples per second; ignored when `period` is set.
     public var frequency: UInt64 = 4000
     /// Sample every `period` events instead of by frequency.
@@ -39,6 +47,10 @@ public struct RecordOptions: Sendable {
     public var leafRepair = true
     /// Also record context switches (`PERF_RECORD_SWITCH`).
     public var contextSwitches = false
+    /// Open tracepoint events on every task of each CPU (pid -1), as perf sched record does,
+    /// where this user may: a wake-up is delivered to a per-task event only while that task's
+    /// events run, so per-task wake-up tracepoints miss those from interrupts and other processes.
+    public var cpuWideTracepoints = false
     /// The command line to store in the file.
     public var commandLine: [String] = []
 

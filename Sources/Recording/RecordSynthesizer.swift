@@ -5,12 +5,18 @@ import SystemIO
 /// Builds the records perf synthesizes for state that existed before the recording started:
 /// COMM for each thread, MMAP2 for each executable mapping (from /proc/PID/maps), and the
 /// kernel's text mapping. They go first in the data section, so the file is self-contained.
-struct RecordSynthesizer {
-    let attributes: EventAttributes
-    let eventID: UInt64
+public struct RecordSynthesizer {
+    public let attributes: EventAttributes
+    public let eventID: UInt64
+
+    /// Records for the event `eventID` with `attributes` (its `sample_id_all` trailer).
+    public init(attributes: EventAttributes, eventID: UInt64) {
+        self.attributes = attributes
+        self.eventID = eventID
+    }
 
     /// COMM records for every thread of `pid`.
-    func comms(pid: Int32, into emit: (UnsafeRawBufferPointer) -> Void) {
+    public func comms(pid: Int32, into emit: (UnsafeRawBufferPointer) -> Void) {
         for tid in TaskDiscovery.threads(of: pid) ?? [] {
             guard let name = TaskDiscovery.comm(pid: pid, tid: tid) else { continue }
             var record = RecordEncoder(type: .comm)
@@ -23,7 +29,7 @@ struct RecordSynthesizer {
 
     /// MMAP2 records for the executable file mappings of `pid`; false when its maps are unreadable.
     @discardableResult
-    func mmaps(pid: Int32, into emit: (UnsafeRawBufferPointer) -> Void) -> Bool {
+    public func mmaps(pid: Int32, into emit: (UnsafeRawBufferPointer) -> Void) -> Bool {
         guard let maps = readProcFile("/proc/\(pid)/maps"), !maps.isEmpty || isKernelThread(pid) else { return false }
         for line in maps.split(separator: "\n") {
             guard let mapping = ProcMapsLine(line), mapping.permissions.contains("x") else { continue }

@@ -2,6 +2,7 @@ import CPerfEvent
 import PerfABI
 import PerfEvents
 import PerfRecords
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 import ProfileModel
@@ -20,10 +21,30 @@ public final class Recorder {
     /// Called once with the notes known when the events are open, just before a launched command
     /// is let run (so they are printed before its output, not after it).
     public var onReady: (([ReportNote]) -> Void)?
+    /// Called once from `run()` when the events are open and enabled and the snapshot of the
+    /// targets is written: samples flow from here on.
+    public var onStarted: (() -> Void)?
+    /// Whether `run()` catches SIGINT, SIGTERM and SIGHUP to end the recording (the command
+    /// line's Ctrl-C). A library recording its own process leaves the host's handlers alone and
+    /// ends with ``requestStop()``.
+    public var handlesStopSignals = true
+    /// Notes stored in the recording beside the recorder's own (e.g. who recorded it, and how).
+    public var additionalNotes: [ReportNote] = []
+    private let stopRequested = Atomic<Bool>(false)
+    /// Reads every record live as it is drained (`perch top`), beside the file or instead of it.
+    public var consumer: LiveRecordConsumer?
+    /// Whether the records go to `options.outputPath`; false only with a `consumer`.
+    public var writesFile = true
 
     public init(options: RecordOptions, settings: KernelSettings = .read()) {
         self.options = options
         self.settings = settings
+    }
+
+    /// Ends a running `run()` from another thread, within the drain loop's poll interval
+    /// (0.1 s); it then drains the rings and finishes the file as after Ctrl-C.
+    public func requestStop() {
+        stopRequested.store(true, ordering: .releasing)
     }
 
     /// Records until the target is done. Throws ``RecordingError`` when nothing could be recorded.
@@ -36,9 +57,10 @@ public final class Recorder {
             throw RecordingError.refused(error)
         }
         var notes = RecordingNotes()
+        for note in additionalNotes { notes.add(note.kind, note.text) }
         for degradation in plan.degradations { notes.add(degradation.kind, degradation.description) }
-        perch_install_stop_handler()
-        defer { perch_reset_stop_handler() }
+        if handlesStopSignals { perch_install_stop_handler() }
+        defer { if handlesStopSignals { perch_reset_stop_handler() } }
 
         let target = TargetProcess(target: options.target)
         let tasks = try target.prepare()
@@ -52,32 +74,37 @@ public final class Recorder {
         }
 
         let descriptions = group.descriptions
-        let writer: PerfDataWriter
-        do {
-            writer = try PerfDataWriter(path: options.outputPath, events: descriptions)
-        } catch {
-            target.cancel()
-            throw RecordingError.output("\(error)")
+        var writer: PerfDataWriter?
+        if writesFile || consumer == nil {
+            do {
+                writer = try PerfDataWriter(path: options.outputPath, events: descriptions)
+            } catch {
+                target.cancel()
+                throw RecordingError.output("\(error)")
+            }
         }
+        consumer?.begin(events: descriptions, notes: notes.notes)
         // Enable before reading /proc, as perf does: a process that starts in between then has the
         // kernel's own COMM and MMAP records. A duplicate is harmless; a gap leaves its samples
         // unnamed. (The synthesized records carry time 0, so they are read before any sample.)
         let start = monotonicSeconds()
         if case .launch = options.target {} else { group.enable() }
         ProcSnapshot(target: options.target, attachedPIDs: target.attachedPIDs)
-            .write(into: writer, attributes: group.attributes, eventID: descriptions[0].ids.first ?? 0, notes: &notes)
+            .write(into: { writer?.append($0); consumer?.consume($0) }, attributes: group.attributes, eventID: descriptions[0].ids.first ?? 0, notes: &notes)
         onReady?(notes.notes)
         if let failure = target.release() {
-            unlink(options.outputPath)
+            if writer != nil { unlink(options.outputPath) }
             throw RecordingError.commandNotFound(target.commandName, errno: failure)
         }
-        let loop = DrainLoop(rings: group.rings, writer: writer, decoder: RecordDecoder(events: descriptions))
+        let loop = DrainLoop(rings: group.rings, writer: writer, consumer: consumer, decoder: RecordDecoder(events: descriptions))
+        onStarted?()
         let ending = loop.run(following: target, duration: options.duration, start: start, onProgress: onProgress,
-                              onOutputFailed: { group.disable() })
+                              onOutputFailed: { group.disable() },
+                              stopRequested: { self.stopRequested.load(ordering: .acquiring) })
         group.disable()
         loop.drainAll()
         let stoppedAt = monotonicSeconds()
-        let outputFailure = writer.failure
+        let outputFailure = writer?.failure
         if let outputFailure {
             notes.add(.recordingCutShort, "the recording was cut short after \(formatSeconds((loop.outputFailedAt ?? stoppedAt) - start)): \(outputFailure)")
         }
@@ -90,18 +117,20 @@ public final class Recorder {
         features.cpusAvailable = UInt32(sysconf(Int32(_SC_NPROCESSORS_CONF)))
         features.cpusOnline = UInt32(settings.onlineCPUs.count)
         features.commandLine = options.commandLine
+        features.tracepointFormats = group.tracepointFormats.map { RecordedTracepointFormat(event: $0.event, format: $0.format) }
+        if !features.tracepointFormats.isEmpty, let tracefs = Tracefs.locate() { features.tracingHeaders = tracefs.headers() }
         features.buildIDs = loop.buildIDs.sorted { $0.key < $1.key }.map { BuildIDEntry(path: $0.key, buildID: $0.value) }
         keepVDSO(in: &features, notes: &notes)
         features.recordingNotes = notes.notes.map { RecordedNote(kind: $0.kind.rawValue, text: $0.text) }
         do {
-            try writer.finish(features: features)
+            try writer?.finish(features: features)
         } catch {
             // After a failed write the file is still read up to its last round, features or not.
             if outputFailure == nil { throw RecordingError.output("\(error)") }
         }
-        let signal = perch_stop_signal()
+        let signal = handlesStopSignals ? perch_stop_signal() : 0
         return RecordingResult(ending: ending, outputPath: options.outputPath, samples: loop.samples, lostRecords: loop.lost,
-                               throttleEvents: loop.throttles, unthrottleEvents: loop.unthrottles, bytesWritten: writer.bytesWritten,
+                               throttleEvents: loop.throttles, unthrottleEvents: loop.unthrottles, bytesWritten: writer?.bytesWritten ?? 0,
                                notes: notes.notes, eventCount: group.events.count, ringCount: group.rings.count,
                                dataPagesPerRing: group.rings.first?.dataPageCount ?? 0, elapsedSeconds: stoppedAt - start,
                                interruptedBy: signal > 0 ? signal : nil, outputFailure: outputFailure.map { "\($0)" },

@@ -29,7 +29,16 @@ public struct Degradation: Sendable, Equatable, CustomStringConvertible {
 /// What cannot degrade: Perch stops with one message naming the setting and the remedy.
 public struct PlanRefusal: Error, Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable {
-        case systemWideNotAllowed, attachNotAllowed, perfEventsBlocked, kernelOnlyNotAllowed
+        case systemWideNotAllowed, attachNotAllowed, perfEventsBlocked
+        /// `--all-kernel` where kernel sampling is not allowed (or with `--all-user`).
+        case kernelOnlyNotAllowed
+        /// An event modifier (`:k`, `:h`) asks for kernel sampling this user may not do.
+        case kernelNotAllowed
+        /// A tracepoint this user may not sample (tracefs unreadable, or kernel sampling forbidden).
+        case tracepointNotAllowed
+        /// The event does not exist on this machine (a tracepoint name tracefs does not have).
+        /// Not a permission matter: the command line is wrong (exit 64).
+        case noSuchEvent
     }
 
     /// The exit code for every refusal (sysexits' EX_NOPERM).
@@ -39,12 +48,35 @@ public struct PlanRefusal: Error, Sendable, CustomStringConvertible {
     public var reason: String
     public var remedy: String
 
-    public var description: String { "\(reason); to allow it: \(remedy)" }
+    public var description: String { remedy.isEmpty ? reason : "\(reason); to allow it: \(remedy)" }
+}
+
+/// One event of a plan: its attributes, the name perf gives it, and for a tracepoint its
+/// record format (stored in the recording, so reports elsewhere can name the fields).
+public struct PlannedEvent: Sendable {
+    public var attributes: EventAttributes
+    /// perf's name for it: `cpu-clock`, `cpu-clock:u`, `sched:sched_switch`.
+    public var name: String
+    /// The tracefs format, and its text as read, for a tracepoint.
+    public var tracepoint: (format: TracepointFormat, text: String)?
+    /// `:P`: when the kernel refuses `precise_ip`, try the next lower value down to 0.
+    public var lowersPrecision = false
+    /// The user chose the privilege levels (`:u`, `:k`, `:h`): never widened or narrowed.
+    public var levelsChosen = false
+    /// Opened once per CPU for every task (pid -1) into that CPU's ring, enabled from the start.
+    public var cpuWide = false
 }
 
 /// The events Perch will open for a request, and what it had to give up.
 public struct RecordingPlan: Sendable {
-    public var attributes: EventAttributes
+    /// Every event, the main one first. Events after the first carry no process records
+    /// (mmap, comm, task): the first one's cover the same tasks.
+    public var events: [PlannedEvent]
+    /// The main event's attributes.
+    public var attributes: EventAttributes {
+        get { events[0].attributes }
+        set { events[0].attributes = newValue }
+    }
     /// The `context-switches` event sampled at every switch (for switch-out stacks), when allowed.
     public var switchAttributes: EventAttributes?
     public var dataPages: Int
@@ -53,7 +85,14 @@ public struct RecordingPlan: Sendable {
 
 /// Decides, from what the user asked and what the probe found, what to open.
 public enum RecordingPlanner {
-    public static func plan(_ options: RecordOptions, probe: PrivilegeProbe) throws(PlanRefusal) -> RecordingPlan {
+    /// Finds a tracepoint's format (with its id): tracefs on this machine unless a test says otherwise.
+    public typealias TracepointLookup = @Sendable (_ subsystem: String, _ name: String) throws(Tracefs.LookupError) -> (format: TracepointFormat, text: String)
+
+    public static func plan(_ options: RecordOptions, probe: PrivilegeProbe,
+                            tracepoints: TracepointLookup = { subsystem, name throws(Tracefs.LookupError) in
+                                guard let tracefs = Tracefs.locate() else { throw .notMounted }
+                                return try tracefs.formatAndText(subsystem: subsystem, name: name)
+                            }) throws(PlanRefusal) -> RecordingPlan {
         let settings = probe.settings
         let paranoid = settings.paranoid.map(String.init) ?? "unreadable"
         guard probe.perfEventOpenWorks else {
@@ -77,13 +116,8 @@ public enum RecordingPlanner {
             break
         }
 
-        var attributes = EventAttributes(kind: options.event)
-        if options.event.isHardware && !probe.hardwarePMU {
-            attributes.kind = .cpuClock
-            degradations.append(Degradation(.hardwareEventUnavailable,
-                reason: "hardware event '\(options.event)' is not supported here (no hardware PMU, as in most VMs): sampling cpu-clock instead",
-                remedy: nil))
-        }
+        // The template every event starts from: the first event's kind when it has one.
+        var attributes = EventAttributes(kind: options.events.first?.kind ?? .cpuClock)
         if let period = options.period {
             attributes.samplePeriodOrFrequency = period
         } else {
@@ -122,13 +156,15 @@ public enum RecordingPlanner {
             }
             attributes.flags.insert(.excludeUser)
         }
+        // Events whose levels the user chose (`:u`, `:k`) keep them; the others follow the rule below.
+        let levelsFollowRule = options.events.isEmpty || options.events.contains { !$0.modifiers.restrictsLevels && !isTracepoint($0) }
         if !options.kernel {
             attributes.flags.formUnion([.excludeKernel, .excludeHypervisor])
         } else if !probe.mayProfileKernel {
             attributes.flags.formUnion([.excludeKernel, .excludeHypervisor])
-            degradations.append(Degradation(.kernelFramesDropped,
+            if levelsFollowRule { degradations.append(Degradation(.kernelFramesDropped,
                 reason: "kernel frames left out: kernel.perf_event_paranoid=\(paranoid) allows user space only without CAP_PERFMON",
-                remedy: "sysctl kernel.perf_event_paranoid=1, or setcap cap_perfmon+ep $(which perch)"))
+                remedy: "sysctl kernel.perf_event_paranoid=1, or setcap cap_perfmon+ep $(which perch)")) }
         } else if !probe.kernelAddressesVisible {
             degradations.append(Degradation(.kernelSymbolsHidden,
                 reason: "kernel symbols unavailable: /proc/kallsyms hides kernel addresses from this user (kernel.kptr_restrict=\(settings.kptrRestrict.map(String.init) ?? "unreadable"), perf_event_paranoid=\(paranoid)), so kernel frames show as [unknown]",
@@ -146,6 +182,12 @@ public enum RecordingPlanner {
         // (root, CAP_IPC_LOCK) and the user kept the default, give the rings room to match.
         if attributes.sampleType.contains(.stackUser), probe.settings.unlimitedLockedMemory, options.dataPages == 128 {
             pages = attributes.sampleStackUser > 1024 ? 1024 : 256
+            if options.callGraph == .auto {
+                // auto's copy grows with the ring (up to 64 KiB): give it 64 ms of samples at
+                // 4 kHz on few CPUs, keeping all rings together within 64 MiB of locked memory.
+                let cpus = max(1, settings.onlineCPUs.count)
+                pages = min(Self.largeRingPages, max(1024, Self.largeRingPages * 4 / cpus))
+            }
         }
         if !probe.settings.unlimitedLockedMemory, let budget = settings.mlockKiB {
             let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -157,6 +199,9 @@ public enum RecordingPlanner {
                     remedy: "sysctl kernel.perf_event_mlock_kb=\((pages + 1) * pageSize / 1024)"))
                 pages = shrunk
             }
+        }
+        if options.callGraph == .auto, attributes.sampleType.contains(.stackUser) {
+            attributes.sampleStackUser = autoStackCopySize(ringBytes: pages * Int(sysconf(Int32(_SC_PAGESIZE))))
         }
         var switchAttributes: EventAttributes?
         if options.contextSwitches && probe.mayProfileKernel {
@@ -170,7 +215,142 @@ public enum RecordingPlanner {
         }
         // Wake the reader when a quarter of the ring is full, not per sample.
         attributes.wakeup = UInt32(pages * Int(sysconf(Int32(_SC_PAGESIZE))) / 4)
-        return RecordingPlan(attributes: attributes, switchAttributes: switchAttributes, dataPages: pages, degradations: degradations)
+        var events: [PlannedEvent] = []
+        for (index, specification) in (options.events.isEmpty ? [EventSpecification(source: .known(.cpuClock))] : options.events).enumerated() {
+            var event = try planEvent(specification, first: index == 0, template: attributes, probe: probe,
+                                      tracepoints: tracepoints, degradations: &degradations)
+            if index > 0, event.tracepoint != nil, options.cpuWideTracepoints {
+                if case .systemWide = options.target {
+                    // Already every task.
+                } else if probe.mayProfileSystemWide {
+                    event.cpuWide = true
+                    // Not tied to a task: enable_on_exec and inherit mean nothing here.
+                    event.attributes.flags.subtract([.disabled, .enableOnExec, .inherit])
+                } else {
+                    degradations.append(Degradation(.other,
+                        reason: "\(event.name) follows the recorded tasks only (CPU-wide events need CAP_PERFMON or kernel.perf_event_paranoid <= 0): events raised for them from other tasks and interrupts are missed",
+                        remedy: "sysctl kernel.perf_event_paranoid=0, or setcap cap_perfmon+ep $(which perch)"))
+                }
+            }
+            events.append(event)
+        }
+        return RecordingPlan(events: events, switchAttributes: switchAttributes, dataPages: pages, degradations: degradations)
+    }
+
+    private static func isTracepoint(_ specification: EventSpecification) -> Bool {
+        if case .tracepoint = specification.source { return true }
+        return false
+    }
+
+    /// One event from the template: its kind (or tracepoint id), its modifiers as attribute bits,
+    /// and what this machine and user allow of them.
+    static func planEvent(_ specification: EventSpecification, first: Bool, template: EventAttributes,
+                          probe: PrivilegeProbe, tracepoints: TracepointLookup,
+                          degradations: inout [Degradation]) throws(PlanRefusal) -> PlannedEvent {
+        let paranoid = probe.settings.paranoid.map(String.init) ?? "unreadable"
+        let modifiers = specification.modifiers
+        var attributes = template
+        if !first {
+            // The main event's process records cover every task; the others only sample.
+            attributes.flags.subtract([.mmap, .mmap2, .comm, .commExec, .task, .buildID, .contextSwitch])
+        }
+        var event = PlannedEvent(attributes: attributes, name: specification.description)
+        event.levelsChosen = modifiers.restrictsLevels
+        switch specification.source {
+        case .raw(let config) where !probe.hardwarePMU:
+            throw PlanRefusal(kind: .noSuchEvent,
+                              reason: "raw event '\(specification)' (config 0x\(String(config, radix: 16))) needs a hardware PMU, and this machine has none (as in most VMs); perch list shows the events there are",
+                              remedy: "")
+        case .known, .raw:
+            let kind = specification.kind ?? .cpuClock
+            event.attributes.kind = kind
+            if kind.isHardware && !probe.hardwarePMU {
+                event.attributes.kind = .cpuClock
+                var fallback = specification
+                fallback.source = .known(.cpuClock)
+                fallback.modifiers.precision = 0
+                fallback.modifiers.maximumPrecision = false
+                event.name = fallback.description
+                degradations.append(Degradation(.hardwareEventUnavailable,
+                    reason: "hardware event '\(specification)' is not supported here (no hardware PMU, as in most VMs): sampling \(event.name) instead"
+                        + (modifiers.precision > 0 || modifiers.maximumPrecision ? " (precise_ip is a PMU feature: dropped)" : ""),
+                    remedy: nil))
+            }
+        case .tracepoint(let subsystem, let name):
+            guard probe.mayProfileKernel else {
+                throw PlanRefusal(kind: .tracepointNotAllowed,
+                                  reason: "tracepoint \(subsystem):\(name) fires in the kernel, and kernel.perf_event_paranoid=\(paranoid) forbids kernel sampling without CAP_PERFMON",
+                                  remedy: "sysctl kernel.perf_event_paranoid=-1 (tracepoint fields need -1), or setcap cap_perfmon+ep $(which perch) as root")
+            }
+            let found: (format: TracepointFormat, text: String)
+            do {
+                found = try tracepoints(subsystem, name)
+            } catch {
+                if case .noSuchTracepoint = error {
+                    throw PlanRefusal(kind: .noSuchEvent, reason: "\(error)", remedy: "")
+                }
+                throw PlanRefusal(kind: .tracepointNotAllowed, reason: "tracepoint \(subsystem):\(name): \(error)",
+                                  remedy: "run perch as root (tracefs is root's by default), or mount tracefs readable for this user (mount -o remount,mode=755 /sys/kernel/tracing) with CAP_PERFMON")
+            }
+            event.tracepoint = found
+            event.attributes.kind = .other(type: EventType.tracepoint.rawValue, config: found.format.id)
+            // Every hit is a sample, as perf records tracepoints (-c 1).
+            event.attributes.flags.remove(.frequency)
+            event.attributes.samplePeriodOrFrequency = 1
+            // Tracepoints fire in the kernel: with exclude_kernel they would never count.
+            if !modifiers.restrictsLevels { event.attributes.flags.subtract([.excludeKernel, .excludeHypervisor]) }
+            // The kernel hands raw tracepoint data only to CAP_PERFMON or at paranoid -1 (measured:
+            // EPERM as an unprivileged user at paranoid 0..2).
+            if probe.hasPerfmon || probe.settings.paranoid == -1 {
+                event.attributes.sampleType.insert(.raw)
+            } else {
+                degradations.append(Degradation(.other,
+                    reason: "\(specification)'s fields left out: raw tracepoint data needs CAP_PERFMON or kernel.perf_event_paranoid=-1 (it is \(paranoid)); its samples are still recorded",
+                    remedy: "sysctl kernel.perf_event_paranoid=-1, or setcap cap_perfmon+ep $(which perch)"))
+            }
+        }
+        if modifiers.restrictsLevels {
+            event.attributes.flags.subtract([.excludeUser, .excludeKernel, .excludeHypervisor])
+            event.attributes.flags.formUnion(modifiers.excludedLevels)
+            if (modifiers.kernel || modifiers.hypervisor) && !probe.mayProfileKernel {
+                throw PlanRefusal(kind: .kernelNotAllowed,
+                                  reason: "'\(specification)' samples the kernel, which kernel.perf_event_paranoid=\(paranoid) forbids without CAP_PERFMON",
+                                  remedy: "sysctl kernel.perf_event_paranoid=1, or setcap cap_perfmon+ep $(which perch); or sample user space only with :u (or --user-only)")
+            }
+        }
+        if modifiers.precision > 0 || modifiers.maximumPrecision {
+            if event.attributes.kind.isHardware || event.attributes.kind.typeNumber == EventType.raw.rawValue {
+                event.attributes.preciseIP = modifiers.maximumPrecision ? 3 : modifiers.precision
+                event.lowersPrecision = modifiers.maximumPrecision
+            } else if case .hardwareEventUnavailable? = degradations.last?.kind, event.name != specification.description {
+                // Said with the fallback.
+            } else {
+                // The kernel takes precise_ip on software events and tracepoints and ignores it
+                // (measured: open succeeds for 1...3). Say so rather than pretend.
+                degradations.append(Degradation(.other,
+                    reason: "':\(modifiers.letters)' has no effect on \(specification.source): precise_ip is a hardware PMU feature, and the kernel ignores it on software events and tracepoints",
+                    remedy: nil))
+            }
+        }
+        return event
+    }
+
+    /// Data pages per CPU for `auto` where locked memory is not limited, on up to 4 CPUs.
+    static let largeRingPages = 4096
+
+    /// Samples of the largest copy a ring must hold at once for `auto`'s copy size.
+    static let samplesPerRing = 16
+
+    /// The user stack copy `auto` asks for with rings of `ringBytes`: the largest that leaves
+    /// room for ``samplesPerRing`` samples, at most the kernel's 65528 and at least
+    /// ``CallGraphMode/autoStackSize``. Real programs need it: Debian's sqlite3 shell uses
+    /// 10-13 KiB of stack, cc1plus 8-16 KiB, rustc and swift-frontend often more than 32 KiB, and
+    /// these binaries have no frame pointers to go on with beyond the copy. The kernel reserves
+    /// the whole copy in the ring per sample but fills only the stack in use (`dyn_size`), and
+    /// the drain loop writes only that, so the cost is the ring's room, not the file's bytes.
+    static func autoStackCopySize(ringBytes: Int) -> UInt32 {
+        let fitting = ringBytes / samplesPerRing & ~7
+        return UInt32(min(Int(CallGraphMode.maximumStackSize), max(Int(CallGraphMode.autoStackSize), fitting)))
     }
 
     /// Per-task events on another user's process pass the kernel's ptrace check only with

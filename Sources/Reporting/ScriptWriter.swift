@@ -2,10 +2,10 @@ import ProfileModel
 
 /// The fields `perch script -F` chooses from, named as perf script names them.
 public enum ScriptField: String, CaseIterable, Sendable {
-    case comm, tid, pid, cpu, time, period, event, ip, sym, symoff, dso, srcline
+    case comm, tid, pid, cpu, time, period, event, trace, ip, sym, symoff, dso, srcline
 
     /// perf script's default for sampled events, less what a sample did not record.
-    public static let defaults: [ScriptField] = [.comm, .tid, .cpu, .time, .period, .event, .ip, .sym, .symoff, .dso]
+    public static let defaults: [ScriptField] = [.comm, .tid, .cpu, .time, .period, .event, .trace, .ip, .sym, .symoff, .dso]
 }
 
 /// Writes samples in perf script's default layout (perf 6.1): a line
@@ -15,6 +15,8 @@ public enum ScriptField: String, CaseIterable, Sendable {
 /// not grow with the samples.
 public struct ScriptWriter {
     private let fields: Set<ScriptField>
+    /// Whether the fields are perf's default set (not chosen with `-F`).
+    private let fieldsAreDefault: Bool
     /// Event names are right-aligned to the longest of the recording's (as perf aligns them).
     private let eventWidth: Int
     private let nanoseconds: Bool
@@ -29,9 +31,11 @@ public struct ScriptWriter {
     ///   - nanoseconds: times as `secs.nnnnnnnnn` (perf's `--ns`) instead of microseconds.
     ///   - fullSourcePaths: `srcline` with the source file's whole path, not its name alone.
     ///   - flush: takes the bytes written so far; what it throws stops the writer.
-    public init(fields: [ScriptField], eventNames: [String], nanoseconds: Bool = false,
+    ///   - chosen: whether `-F` chose the fields (else perf's defaults, which leave a tracepoint's period out).
+    public init(fields: [ScriptField], chosen: Bool = false, eventNames: [String], nanoseconds: Bool = false,
                 fullSourcePaths: Bool = false, flush: @escaping (UnsafeRawBufferPointer) throws -> Void) {
         self.fields = Set(fields)
+        self.fieldsAreDefault = !chosen
         self.eventWidth = eventNames.map(\.count).max() ?? 0
         self.nanoseconds = nanoseconds
         self.fullSourcePaths = fullSourcePaths
@@ -66,11 +70,15 @@ public struct ScriptWriter {
                 append(padded(String(seconds) + "." + zeroPadded(String(fraction / 1000), 6), 12) + ": ")
             }
         }
-        if fields.contains(.period), let period = sample.period {
+        // perf's default fields for tracepoints leave the period out (it is 1 per hit).
+        if fields.contains(.period), let period = sample.period, sample.tracepointFields == nil || !fieldsAreDefault {
             append(padded(String(period), 10) + " ")
         }
         if fields.contains(.event) {
             append(padded(sample.event, eventWidth) + ": ")
+        }
+        if fields.contains(.trace), let tracepointFields = sample.tracepointFields {
+            append(tracepointFields + " ")  // as perf: the fields after the event, the stack below
         }
         if chain {
             append("\n")

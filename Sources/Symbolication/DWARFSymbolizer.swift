@@ -1,3 +1,4 @@
+import CElfutils
 import ProfileModel
 import Glibc
 
@@ -278,7 +279,26 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         if dwarf == nil, let debugImage, DWARFIndex.hasDWARF(debugImage) {
             dwarf = DWARFIndex(image: debugImage)
         }
-        return Loaded(module: .success(Module(image: image, debugImage: debugImage, dwarf: dwarf)), notes: notes)
+        let module = Module(image: image, debugImage: debugImage, dwarf: dwarf)
+        // The symbol table holds its own copy of the names and the unit index its ranges; what
+        // symbolizing reads later (a few units' DIEs and line tables) faults back in page by page.
+        releaseFilePages(of: image)
+        if let debugImage { releaseFilePages(of: debugImage) }
+        return Loaded(module: .success(module), notes: notes)
+    }
+
+    /// Drops the pages of `image`'s read-only file mapping from this process's resident set:
+    /// building a module reads all of `.symtab`, `.strtab` and the compile-unit headers, which
+    /// for a compiler binary is 50-150 MB that would otherwise stay resident to the end of the
+    /// report, once per DSO. The mapping is private and never written, so the pages come back
+    /// unchanged from the page cache when something reads them again.
+    private static func releaseFilePages(of image: ELFImage) {
+        var size = 0
+        guard let base = elf_rawfile(image.elf, &size), size > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: UnsafeRawPointer(base)) & ~(page - 1)
+        let end = Int(bitPattern: UnsafeRawPointer(base)) + size
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED)
     }
 
     private func demangle(_ name: String) -> SymbolName {

@@ -257,13 +257,34 @@ struct MinimumWidth: BoundedNumber {
 // Library types parsed from the command line. The conformances live here, not in the libraries
 // (no `@retroactive`: the types are in this package).
 
-extension EventKind: ExpressibleByArgument {
-    public init?(argument: String) {
-        guard let kind = EventKind(name: argument) else {
-            RejectedValue.reject("unknown event '\(argument)'; known: \(EventKind.knownNames.joined(separator: ", "))"); return nil
-        }
-        self = kind
+/// `-e` as perf reads it: events separated by commas, each `NAME[:MODIFIERS]`, `rHEX` or
+/// `SUBSYS:NAME`, and `{a,b}` groups: `perch stat` opens a group under one leader, `perch record`
+/// records its members as events of their own.
+struct EventList: ExpressibleByArgument, CustomStringConvertible {
+    /// The events as grouped on the command line (`{a,b}` is one group, a lone event its own).
+    var groups: [[EventSpecification]]
+    /// The text as typed.
+    var text: String
+
+    /// Every event, groups flattened in order.
+    var events: [EventSpecification] { groups.flatMap { $0 } }
+
+    init(_ events: [EventSpecification]) {
+        self.groups = events.map { [$0] }
+        self.text = events.map(\.description).joined(separator: ",")
     }
+
+    init?(argument: String) {
+        do {
+            groups = try EventSpecification.parseList(argument)
+            text = argument
+        } catch {
+            RejectedValue.reject(error.description); return nil
+        }
+    }
+
+    var description: String { text }
+    var defaultValueDescription: String { text }
 }
 
 extension CallGraphMode: ExpressibleByArgument {

@@ -67,6 +67,8 @@ enum PerchError: Error, CustomStringConvertible {
 
     private static func exitCode(for error: RecordingError) -> Int32 {
         switch error {
+        case .refused(let refusal) where refusal.kind == .noSuchEvent:
+            return Code.usage
         case .refused:
             return Code.refused
         case .commandNotFound(_, let errno):
@@ -158,8 +160,6 @@ extension Perch {
 
     /// perf subcommands Perch does not have, and what to use instead.
     static let missingSubcommands: [String: String] = [
-        "top": "there is no live view yet; perch record -a --duration 5 then perch report, or perf top",
-        "list": "perch record -e takes cpu-clock, task-clock, page-faults, context-switches, cpu-migrations, cycles, instructions, branches, branch-misses, cache-references, cache-misses; perf list shows every event",
         "annotate": "there is no annotation; perch report --srcline shows file:line per entry, or use perf annotate",
         "trace": "use perch sched record / perch sched report for context switches, or perf trace",
         "timechart": "perch sched report --timehist lists every switch; perf timechart draws them",

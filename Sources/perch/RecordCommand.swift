@@ -52,10 +52,13 @@ struct RecordCommand: ParsableCommand {
     @Option(name: [.customShort("c"), .customLong("period")], parsing: .unconditional, help: "Sample every N events instead of by frequency.")
     var period: PositiveCount?
 
-    @Option(name: [.short, .customLong("event")], help: "cycles (default; falls back to cpu-clock without a PMU), instructions, cpu-clock, task-clock, ...")
-    var event: EventKind = .cpuCycles
+    @Option(name: [.short, .customLong("event")], help: "Events to sample, comma-separated, as perf spells them: cycles (default; falls back to cpu-clock without a PMU), instructions, cpu-clock, task-clock, page-faults, ..., rNNNN (raw), SUBSYS:NAME (tracepoint, e.g. sched:sched_switch), each with perf's modifiers :u :k :h :p :pp :ppp :P. The first is the main event; -e may be repeated. perch list shows what this machine offers.")
+    var event: [EventList] = []
 
-    @Option(name: .customLong("call-graph"), help: "auto (default; with -a: fp without leaf repair. DWARF unwinding over a 4096-byte stack copy, frame pointers beyond it and where unwind tables are missing), fp (frame pointers, leaf frames repaired), dwarf[,SIZE] (unwind a SIZE-byte user stack copy, default 8192, at most 65528), or none.")
+    @Flag(name: .customLong("cpu-wide-tracepoints"), help: .hidden)
+    var cpuWideTracepoints = false
+
+    @Option(name: .customLong("call-graph"), help: "auto (default; with -a: fp without leaf repair. DWARF unwinding over a user stack copy as large as the ring allows, up to 65528 bytes (32 KiB in the 516 KiB rings perf_event_mlock_kb gives users; only the filled part is written), frame pointers beyond it and where unwind tables are missing), fp (frame pointers, leaf frames repaired), dwarf[,SIZE] (unwind a SIZE-byte user stack copy, default 8192, at most 65528), or none.")
     var callGraph: CallGraphMode?
 
     @Flag(name: .customShort("g"), help: "Record call graphs (always on; accepted for perf compatibility).")
@@ -227,7 +230,8 @@ struct RecordCommand: ParsableCommand {
             target = .launch(command)
         }
         var options = RecordOptions(target: target)
-        options.event = event
+        options.events = event.isEmpty ? [EventSpecification(source: .known(.cpuCycles))] : event.flatMap(\.events)
+        options.cpuWideTracepoints = cpuWideTracepoints
         options.frequency = frequency.value
         options.period = period?.value
         if allCPUs && callGraph == nil {
@@ -268,7 +272,7 @@ struct RecordCommand: ParsableCommand {
         // Say what the samples are when there are several kinds (a sched recording's switch-out
         // stacks are samples too, which the on-CPU report does not count).
         let kinds = result.samplesByEvent.count > 1
-            ? ": " + result.samplesByEvent.map { "\($0.samples) \($0.event == "context-switches" ? "context-switch stacks" : $0.event)" }.joined(separator: ", ")
+            ? ": " + result.samplesByEvent.map { "\($0.samples) \($0.event == "context-switches" && switches ? "context-switch stacks" : $0.event)" }.joined(separator: ", ")
             : ""
         printError("perch: wrote \(result.outputPath) (\(result.samples) samples\(kinds), \(size), \(result.lostRecords) lost, \(result.ringCount) rings of \(result.dataPagesPerRing) pages, \(result.eventCount) events)")
         if result.interruptedBy == nil, case .targetExited(let status) = result.ending, status > 128 {

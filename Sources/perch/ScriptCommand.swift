@@ -1,4 +1,5 @@
 import ArgumentParser
+import PerfEvents
 import PerfABI
 import PerfRecords
 import ProfileModel
@@ -71,13 +72,13 @@ struct ScriptCommand: ParsableCommand {
         if !cpus.isEmpty, !file.events.contains(where: { $0.attributes.sampleType.contains(.cpu) }) {
             throw PerchError.badInput("--cpu: \(path) has no CPU in its samples (recorded without PERF_SAMPLE_CPU)")
         }
-        var writer = ScriptWriter(fields: chosen, eventNames: file.events.map(\.name), nanoseconds: nanoseconds,
+        var writer = ScriptWriter(fields: chosen, chosen: fields != nil, eventNames: file.events.map(\.name), nanoseconds: nanoseconds,
                                   fullSourcePaths: fullSourcePath) {
             bytes throws(WriteError) in try writeOut(bytes)
         }
         let builder = ProfileBuilder(file: file, symbolizer: DWARFSymbolizer())
         do {
-            try builder.forEachSample(symbolOffsets: chosen.contains(.symoff)) { sample in
+            try builder.forEachSample(symbolOffsets: chosen.contains(.symoff), formatLookup: Tracefs.formatText(ofEvent:)) { sample in
                 if !comms.isEmpty, !comms.contains(sample.comm) { return }
                 if !pids.isEmpty, !pids.contains(sample.pid) { return }
                 if !tids.isEmpty, !tids.contains(sample.tid) { return }

@@ -8,24 +8,6 @@ import SystemIO
 import Glibc
 #endif
 
-/// `-e` for `perch stat`: perf's event list, groups and modifiers (`{a,b}:u,c`).
-struct EventList: ExpressibleByArgument, CustomStringConvertible {
-    var groups: [[EventSpecification]]
-    var text: String
-
-    init?(argument: String) {
-        do {
-            groups = try EventSpecification.parseList(argument)
-            text = argument
-        } catch {
-            RejectedValue.reject(error.description)
-            return nil
-        }
-    }
-
-    var description: String { text }
-}
-
 /// `-I`: milliseconds between interval prints, at least 10 as perf requires.
 struct IntervalMilliseconds: ExpressibleByArgument, CustomStringConvertible {
     var value: Int

@@ -36,6 +36,7 @@ import Testing
         #expect(samples == twin.summary["totalSamples"] as? Int)
         // perf's own count of the samples in the compressed file.
         let script = try Support.run("perf", ["script", "-i", compressed, "-F", "event"])
+        try #require(script.status == 0, "perf script failed: \(script.status) \(script.stderr)")
         let perfSamples = script.stdout.split(separator: "\n").filter { $0.contains("cpu-clock") }.count
         #expect(samples == perfSamples, "perf script counts \(perfSamples)")
 

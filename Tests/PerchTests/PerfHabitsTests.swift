@@ -5,7 +5,7 @@ import Testing
 /// and what to use instead (exit 64), and `perch report` in a directory with only perf.data
 /// reads it, saying so.
 @Suite(.serialized) struct PerfHabitsTests {
-    @Test(arguments: ["top", "list", "annotate"])
+    @Test(arguments: ["annotate", "trace", "timechart"])
     func aMissingSubcommandSaysWhatToUseInstead(_ name: String) throws {
         let result = try Support.perch([name, "-a"])
         #expect(result.status == 64)

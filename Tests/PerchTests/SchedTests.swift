@@ -101,13 +101,20 @@ import Testing
         let recorded = try Support.perch(["sched", "record", "-o", data, "--", workload, "5"])
         #expect(recorded.status == 0, "\(recorded.stderr)")
         let wrote = try #require(recorded.stderr.split(separator: "\n").first { $0.contains("perch: wrote") })
-        // "(33 samples: 7 cpu-clock, 26 context-switch stacks, ..."
-        let parts = wrote.split(separator: "(")[1].split(separator: ",")
-        let total = Int(parts[0].split(separator: " ")[0]) ?? -1
-        let onCPU = Int(parts[0].split(separator: ": ")[1].split(separator: " ")[0]) ?? -1
-        let stacks = Int(parts[1].trimmingCharacters(in: .whitespaces).split(separator: " ")[0]) ?? -1
-        #expect(parts[0].hasSuffix("cpu-clock") && parts[1].hasSuffix("context-switch stacks"), "\(wrote)")
-        #expect(onCPU + stacks == total && stacks > 0, "\(wrote)")
+        // "(33 samples: 7 cpu-clock, 4 sched:sched_wakeup, 26 context-switch stacks, ..." (the
+        // wake-up tracepoints where this user may sample them)
+        let inner = wrote.split(separator: "(")[1]
+        let total = Int(inner.split(separator: " ")[0]) ?? -1
+        var counts: [String: Int] = [:]
+        for part in inner.dropFirst(inner.distance(from: inner.startIndex, to: inner.firstIndex(of: ":")!) + 1).split(separator: ",") {
+            let words = part.trimmingCharacters(in: .whitespaces).split(separator: " ", maxSplits: 1)
+            // The per-event counts end where they add up to the total (then come size, lost, rings).
+            guard words.count == 2, let count = Int(words[0]), counts.values.reduce(0, +) < total else { break }
+            counts[String(words[1])] = count
+        }
+        let onCPU = counts["cpu-clock"] ?? -1, stacks = counts["context-switch stacks"] ?? -1
+        #expect(onCPU >= 0 && stacks > 0, "\(wrote)")
+        #expect(counts.values.reduce(0, +) == total, "\(wrote)")
         let report = try Support.perch(["report", "-i", data])
         #expect(report.stdout.contains("# Samples: \(onCPU) "), "the report counts the on-CPU samples: \(wrote)")
     }

@@ -1,4 +1,6 @@
 import Foundation
+import PerfABI
+import PerfRecords
 import Testing
 import TestSupport
 
@@ -51,6 +53,31 @@ import TestSupport
         let summary = try JSONReport(Support.report(ofRecording: result)).summary
         #expect(summary["callGraph"] as? String == "dwarf")
         #expect(result.stderr.contains(" 0 lost"), "records were lost: \(result.stderr)")
+    }
+
+    /// auto's large copy is written cut to the stack the kernel filled (`dyn_size`, rounded up
+    /// to 8), so files grow with real stacks; the stacks still unwind (the weights hold).
+    @Test func autoWritesOnlyTheFilledStack() throws {
+        let binary = try CCompiler.fixture("known_weights", flags: noFramePointers)
+        let path = output("unw-auto-trim.data")
+        let result = try Support.perch(["record", "-o", path, "--json", "--children", "--sort", "sym", "--", binary, "300"])
+        try expectWeights(result, "auto")
+        let file = try PerfDataFile(path: path)
+        let requested = try #require(file.events.first?.attributes.sampleStackUser)
+        #expect(requested > 4096, "auto asked for only \(requested) bytes")
+        let decoder = RecordDecoder(events: file.events)
+        var samples = 0, withStack = 0
+        try file.forEachRecord { bytes, _ in
+            guard RecordDecoder.type(of: bytes) == RecordType.sample.rawValue else { return }
+            let sample = try decoder.decodeSample(bytes)
+            samples += 1
+            guard let stack = sample.userStack.baseAddress, let base = bytes.baseAddress else { return }
+            withStack += 1
+            let copied = Int(bytes.loadUnaligned(fromByteOffset: stack - base - 8, as: UInt64.self))
+            #expect(copied == (sample.userStack.count + 7) & ~7, "copy of \(copied) bytes for \(sample.userStack.count) filled")
+            #expect(copied < Int(requested))
+        }
+        #expect(samples > 100 && withStack * 10 >= samples * 9, "\(withStack) of \(samples) samples have a stack copy")
     }
 
     @Test func autoUnwindsCodeWithoutFramePointers() throws {

@@ -49,3 +49,18 @@ import Testing
         #expect(throws: EventSpecificationError.empty) { try EventSpecification.parseList("") }
     }
 }
+
+@Suite struct EventSpellingTests {
+    /// perf prints an event back as it was typed (`cs:k`, not `context-switches:k`); the spelling
+    /// is not part of the event's identity.
+    @Test func theTypedSpellingIsKeptButDoesNotChangeTheEvent() throws {
+        let typed = try EventSpecification(parsing: "cs:k")
+        #expect(typed.typedName == "cs:k")
+        #expect(typed.description == "context-switches:k")
+        #expect(typed == EventSpecification(source: .known(.contextSwitches), modifiers: typed.modifiers))
+        #expect(EventSpecification(source: .known(.cpuClock)).typedName == "cpu-clock")
+        let group = try EventSpecification.parseList("{cs,faults}:u")
+        #expect(group[0].map(\.typedName) == ["cs", "faults"])
+        #expect(group[0].allSatisfy { $0.modifiers.user && !$0.modifiers.kernel })
+    }
+}

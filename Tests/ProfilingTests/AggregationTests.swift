@@ -62,7 +62,11 @@ struct RecordingInterpretationTests {
         main.sampleType = [.ip, .tid, .time, .period]
         configure(&main)
         var list = [EventDescription(attributes: main, ids: [1])]
-        if switches { list.append(EventDescription(attributes: EventAttributes(kind: .contextSwitches), ids: [2])) }
+        if switches {
+            var switchEvent = EventAttributes(kind: .contextSwitches)
+            switchEvent.samplePeriodOrFrequency = 1  // every switch, as perch record --switches samples it
+            list.append(EventDescription(attributes: switchEvent, ids: [2]))
+        }
         return list
     }
 
@@ -89,5 +93,10 @@ struct RecordingInterpretationTests {
         #expect(reading.switchEvent == 1)
         #expect(reading.excludesKernel)
         #expect(reading.mainEvent == 0)
+        // `-e cpu-clock,cs`: context switches sampled by frequency are an event of their own.
+        var byFrequency = Self.events({ _ in }, switches: true)
+        byFrequency[1].attributes.flags.insert(.frequency)
+        byFrequency[1].attributes.samplePeriodOrFrequency = 4000
+        #expect(RecordingInterpretation(events: byFrequency).switchEvent == nil)
     }
 }

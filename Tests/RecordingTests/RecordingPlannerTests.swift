@@ -83,6 +83,28 @@ import Glibc
         #expect(!Self.kinds(unlimited).contains(.ringBufferShrunk))
     }
 
+    /// auto's stack copy fills the ring it gets: 32 KiB in a user's 516 KiB rings, the kernel's
+    /// maximum in the large rings of unlimited locked memory; the switch-stack event copies as much.
+    @Test func autoStackCopyIsSizedFromTheRing() throws {
+        let options = Self.launch { $0.callGraph = .auto; $0.contextSwitches = true }
+        let user = try RecordingPlanner.plan(options, probe: Self.probe(paranoid: 1, mlockKiB: 516))
+        #expect(user.dataPages == 128)
+        #expect(Int(user.attributes.sampleStackUser) == 128 * Self.pageSize / 16)
+        #expect(user.switchAttributes?.sampleStackUser == user.attributes.sampleStackUser)
+        #expect(CallGraphMode(recordedWith: user.attributes) == .auto)
+
+        let unlimited = try RecordingPlanner.plan(options, probe: Self.probe(paranoid: 1, capabilities: [.ipcLock]))
+        #expect(unlimited.dataPages == 4096)
+        #expect(unlimited.attributes.sampleStackUser == CallGraphMode.maximumStackSize)
+        #expect(unlimited.attributes.sampleStackUser % 8 == 0)
+
+        // A ring the user made tiny keeps auto's smallest copy; other modes keep theirs.
+        let tiny = try RecordingPlanner.plan(Self.launch { $0.callGraph = .auto; $0.dataPages = 2 }, probe: Self.probe())
+        #expect(tiny.attributes.sampleStackUser == CallGraphMode.autoStackSize)
+        let dwarf = try RecordingPlanner.plan(Self.launch { $0.callGraph = .dwarf(stackSize: 8192) }, probe: Self.probe())
+        #expect(dwarf.attributes.sampleStackUser == 8192)
+    }
+
     @Test func systemWideRefusedWithoutPrivilege() throws {
         let options = RecordOptions(target: .systemWide(cpus: nil, command: nil))
         do {

@@ -57,4 +57,17 @@ int perch_install_interrupting_handler(int signal);
 /// gettid(2).
 pid_t perch_gettid(void);
 
+/// perch top's full-screen terminal: saves the mode of `fd` and switches it to keys-at-once
+/// without echo (Ctrl-C still signals; Ctrl-Z and Ctrl-\ are off), then enters the alternate
+/// screen with the cursor hidden. Returns -1 when `fd` is not a terminal.
+int perch_terminal_enter(int fd);
+/// Leaves the alternate screen and puts the saved mode back; async-signal-safe, and does
+/// nothing the second time.
+void perch_terminal_restore(void);
+/// Restores the terminal before dying of SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT or SIGTRAP,
+/// and counts SIGWINCH (without SA_RESTART, so poll() returns).
+void perch_terminal_install_handlers(void);
+/// How many SIGWINCH have arrived.
+int perch_terminal_resized(void);
+
 #endif
