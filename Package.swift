@@ -13,6 +13,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `perch serve` only (target PerchServe): the HTTP server; its SwiftNIO also gives the push client.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // C: what Swift cannot import (variadic syscall, ioctl numbers, memory ordering, fork/exec child).
@@ -52,10 +57,25 @@ let package = Package(
         .target(name: "Reporting", dependencies: ["ProfileModel", "SystemIO"]),
         // Profiles from other tools' text: folded stacks, perf script.
         .target(name: "ProfileImport", dependencies: ["Reporting"]),
+        // `perch serve`: Go's pprof HTTP contract and Pyroscope push. The only target that links SwiftNIO.
+        .target(
+            name: "PerchServe",
+            dependencies: [
+                "Recording", "PerfEvents", "PerfRecords", "Profiling", "ProfileModel", "Reporting", "Symbolication", "SystemIO", "PerfABI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "perch",
             dependencies: [
-                "SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Counting", "Profiling", "ProfileModel", "Reporting", "ProfileImport",
+                "SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Counting", "Profiling", "ProfileModel", "Reporting", "ProfileImport", "PerchServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -97,7 +97,7 @@ public enum Gzip {
 ///   `task-clock`, else `EVENT/count`), the period the default; for an off-CPU profile
 ///   `switches/count` and `off-cpu/nanoseconds`, the nanoseconds the default.
 /// - One sample per unique stack and thread, location ids leaf first, with labels `thread` (the
-///   command), `pid` and `tid`.
+///   command; `comm` the same, as Parca and Pyroscope name it), `pid` and `tid`.
 /// - One mapping per DSO, the main binary first (pprof takes the first mapping for the program:
 ///   its `File:` line, where it looks for symbols), one location per frame (its address), one
 ///   function per (name, file), and a line number when the frame has a `file:line`. Kernel, JIT
@@ -138,8 +138,9 @@ public enum PprofWriter {
         return candidates.max { weightByFile[$0]! != weightByFile[$1]! ? weightByFile[$0]! < weightByFile[$1]! : $0 > $1 }
     }
 
-    /// The uncompressed profile.proto message.
-    public static func encode(_ profile: Profile) -> [UInt8] {
+    /// The uncompressed profile.proto message. `buildIDs` (file path to GNU build id, as a
+    /// recording's build-id table has them) fill the mappings' `build_id`, in hex.
+    public static func encode(_ profile: Profile, buildIDs: [String: [UInt8]] = [:]) -> [UInt8] {
         var strings: [String] = [""]
         var stringIds: [String: Int64] = ["": 0]
         func str(_ s: String) -> Int64 {
@@ -206,7 +207,7 @@ public enum PprofWriter {
         let unknownLocation = location(for: .unknown)
 
         // sample (2)
-        let threadKey = str("thread"), pidKey = str("pid"), tidKey = str("tid")
+        let threadKey = str("thread"), pidKey = str("pid"), tidKey = str("tid"), commKey = str("comm")
         let threadNames = profile.threads.map { str($0.comm) }
         for stack in profile.stacks where stack.value > 0 {
             message.field(2) { m in
@@ -222,6 +223,8 @@ public enum PprofWriter {
                 if t >= 0 && t < profile.threads.count {
                     let thread = profile.threads[t]
                     m.field(3) { l in l.field(1, int: threadKey); l.field(2, int: threadNames[t]) }
+                    // `comm` as Parca and Pyroscope's eBPF agents name it; `thread` kept for earlier readers.
+                    m.field(3) { l in l.field(1, int: commKey); l.field(2, int: threadNames[t]) }
                     m.field(3) { l in l.field(1, int: pidKey); l.field(3, int: Int64(thread.pid)) }
                     m.field(3) { l in l.field(1, int: tidKey); l.field(3, int: Int64(thread.tid)) }
                 }
@@ -230,9 +233,14 @@ public enum PprofWriter {
         // mapping (3)
         for mapping in mappings {
             let file = str(mapping.file)
+            let buildID = buildIDs[mapping.file].map { id in str(id.map { byte in
+                let hex = String(byte, radix: 16)
+                return byte < 16 ? "0" + hex : hex
+            }.joined()) }
             message.field(3) { m in
                 m.field(1, mapping.id)
                 m.field(5, int: file)
+                if let buildID { m.field(6, int: buildID) }
                 m.field(7, bool: true)
                 m.field(8, bool: true)
                 m.field(9, bool: true)
@@ -270,7 +278,7 @@ public enum PprofWriter {
     }
 
     /// The gzipped profile, as pprof files are stored.
-    public static func write(_ profile: Profile) -> [UInt8] {
-        Gzip.stored(encode(profile))
+    public static func write(_ profile: Profile, buildIDs: [String: [UInt8]] = [:]) -> [UInt8] {
+        Gzip.stored(encode(profile, buildIDs: buildIDs))
     }
 }

@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+
+/// `perch serve`: the pprof HTTP endpoints, or the Pyroscope push loop.
+public enum PerchServer {
+    /// Connections served at once; more wait in the listen backlog. With the idle timeout this
+    /// bounds the descriptors slow or stalling clients can hold.
+    public static let maximumConnections = 512
+    /// Seconds a connection may send nothing (a stalled or half-sent request) before it is closed.
+    public static let idleSeconds: Int64 = 10
+
+    /// Serves until the process is stopped. `say` prints the start-up line.
+    public static func serve(_ configuration: ServeConfiguration, say: @escaping @Sendable (String) -> Void) async throws {
+        raiseDescriptorLimit()
+        if let url = configuration.pushURL {
+            say(PushLoop.startLine(configuration, url: url))
+            try await PushLoop(configuration: configuration, url: url).run(say: say)
+            return
+        }
+        let responder = ProfileResponder(configuration: configuration, recordings: SharedRecordings(configuration: configuration))
+        var logger = Logger(label: "perch-serve")
+        logger.logLevel = .error
+        let app = Application(
+            responder: responder,
+            server: .http1(configuration: .init(idleTimeout: .seconds(idleSeconds))),
+            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port),
+                                                    serverName: "perch",
+                                                    availableConnectionsDelegate: MaximumAvailableConnections(maximumConnections)),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                say(startLine(configuration, port: port))
+            },
+            logger: logger
+        )
+        try await app.runService()
+    }
+
+    /// What the server now exposes, and to whom.
+    static func startLine(_ configuration: ServeConfiguration, port: Int) -> String {
+        let loopback = configuration.host == "127.0.0.1" || configuration.host == "::1" || configuration.host == "localhost"
+        let address = configuration.host.contains(":") ? "[\(configuration.host)]:\(port)" : "\(configuration.host):\(port)"
+        let who = loopback
+            ? "only programs on this machine can read them"
+            : configuration.host == "0.0.0.0" || configuration.host == "::"
+                ? "ANYONE who can reach this machine on port \(port), on every network interface, can now read them (no authentication)"
+                : "ANYONE who can reach \(configuration.host) on port \(port) can now read them (no authentication)"
+        return "perch serve: http://\(address)/debug/pprof/ serves profiles of \(configuration.targetDescription); \(who)"
+    }
+
+    /// Lets many connections and recordings share the process's descriptors.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = min(limit.rlim_max, 65536)
+        setrlimit(resource, &limit)
+    }
+}

@@ -1,0 +1,159 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Hummingbird
+import HummingbirdCore
+import HTTPTypes
+import NIOCore
+import PerfEvents
+import Recording
+
+/// A request's context: Hummingbird's, plus the connection, to see its client go away.
+public struct ServeRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
+/// Go's pprof HTTP contract over ``SharedRecordings``:
+/// `GET /debug/pprof/profile?seconds=N`, `GET /debug/pprof/offcpu?seconds=N`, `GET /debug/pprof/`
+/// and `GET /healthz`. Errors are a status and a one-line text body.
+struct ProfileResponder: HTTPResponder {
+    typealias Context = ServeRequestContext
+    let configuration: ServeConfiguration
+    let recordings: SharedRecordings
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        do {
+            return try await route(request, context: context)
+        } catch let error as ServeError {
+            return Self.failure(error)
+        }
+    }
+
+    private func route(_ request: Request, context: Context) async throws -> Response {
+        let path = request.uri.path
+        let kind = ProfileKind.allCases.first { $0.path == path }
+        let known = kind != nil || path == "/healthz" || path == "/debug/pprof/" || path == "/debug/pprof"
+        guard known else { throw ServeError(.notFound, "no such endpoint: \(path.prefix(200)) (see /debug/pprof/)") }
+        // HEAD only where it costs nothing: a profile is recorded for GET alone.
+        guard request.method == .get || (request.method == .head && kind == nil) else {
+            throw ServeError(.methodNotAllowed, "\(request.method.rawValue) \(path.prefix(200)): only GET is served")
+        }
+        if path == "/healthz" { return Self.text("ok\n") }
+        guard let kind else { return Self.text(index(), contentType: "text/html; charset=utf-8") }
+        let seconds = try Self.seconds(request.uri.queryParameters["seconds"].map(String.init))
+        let ticket = try await recordings.join(kind, seconds: seconds)
+        // A client that goes away before its profile is ready leaves the recording (stopping it
+        // if nobody else waits for it).
+        // The connection's reads are paused while the handler waits (back-pressure), so SwiftNIO
+        // does not see the client leave: the kernel's TCP table does (``ClientGone``).
+        let recordings = self.recordings
+        let channel = context.channel
+        let localPort = channel.localAddress?.port, remotePort = channel.remoteAddress?.port
+        channel.closeFuture.whenComplete { _ in Task { await recordings.leave(ticket) } }
+        let watcher = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 250_000_000)
+                guard !Task.isCancelled else { break }
+                let gone = !channel.isActive
+                    || (localPort != nil && remotePort != nil && ClientGone.check(localPort: localPort!, remotePort: remotePort!))
+                if gone {
+                    await recordings.leave(ticket)
+                    break
+                }
+            }
+        }
+        let result = await recordings.result(ticket)
+        watcher.cancel()
+        await recordings.leave(ticket)
+        switch result {
+        case .failure(let error):
+            throw error
+        case .success(let profile):
+            var headers: HTTPFields = [.contentType: "application/octet-stream",
+                                       .contentDisposition: "attachment; filename=\"\(kind == .cpu ? "profile" : "offcpu").pb.gz\""]
+            if !profile.notes.isEmpty, let name = HTTPField.Name("X-Perch-Notes") {
+                headers[name] = Self.headerValue(profile.notes.joined(separator: "; "))
+            }
+            if ticket.joined, let name = HTTPField.Name("X-Perch-Shared") {
+                headers[name] = "this profile is of a recording that another request started up to \(Int(SharedRecordings.joinWindow(seconds: seconds))) s earlier"
+            }
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: profile.pprof)))
+        }
+    }
+
+    /// `seconds` validated: absent means Go's default, 30.
+    static func seconds(_ text: String?) throws(ServeError) -> Int {
+        guard let text else { return ServeConfiguration.defaultSeconds }
+        let range = ServeConfiguration.secondsRange
+        guard let value = Int(text), range.contains(value) else {
+            throw ServeError(.badRequest, "seconds=\(text.prefix(40)): give a whole number of seconds from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    /// The index: the endpoints, the target, and what the planner leaves out for this user.
+    func index() -> String {
+        var html = "<!DOCTYPE html>\n<html><head><title>perch serve</title></head><body>\n<h1>perch serve</h1>\n"
+        html += "<p>Recording \(Self.escape(configuration.targetDescription)) at \(configuration.frequency) Hz.</p>\n<ul>\n"
+        html += "<li><a href=\"/debug/pprof/profile?seconds=\(ServeConfiguration.defaultSeconds)\">profile</a>: CPU time (gzipped profile.proto, nanoseconds); ?seconds=N, \(ServeConfiguration.secondsRange.lowerBound) to \(ServeConfiguration.secondsRange.upperBound), default \(ServeConfiguration.defaultSeconds)</li>\n"
+        html += "<li><a href=\"/debug/pprof/offcpu?seconds=\(ServeConfiguration.defaultSeconds)\">offcpu</a>: time blocked (switch-out to switch-in, nanoseconds); ?seconds=N</li>\n"
+        html += "<li><a href=\"/healthz\">healthz</a></li>\n</ul>\n"
+        for kind in ProfileKind.allCases {
+            html += "<h2>\(kind == .cpu ? "profile" : "offcpu"): what this user may record</h2>\n<ul>\n"
+            for line in ServePlan.notes(kind, configuration: configuration) { html += "<li>\(Self.escape(line))</li>\n" }
+            html += "</ul>\n"
+        }
+        return html + "</body></html>\n"
+    }
+
+    static func text(_ body: String, status: HTTPResponse.Status = .ok, contentType: String = "text/plain; charset=utf-8") -> Response {
+        Response(status: status, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    static func failure(_ error: ServeError) -> Response {
+        var response = text(error.message + "\n", status: HTTPResponse.Status(code: error.status.rawValue))
+        if let retry = error.retryAfter { response.headers[.retryAfter] = "\(retry)" }
+        return response
+    }
+
+    /// A header value: printable ASCII only, at most 4 KiB.
+    static func headerValue(_ text: String) -> String {
+        String(String(text.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?" }).prefix(4096))
+    }
+
+    static func escape(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            switch character {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            case "\"": escaped += "&quot;"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
+    }
+}
+
+/// What the planner decides this user may record, in `perch doctor`'s words.
+enum ServePlan {
+    static func notes(_ kind: ProfileKind, configuration: ServeConfiguration) -> [String] {
+        let target: RecordingTarget = configuration.target == .allCPUs ? .systemWide(cpus: nil, command: nil) : .attach(pids: [getpid()])
+        var options = RecordOptions(target: target)
+        options.frequency = configuration.frequency
+        options.contextSwitches = kind == .offCPU
+        do {
+            let plan = try RecordingPlanner.plan(options, probe: PrivilegeProbe.run())
+            return plan.degradations.isEmpty ? ["everything asked for: nothing is left out"] : plan.degradations.map(\.description)
+        } catch {
+            return ["refused: \(error)"]
+        }
+    }
+}
