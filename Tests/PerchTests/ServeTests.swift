@@ -16,7 +16,7 @@ import TestSupport
 
         init(_ program: String, _ arguments: [String]) throws {
             stderrPath = Support.workDirectory + "/serve-\(UUID().uuidString).err"
-            FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
             process.executableURL = URL(fileURLWithPath: program)
             process.arguments = arguments
             process.standardOutput = FileHandle.nullDevice
