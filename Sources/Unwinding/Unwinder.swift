@@ -52,6 +52,9 @@ public struct UnwindStatistics: Sendable {
 public struct Unwinder {
     public let architecture: UnwindArchitecture
     public private(set) var statistics = UnwindStatistics()
+    /// The stack pointer of each frame the last ``unwind(registers:registerMask:stack:space:maxFrames:into:)``
+    /// appended, in the same order: with the pc, what identifies a live activation (stack stitching).
+    public private(set) var stackPointers: [UInt64] = []
 
     /// Per module id; grows to the highest id seen.
     private var modules: [ModuleCache] = []
@@ -100,6 +103,7 @@ public struct Unwinder {
                                  into frames: inout [UInt64]) -> UnwindStop {
         var registers = frame, callerRegisters = caller
         statistics.unwinds += 1
+        stackPointers.removeAll(keepingCapacity: true)
         let architecture = self.architecture
         let pcSlot = architecture.pcSlot, spSlot = architecture.spSlot
         var known: UInt64 = 0
@@ -115,6 +119,7 @@ public struct Unwinder {
         frames.append(registers[pcSlot])
         statistics.frames += 1
         guard known & (1 << UInt64(spSlot)) != 0 else { return .invalid }
+        stackPointers.append(registers[spSlot])
         let memory = StackMemory(base: registers[spSlot], bytes: stack)
         var exact = true  // the sampled pc, and the pc after a signal frame, are not return addresses
         var produced = 1
@@ -148,6 +153,7 @@ public struct Unwinder {
             if newSP < oldSP || (newSP == oldSP && newPC == pc) { return .invalid }
             swap(&registers, &callerRegisters)
             frames.append(newPC)
+            stackPointers.append(newSP)
             statistics.frames += 1
             produced += 1
             exact = row.isSignalFrame
