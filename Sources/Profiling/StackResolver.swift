@@ -16,6 +16,7 @@ struct StackResolver {
     private(set) var jitMaps = JITMaps()
     private(set) var unwinder: UserStackUnwinder
     private var cache = StackCache()
+    private var stitcher = StackStitcher()
     private let symbolizer: AddressSymbolizer
     /// DSOs (and the kernel) whose symbols the symbolizer was asked to load ahead.
     private var preparedDSOs: [Bool] = []
@@ -35,6 +36,12 @@ struct StackResolver {
     /// Address spaces changed (MMAP, COMM exec, FORK): cached stacks are resolved again.
     mutating func addressSpacesChanged() {
         cache.invalidate()
+    }
+
+    /// Thread `tid` was created (or its tid reused), exec'd or exited: no later stack of it is
+    /// completed from what was remembered of it before.
+    mutating func threadChanged(tid: Int32) {
+        stitcher.forget(tid: tid)
     }
 
     /// The tree node of a sample's stack (kernel frames innermost, then user frames), under `root`.
@@ -91,12 +98,44 @@ struct StackResolver {
             scratch.append(locate(address, kernel: true, exact: first, pid: sample.pid, space: space, model: model))
             first = false
         }
+        // The user frames located as return addresses start here (the sampled pc is exact).
+        let firstReturnAddress = kernelChain.isEmpty ? 1 : 0
         for address in userChain {
             scratch.append(locate(address, kernel: false, exact: first, pid: sample.pid, space: space, model: model))
             first = false
         }
-        if truncated { scratch.append(intern(.truncated, model: model)) }
-        return tree.node(for: scratch.reversed(), from: root.map { tree.child(of: PrefixTree.root, key: $0) } ?? PrefixTree.root)
+        let start = root.map { tree.child(of: PrefixTree.root, key: $0) } ?? PrefixTree.root
+        let stackPointers = unwinder.stackPointers
+        guard stackPointers.count == userChain.count, truncated || unwinder.reachedRoot,
+              sample.tid > 0, let last = userChain.indices.last, last >= firstReturnAddress else {
+            if truncated { scratch.append(intern(.truncated, model: model)) }
+            return tree.node(for: scratch.reversed(), from: start)
+        }
+        // A DWARF-unwound stack: complete it from an earlier sample through its outermost frame if
+        // it went past the copy, and remember where each of its frames is in the tree.
+        var node = start
+        var outermost = last
+        if truncated {
+            guard let joint = stitcher.node(pid: sample.pid, tid: sample.tid, start: start,
+                                            stackPointer: stackPointers[last], pc: userChain[last]) else {
+                scratch.append(intern(.truncated, model: model))
+                return tree.node(for: scratch.reversed(), from: start)
+            }
+            unwinder.stitched(counted: counted)
+            node = joint
+            outermost = last - 1
+        }
+        let kernelCount = kernelChain.count
+        if outermost >= 0 {
+            for index in stride(from: outermost, through: 0, by: -1) {
+                node = tree.child(of: node, key: scratch[kernelCount + index])
+                if index >= firstReturnAddress {
+                    stitcher.remember(pid: sample.pid, tid: sample.tid, start: start,
+                                      stackPointer: stackPointers[index], pc: userChain[index], node: node)
+                }
+            }
+        }
+        return tree.node(for: scratch[..<kernelCount].reversed(), from: node)
     }
 
     /// Resolves an address to a location id. Return addresses (every frame but the sampled

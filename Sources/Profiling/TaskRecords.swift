@@ -14,11 +14,16 @@ extension ProcessModel {
         case .comm(let comm):
             self.comm(pid: comm.pid, tid: comm.tid, name: comm.name, exec: comm.isExec)
             resolver.addressSpacesChanged()
+            if comm.isExec { resolver.threadChanged(tid: comm.tid) }
             threads.namesChanged()
         case .fork(let task):
             fork(pid: task.pid, parentPID: task.parentPID, tid: task.tid, parentTID: task.parentTID)
             resolver.addressSpacesChanged()
+            resolver.threadChanged(tid: task.tid)
             threads.namesChanged()
+        case .exit(let task):
+            resolver.threadChanged(tid: task.tid)
+            return false  // the caller may still want it
         default:
             return false
         }

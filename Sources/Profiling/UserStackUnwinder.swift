@@ -15,7 +15,15 @@ struct UserStackUnwinder {
         var truncated: UInt64 = 0
         var noUnwindInfo: UInt64 = 0
         var repaired: UInt64 = 0
+        /// Truncated stacks completed from an earlier sample of the same thread (no longer in `truncated`).
+        var stitched: UInt64 = 0
     }
+
+    /// The stack pointer of each frame of the last unwound user chain, when every frame of it
+    /// came from DWARF unwinding (empty otherwise): what ``StackStitcher`` keys frames by.
+    private(set) var stackPointers: [UInt64] = []
+    /// Whether the last unwound user chain ends at the thread's root (the CFI says outermost).
+    private(set) var reachedRoot = false
 
     let strategy: RecordingInterpretation.UserStacks
     private let registerMask: UInt64
@@ -36,6 +44,8 @@ struct UserStackUnwinder {
         let before = counts
         defer { if !counted { counts = before } }
         counts.samples += 1
+        stackPointers.removeAll(keepingCapacity: true)
+        reachedRoot = false
         // 64-bit register sets only (ABI 2); 32-bit tasks and kernel threads keep the chain.
         guard strategy != .chain, sample.userRegisterABI == 2, !sample.userRegisters.isEmpty, let space else { return false }
         switch strategy {
@@ -56,6 +66,7 @@ struct UserStackUnwinder {
             guard !unwound.isEmpty else { return false }
             swap(&userChain, &unwound)
             counts.dwarf += 1
+            keepStackPointers(stop, frames: userChain.count)
             return count(stop)
         case .auto:
             counts.attempts += 1
@@ -73,8 +84,23 @@ struct UserStackUnwinder {
                 return false
             }
             swap(&userChain, &unwound)
+            keepStackPointers(stop, frames: userChain.count)
             return count(stop)
         }
+    }
+
+    /// Keeps the unwinder's stack pointers for a chain that is all DWARF frames.
+    private mutating func keepStackPointers(_ stop: UnwindStop, frames: Int) {
+        guard unwinder.stackPointers.count == frames else { return }
+        stackPointers.append(contentsOf: unwinder.stackPointers)
+        reachedRoot = stop == .complete
+    }
+
+    /// A truncated stack was completed by ``StackStitcher``: it counts as stitched, not truncated.
+    mutating func stitched(counted: Bool) {
+        guard counted, counts.truncated > 0 else { return }
+        counts.truncated -= 1
+        counts.stitched += 1
     }
 
     private mutating func count(_ stop: UnwindStop) -> Bool {
@@ -106,6 +132,9 @@ struct UserStackUnwinder {
         }
         if counts.truncated > 0 {
             summary.notes.append(ReportNote(.stacksTruncated, "\(percent(counts.truncated, of: counts.attempts))% of user stacks (\(counts.truncated) of \(counts.attempts)) went deeper than the \(copy)-byte stack copy and end in [truncated]; \(copy < Int(CallGraphMode.maximumStackSize) ? "record with --call-graph dwarf,\(CallGraphMode.maximumStackSize) to see more" : "that is the kernel's largest copy (deep recursion, or large frames on the stack)")"))
+        }
+        if counts.stitched > 0 {
+            summary.notes.append(ReportNote(.stacksStitched, "\(percent(counts.stitched, of: counts.attempts))% of user stacks (\(counts.stitched) of \(counts.attempts)) went deeper than the \(copy)-byte stack copy and were completed from an earlier sample of the same thread through the same frame (same stack pointer and return address)"))
         }
         if counts.noUnwindInfo * 100 > max(counts.attempts, 1) {
             summary.notes.append(ReportNote(.noUnwindTables, "\(percent(counts.noUnwindInfo, of: counts.attempts))% of user stacks stop in code without unwind tables (JIT code, [vdso], or a binary that changed since the recording)"))

@@ -80,6 +80,9 @@ public struct UnwindStatistics: Sendable {
 public struct Unwinder {
     public let architecture: UnwindArchitecture
     public private(set) var statistics = UnwindStatistics()
+    /// The stack pointer of each frame the last ``unwind(registers:registerMask:stack:space:maxFrames:into:)``
+    /// appended, in the same order: with the pc, what identifies a live activation (stack stitching).
+    public private(set) var stackPointers: [UInt64] = []
 
     /// Per module id; grows to the highest id seen.
     private var modules: [ModuleCache] = []
@@ -148,6 +151,7 @@ public struct Unwinder {
                                  into frames: inout [UInt64]) -> UnwindStop {
         var registers = frame, callerRegisters = caller
         statistics.unwinds += 1
+        stackPointers.removeAll(keepingCapacity: true)
         let architecture = self.architecture
         let pcSlot = architecture.pcSlot, spSlot = architecture.spSlot
         if registerMask != sampledIndexMask { indexSampledRegisters(mask: registerMask) }
@@ -167,6 +171,7 @@ public struct Unwinder {
             statistics.rowLookups += lookups
         }
         guard known & (1 << UInt64(spSlot)) != 0 else { return .invalid }
+        stackPointers.append(registers[spSlot])
         let memory = StackMemory(base: registers[spSlot], bytes: stack)
         var exact = true  // the sampled pc, and the pc after a signal frame, are not return addresses
         // The range of the last frame's pc: most callers lie in the same file.
@@ -213,6 +218,7 @@ public struct Unwinder {
             if newSP < oldSP || (newSP == oldSP && newPC == pc) { return .invalid }
             if !inPlace { swap(&registers, &callerRegisters) }
             frames.append(newPC)
+            stackPointers.append(newSP)
             produced += 1
             exact = row.isSignalFrame
         }
