@@ -222,6 +222,13 @@ struct ModelSpace: UnwindAddressSpace {
         return (mapping.dso, mapping.fileOffset(of: address))
     }
 
+    /// The whole mapping around `address`: the unwinder asks once per mapping a stack passes
+    /// through instead of once per frame (the mappings are sorted and do not overlap).
+    func range(at address: UInt64) -> UnwindAddressRange? {
+        guard let mapping = space.find(address) else { return nil }
+        return UnwindAddressRange(start: mapping.start, end: mapping.end, module: mapping.dso, fileOffset: mapping.pageOffset)
+    }
+
     func path(ofModule module: Int32) -> String { model.imagePath(ofDSO: module) }
 
     func buildID(ofModule module: Int32) -> [UInt8]? { model.expectedBuildID(ofDSO: module) }
