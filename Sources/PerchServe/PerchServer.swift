@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -19,7 +20,18 @@ public enum PerchServer {
         raiseDescriptorLimit()
         if let url = configuration.pushURL {
             say(PushLoop.startLine(configuration, url: url))
-            try await PushLoop(configuration: configuration, url: url).run(say: say)
+            let loop = Task { try await PushLoop(configuration: configuration, url: url).run(say: say) }
+            // SIGINT and SIGTERM end push mode cleanly: the period under way is stopped, its
+            // recording's child and temporary files with it.
+            let stops = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number)
+                source.setEventHandler { loop.cancel() }
+                source.resume()
+                return source
+            }
+            defer { stops.forEach { $0.cancel() } }
+            try await loop.value
             return
         }
         let responder = ProfileResponder(configuration: configuration, recordings: SharedRecordings(configuration: configuration))

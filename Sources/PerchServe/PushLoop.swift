@@ -25,7 +25,11 @@ struct PushLoop {
         let host = Self.hostname()
         while !Task.isCancelled {
             let job = RecordingJob(kind: .cpu, seconds: configuration.pushEvery, configuration: configuration)
-            switch await job.run() {
+            // A stop signal cancels this task: the child recording is stopped (and its files
+            // removed) instead of being left running.
+            let outcome = await withTaskCancellationHandler { await job.run() } onCancel: { job.cancel() }
+            if Task.isCancelled { return }
+            switch outcome {
             case .success(let profile):
                 let name = "\(configuration.application).cpu{hostname=\(host)}"
                 let query = "name=\(Self.percentEncoded(name))&from=\(profile.from)&until=\(profile.until)&format=pprof"

@@ -310,6 +310,36 @@ import TestSupport
         #expect(dropped != nil, "\(server.stderr)")
         #expect(server.stderr.contains("the backend answered HTTP 503; retrying with backoff"), "\(server.stderr)")
     }
+
+    /// SIGTERM ends push mode cleanly: the period's child recording stops with it and its
+    /// temporary directory is removed (they used to be left behind).
+    @Test func aStopSignalInPushModeLeavesNoRecordingBehind() throws {
+        let target = try Background("/bin/sleep", ["120"])
+        defer { target.stop() }
+        let server = try Background(Support.perch, ["serve", "--push", "http://127.0.0.1:9", "--every", "30", "-p", "\(target.pid)"])
+        defer { server.stop() }
+        func child() -> Int32? {
+            let children = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server.pid)/task")) ?? []
+            for task in children {
+                let text = (try? String(contentsOfFile: "/proc/\(server.pid)/task/\(task)/children", encoding: .utf8)) ?? ""
+                if let first = text.split(separator: " ").first, let pid = Int32(first) { return pid }
+            }
+            return nil
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while child() == nil && Date() < deadline { usleep(50_000) }
+        let recorder = try #require(child(), "no child recording started: \(server.stderr)")
+        let arguments = (try? String(contentsOfFile: "/proc/\(recorder)/cmdline", encoding: .utf8)) ?? ""
+        let directory = try #require(arguments.split(separator: "\0").first { $0.hasSuffix("/perf.data") }.map { String($0.dropLast("/perf.data".count)) },
+                                     "the child's output: \(arguments)")
+        kill(server.pid, SIGTERM)
+        server.process.waitUntilExit()
+        #expect(server.process.terminationStatus == 0 || server.process.terminationReason == .exit, "\(server.stderr)")
+        let gone = Date().addingTimeInterval(5)
+        while kill(recorder, 0) == 0 && Date() < gone { usleep(50_000) }
+        #expect(kill(recorder, 0) != 0, "the child recording outlived the server")
+        #expect(!FileManager.default.fileExists(atPath: directory), "\(directory) was left behind")
+    }
 }
 
 /// A smaller `Scripts/serve-load`: concurrent profile requests and stalled connections leave the
