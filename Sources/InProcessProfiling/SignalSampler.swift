@@ -4,6 +4,7 @@ import PerfRecords
 import ProfileModel
 import Recording
 import Synchronization
+import SystemIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -196,14 +197,7 @@ struct ArmedTimer {
 
 /// The thread ids in /proc/self/task.
 func threadsOfThisProcess() -> [Int32] {
-    guard let directory = opendir("/proc/self/task") else { return [] }
-    defer { closedir(directory) }
-    var tids: [Int32] = []
-    while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if let tid = Int32(name) { tids.append(tid) }
-    }
-    return tids.sorted()
+    NumericDirectoryEntries.list("/proc/self/task") ?? []
 }
 
 /// A thread's name from /proc/self/task/TID/comm.

@@ -7,13 +7,9 @@ import SystemIO
 enum UserProcesses {
     /// The ids of the processes whose real uid is `uid` (perch serve's own aside), at most 4096.
     static func list(uid: UInt32) -> [Int32] {
-        guard let directory = opendir("/proc") else { return [] }
-        defer { closedir(directory) }
         let own = getpid()
         var pids: [Int32] = []
-        while let entry = readdir(directory), pids.count < 4096 {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let pid = Int32(name), pid > 0, pid != own else { continue }
+        for pid in NumericDirectoryEntries.list("/proc") ?? [] where pid > 0 && pid != own && pids.count < 4096 {
             var info = stat()
             // /proc/PID is owned by the process's effective uid; its status names the real one.
             guard stat("/proc/\(pid)", &info) == 0 else { continue }

@@ -8,26 +8,12 @@ import Glibc
 enum TaskDiscovery {
     /// The thread ids of a process, from /proc/PID/task; nil when the process does not exist.
     static func threads(of pid: Int32) -> [Int32]? {
-        guard let directory = opendir("/proc/\(pid)/task") else { return nil }
-        defer { closedir(directory) }
-        var tids: [Int32] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if let tid = Int32(name) { tids.append(tid) }
-        }
-        return tids.sorted()
+        NumericDirectoryEntries.list("/proc/\(pid)/task")
     }
 
     /// Every process in /proc.
     static func allProcesses() -> [Int32] {
-        guard let directory = opendir("/proc") else { return [] }
-        defer { closedir(directory) }
-        var pids: [Int32] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if let pid = Int32(name) { pids.append(pid) }
-        }
-        return pids.sorted()
+        NumericDirectoryEntries.list("/proc") ?? []
     }
 
     /// The process a thread belongs to (its Tgid).
