@@ -57,10 +57,21 @@ import TestSupport
         #expect(report.contains("were completed from an earlier sample of the same thread through the same frame"), "\(report)")
         let parsed = try folded(stacks)
         var checked = 0
+        // Which root is each tid's: from its samples under its own name (deep-one, deep-two). A
+        // sample taken before the rename (the first moments of a child) carries the parent's name
+        // and is judged by its tid.
+        func tid(_ thread: String) -> Substring { thread.split(separator: "/").last ?? "" }
+        var rootOfTID: [Substring: String] = [:]
+        for (frames, _) in parsed {
+            guard let thread = frames.first else { continue }
+            if thread.hasPrefix("deep-one") { rootOfTID[tid(thread)] = firstRoot }
+            if thread.hasPrefix("deep-two") { rootOfTID[tid(thread)] = secondRoot }
+        }
         // Every stack that reaches one of the two roots reaches its own thread's.
         for (frames, count) in parsed where frames.contains(firstRoot) || frames.contains(secondRoot) {
             let thread = try #require(frames.first)
-            let own = thread.hasPrefix("deep-one") ? firstRoot : secondRoot, other = own == firstRoot ? secondRoot : firstRoot
+            let own = try #require(rootOfTID[tid(thread)], "\(thread) never ran under its own name")
+            let other = own == firstRoot ? secondRoot : firstRoot
             #expect(frames.contains(own) && !frames.contains(other), "\(thread) has \(frames.prefix(6))")
             if frames.filter({ $0 == "recurse" }).count > 150 { checked += count }
         }
