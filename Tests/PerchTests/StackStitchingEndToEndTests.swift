@@ -27,6 +27,8 @@ import TestSupport
 
     @Test func deepRecursionReachesMainFromEarlierSamples() throws {
         let stacks = output("stitch-main.folded")
+        // 200 KiB stacks in 64 KiB copies: about a gigabyte of recording, not kept once read.
+        defer { unlink(output("stitch-main.data")) }
         let result = try Support.perch(["record", "-o", output("stitch-main.data"), "--folded", stacks, "--", fixture, "3"])
         #expect(result.status == 0, "\(result.stderr)")
         let parsed = try folded(stacks)
@@ -51,6 +53,7 @@ import TestSupport
     @Test(arguments: [("threads", "thread_one_start", "thread_two_start"), ("fork", "child_one_main", "child_two_main")])
     func neverStitchesAcrossThreads(mode: String, firstRoot: String, secondRoot: String) throws {
         let stacks = output("stitch-\(mode).folded")
+        defer { unlink(output("stitch-\(mode).data")) }  // about a gigabyte, not kept once read
         let result = try Support.perch(["record", "-o", output("stitch-\(mode).data"), "--folded-tid", "--folded", stacks, "--", fixture, "3", mode])
         #expect(result.status == 0, "\(result.stderr)")
         let report = Support.report(ofRecording: result)
