@@ -14,8 +14,10 @@ extension DWARFIndex {
         var version: Dwarf_Half = 0
         var unitType: UInt8 = 0
         var cudie = Dwarf_Die()
-        var subdie = Dwarf_Die()
-        while dwarf_get_units(dwarf, cu, &next, &version, &unitType, &cudie, &subdie) == 0 {
+        // No `subdie`: asking for it makes libdw open each skeleton unit's split file, and
+        // swiftc's skeletons name clang module caches (`.pcm`), thousands of opens per binary
+        // for units that hold no code.
+        while dwarf_get_units(dwarf, cu, &next, &version, &unitType, &cudie, nil) == 0 {
             cu = next
             let type = Int(unitType)
             guard type == DW_UT_compile || type == DW_UT_partial || type == DW_UT_skeleton
