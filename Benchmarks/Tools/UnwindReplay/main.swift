@@ -63,5 +63,6 @@ for iteration in 0..<iterations {
 let elapsed = ContinuousClock.now - start
 if let dumpPath { try dump.write(toFile: dumpPath, atomically: true, encoding: .utf8) }
 let count = max(samples.count * iterations, 1)
-print("\(samples.count) samples x \(iterations): \(Double(total) / Double(count)) frames/sample, \(elapsed / count) per sample")
+let nanoseconds = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+print("\(samples.count) samples x \(iterations): \(Double(total) / Double(count)) frames/sample, \(Int((nanoseconds / Double(count)).rounded())) ns per sample")
 print(unwinder.statistics)
