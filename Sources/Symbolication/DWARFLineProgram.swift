@@ -190,7 +190,7 @@ private struct LineProgramParser {
         // The program.
         var program = DWARFCursor(unitBytes, offset: headerEnd)
         var rows: [DWARFLineRow] = []
-        rows.reserveCapacity(max(16, (end - headerEnd) / 3))
+        rows.reserveCapacity(max(16, (end - headerEnd) / 4))
         var address: UInt64 = 0
         var operationIndex: UInt32 = 0
         var fileIndex: UInt32 = 1
@@ -290,7 +290,8 @@ private struct LineProgramParser {
             }
             if program.failed { throw .invalid }
         }
-        return DWARFLineTable(rows: Self.sorted(rows), files: files)
+        Self.sortAsLibdw(&rows)
+        return DWARFLineTable(rows: rows, files: files)
     }
 
     /// libdw's file name: the name alone when absolute or without a directory.
@@ -362,8 +363,8 @@ private struct LineProgramParser {
     /// Rows in libdw's order. Sequences usually do not overlap: sorted by start and laid end
     /// to end they are already in that order, which is checked pair by pair; otherwise (discarded
     /// functions' sequences at address 0, say) every row is sorted as libdw sorts them.
-    static func sorted(_ rows: [DWARFLineRow]) -> [DWARFLineRow] {
-        guard !rows.isEmpty else { return rows }
+    static func sortAsLibdw(_ rows: inout [DWARFLineRow]) {
+        guard !rows.isEmpty else { return }
         // Sequences: runs of rows ending with an end-of-sequence row (the last may not).
         var sequences: [(address: UInt64, start: Int, end: Int)] = []
         var start = 0
@@ -373,6 +374,10 @@ private struct LineProgramParser {
         }
         var order = sequences
         order.sort { $0.address != $1.address ? $0.address < $1.address : $0.start < $1.start }
+        if isSorted(rows, order) {
+            rows[rows.count - 1].isEndSequence = true
+            return
+        }
         var result: [DWARFLineRow] = []
         result.reserveCapacity(rows.count)
         var previous = -1
@@ -393,7 +398,23 @@ private struct LineProgramParser {
             result = indices.map { rows[$0] }
         }
         result[result.count - 1].isEndSequence = true
-        return result
+        rows = result
+    }
+
+    /// Whether the rows are already in libdw's order: sequences in emission order are also in
+    /// address order, and every row precedes the next.
+    private static func isSorted(_ rows: [DWARFLineRow], _ order: [(address: UInt64, start: Int, end: Int)]) -> Bool {
+        var expected = 0
+        for sequence in order {
+            guard sequence.start == expected else { return false }
+            expected = sequence.end
+        }
+        return rows.withUnsafeBufferPointer { rows in
+            for index in rows.indices.dropFirst() where !precedes(rows[index - 1], index - 1, rows[index], index) {
+                return false
+            }
+            return true
+        }
     }
 
     /// libdw's `compare_lines`: by address, an end-of-sequence row first, then program order.

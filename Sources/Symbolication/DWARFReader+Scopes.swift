@@ -64,13 +64,8 @@ private struct ScopeWalker {
                 let attributes = reader.readAttributes(abbreviation, table, &cursor, unit.format, collect: true)
                 if cursor.failed { return }
                 let node = Int32(truncatingIfNeeded: nodes.count)
-                // Only non-empty ranges reach the closure: none means nothing was appended.
-                var list = intervals
-                intervals = []
-                let any = reader.forEachRange(attributes, unit) { low, high in
-                    list.append(DWARFIndex.Interval(low: low, high: high, node: node, depth: depth))
-                }
-                intervals = list
+                // Only non-empty ranges are appended: none means nothing was.
+                let any = Self.appendRanges(reader, attributes, unit, node: node, depth: depth, to: &intervals)
                 guard any else {
                     // Declarations and abstract instances have no code (nor do their children).
                     if abbreviation.hasChildren { skipChildren(dieOffset: dieOffset, sibling: attributes.sibling) }
@@ -112,6 +107,15 @@ private struct ScopeWalker {
                 if abbreviation.hasChildren { skipChildren(dieOffset: dieOffset, sibling: attributes.sibling) }
             }
             if cursor.failed { return }
+        }
+    }
+
+    private static func appendRanges(
+        _ reader: DWARFReader, _ attributes: DWARFDIEAttributes, _ unit: DWARFUnit, node: Int32, depth: Int32,
+        to intervals: inout [DWARFIndex.Interval]
+    ) -> Bool {
+        reader.forEachRange(attributes, unit) { low, high in
+            intervals.append(DWARFIndex.Interval(low: low, high: high, node: node, depth: depth))
         }
     }
 
