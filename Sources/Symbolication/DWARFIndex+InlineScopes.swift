@@ -32,25 +32,25 @@ extension DWARFIndex {
     static func segments(_ intervals: [Interval]) -> (starts: [UInt64], nodes: [Int32]) {
         guard !intervals.isEmpty else { return ([], []) }
         let sorted = intervals.sorted { $0.low < $1.low }
-        var boundaries: [UInt64] = []
-        boundaries.reserveCapacity(sorted.count * 2)
-        for interval in sorted {
-            boundaries.append(interval.low)
-            boundaries.append(interval.high)
-        }
-        boundaries.sort()
+        // The boundaries in order: the (sorted) lows merged with the sorted highs.
+        let highs = intervals.map(\.high).sorted()
         var heap = IntervalHeap()
         var next = 0
+        var nextHigh = 0
         var starts: [UInt64] = []
         var nodes: [Int32] = []
-        var previous: UInt64? = nil
-        for point in boundaries {
-            if point == previous { continue }
-            previous = point
+        while next < sorted.count || nextHigh < highs.count {
+            let point: UInt64
+            if nextHigh == highs.count || (next < sorted.count && sorted[next].low <= highs[nextHigh]) {
+                point = sorted[next].low
+            } else {
+                point = highs[nextHigh]
+            }
             while next < sorted.count, sorted[next].low == point {
                 heap.push(sorted[next])
                 next += 1
             }
+            while nextHigh < highs.count, highs[nextHigh] == point { nextHigh += 1 }
             while let top = heap.top, top.high <= point { heap.pop() }
             let node = heap.top?.node ?? -1
             if nodes.last != node {
