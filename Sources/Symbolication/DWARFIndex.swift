@@ -36,6 +36,8 @@ final class DWARFIndex {
     let reader: DWARFReader?
     /// libdw, opened on first need (always, when `reader` is `nil`).
     private var libdwHandle: LibdwDWARF?
+    /// Whether opening libdw on the file failed (not tried again).
+    private var libdwFailed = false
 
     final class Unit {
         /// The offset of the unit DIE in `.debug_info`.
@@ -88,7 +90,9 @@ final class DWARFIndex {
     /// handle of its own on the file (the native reader has decompressed sections in place).
     var libdw: LibdwDWARF? {
         if let libdwHandle { return libdwHandle }
+        guard !libdwFailed else { return nil }
         libdwHandle = LibdwDWARF(path: image.path)
+        libdwFailed = libdwHandle == nil
         return libdwHandle
     }
 

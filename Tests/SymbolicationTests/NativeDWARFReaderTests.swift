@@ -110,6 +110,25 @@ enum NativeDWARFFixture {
         }
     }
 
+    /// An image whose DWARF may live in a dwz alternate file (`.gnu_debugaltlink`) is left to
+    /// libdw whole, and still symbolizes as before.
+    @Test func leavesDwzImagesToLibdw() throws {
+        let binary = try NativeDWARFFixture.build("gcc", ["-O2", "-g"])
+        let dir = try makeTemporaryDirectory(prefix: "perch-altlink")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let link = dir + "/link"
+        try Data("missing.debug\0".utf8 + [UInt8](repeating: 0xab, count: 20)).write(to: URL(fileURLWithPath: link))
+        let marked = dir + "/marked"
+        try ProcessRunner.output(["objcopy", "--add-section", ".gnu_debugaltlink=" + link, binary, marked])
+        let index = try #require(DWARFIndex(image: try ELFImage(path: marked)))
+        #expect(!index.readsNatively)
+        let native = try #require(DWARFIndex(image: try ELFImage(path: binary)))
+        #expect(native.readsNatively)
+        for address in try NativeDWARFFixture.textAddresses(native.image, step: 5) {
+            #expect(describe(index.frames(at: address), index) == describe(native.frames(at: address), native))
+        }
+    }
+
     /// Frames as text: DIE offset, name, position, inlining.
     private func describe(_ frames: [DWARFFrame]?, _ index: DWARFIndex) -> String {
         guard let frames else { return "nil" }
