@@ -1,5 +1,3 @@
-import CElfutils
-
 /// The sorted index of compile-unit address ranges, built once per image.
 extension DWARFIndex {
     struct CURange {
@@ -8,26 +6,28 @@ extension DWARFIndex {
         var unit: Int32
     }
 
-    func buildUnitIndex() {
-        var cu: OpaquePointer? = nil
-        var next: OpaquePointer? = nil
-        var version: Dwarf_Half = 0
-        var unitType: UInt8 = 0
-        var cudie = Dwarf_Die()
-        // No `subdie`: asking for it makes libdw open each skeleton unit's split file, and
-        // swiftc's skeletons name clang module caches (`.pcm`), thousands of opens per binary
-        // for units that hold no code.
-        while dwarf_get_units(dwarf, cu, &next, &version, &unitType, &cudie, nil) == 0 {
-            cu = next
-            let type = Int(unitType)
-            guard type == DW_UT_compile || type == DW_UT_partial || type == DW_UT_skeleton
-                    || (type == 0 && Int(dwarf_tag(&cudie)) == DW_TAG_compile_unit)
-            else { continue }
-            var die = cudie
-            let unit = Int32(units.count)
-            let any = Self.forEachRange(of: &die) { ranges.append(CURange(low: $0, high: $1, unit: unit)) }
-            if any { units.append(Unit(die: cudie)) }
+    /// Indexes the units with code as the native reader reads them (their unit DIEs' ranges).
+    func buildUnitIndex(_ reader: DWARFReader) {
+        for (index, unit) in reader.units.enumerated() where reader.holdsCode(unit) {
+            guard let attributes = reader.unitDIEAttributes(unit) else { continue }
+            let number = Int32(truncatingIfNeeded: units.count)
+            let any = reader.forEachRange(attributes, unit) { ranges.append(CURange(low: $0, high: $1, unit: number)) }
+            if any { units.append(Unit(dieOffset: UInt64(unit.dieOffset), native: index)) }
         }
+        sortRanges()
+    }
+
+    /// Indexes the units with code as libdw reads them.
+    func buildUnitIndex(_ libdw: LibdwDWARF) {
+        for (dieOffset, unitRanges) in libdw.unitsWithCode() {
+            let number = Int32(truncatingIfNeeded: units.count)
+            for (low, high) in unitRanges { ranges.append(CURange(low: low, high: high, unit: number)) }
+            units.append(Unit(dieOffset: dieOffset, native: -1))
+        }
+        sortRanges()
+    }
+
+    private func sortRanges() {
         ranges.sort { $0.low != $1.low ? $0.low < $1.low : $0.high > $1.high }
     }
 
@@ -52,23 +52,5 @@ extension DWARFIndex {
             steps += 1
         }
         return nil
-    }
-
-    /// Calls `body` with each non-empty address range `[low, high)` of `die` (`DW_AT_ranges`, or
-    /// `low_pc`/`high_pc`); returns whether there was any.
-    static func forEachRange(of die: inout Dwarf_Die, _ body: (UInt64, UInt64) -> Void) -> Bool {
-        var base: Dwarf_Addr = 0
-        var start: Dwarf_Addr = 0
-        var end: Dwarf_Addr = 0
-        var offset = dwarf_ranges(&die, 0, &base, &start, &end)
-        var any = false
-        while offset > 0 {
-            if end > start {
-                body(start, end)
-                any = true
-            }
-            offset = dwarf_ranges(&die, offset, &base, &start, &end)
-        }
-        return any
     }
 }

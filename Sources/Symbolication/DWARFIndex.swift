@@ -1,4 +1,3 @@
-import CElfutils
 import Glibc
 
 /// One frame as DWARF describes it, before demangling: innermost (inlined) frames first.
@@ -13,69 +12,94 @@ struct DWARFFrame {
     var isInlined: Bool
 }
 
-/// The DWARF of one ELF image, read with libdw and indexed for fast address lookups.
+/// The DWARF of one ELF image, indexed for fast address lookups.
 ///
-/// libdw 0.188's own address lookups (`dwarf_addrdie`, `dwfl_module_getsrc`) rely on
-/// `.debug_aranges`, which clang and swiftc do not emit; `dwarf_getscopes` per address is slow.
-/// So this builds:
-/// - once per image: a sorted index of compile-unit ranges (`DW_AT_ranges` / `low_pc`/`high_pc`
-///   of every CU DIE);
-/// - lazily per CU on its first hit (or ahead, for a batch, on two threads: `preload`):
-///   the line table (`dwarf_getsrclines`, kept as libdw sorted
-///   it and binary-searched) and a partition of the CU's addresses into segments, each naming
-///   the innermost `DW_TAG_subprogram` / `DW_TAG_inlined_subroutine` covering it, with the
-///   scope tree's parent links and call sites.
+/// The sections are read natively (`DWARFReader`): the unit headers and unit DIEs once, then
+/// lazily per unit on its first hit (or ahead, for a batch, on two threads: `preload`) the line
+/// table (`DWARFLineProgram`, rows in the order libdw gives them) and a partition of the unit's
+/// addresses into segments, each naming the innermost `DW_TAG_subprogram` /
+/// `DW_TAG_inlined_subroutine` covering it, with the scope tree's parent links and call sites.
 ///
-/// A lookup is then a binary search for the CU, one for the scope segment, one in the line
+/// A lookup is then a binary search for the unit, one for the scope segment, one in the line
 /// table, and a walk up the (short) inline chain.
 ///
-/// libdw handles are not thread-safe: confine an index to one thread or actor.
+/// libdw (`LibdwDWARF`) reads what the native reader leaves to it: whole images that are
+/// big-endian, use a dwz alternate file, have a unit header or abbreviation table the reader
+/// rejects or forms it does not read (supplementary-file forms, type-signature origins); and
+/// single line tables whose entry formats name strings by index.
+///
+/// Not thread-safe (the caches): confine an index to one thread or actor.
 final class DWARFIndex {
-    /// The image whose DWARF this is (kept alive for the `Elf` handle).
+    /// The image whose DWARF this is (its sections back the reader).
     let image: ELFImage
-    let dwarf: OpaquePointer
+    /// The native reader; `nil` when libdw reads the whole image.
+    let reader: DWARFReader?
+    /// libdw, opened on first need (always, when `reader` is `nil`).
+    private var libdwHandle: LibdwDWARF?
+    /// Whether opening libdw on the file failed (not tried again).
+    private var libdwFailed = false
 
     final class Unit {
-        var die: Dwarf_Die
+        /// The offset of the unit DIE in `.debug_info`.
+        let dieOffset: UInt64
+        /// The unit in `reader.units` (`-1` when libdw reads the image).
+        let native: Int
         var linesLoaded = false
-        var lines: OpaquePointer?
-        var lineCount = 0
-        var files: OpaquePointer?
-        var fileCount = 0
+        var lines: DWARFLineTable?
         var compilationDirectory: String?
+        /// File names by index, joined on first use.
+        var fileNames: [String?] = []
         /// Built on the unit's first lookup (or ahead, by `preload`).
         var scopes: Scopes?
 
-        init(die: Dwarf_Die) { self.die = die }
+        init(dieOffset: UInt64, native: Int) {
+            self.dieOffset = dieOffset
+            self.native = native
+        }
     }
 
     var ranges: [CURange] = []
     var units: [Unit] = []
-    var fileNames: [Int: String] = [:]
 
     /// The number of compile units with code.
     var unitCount: Int { units.count }
 
-    /// Opens the DWARF of `image`; `nil` when it has none libdw can read, or no unit with code.
-    ///
-    /// Once `dwarf` is stored the object is fully initialized, so a `return nil` after that
-    /// still runs `deinit`: `deinit` is the one owner of the handle and the only `dwarf_end`.
-    init?(image: ELFImage) {
-        guard let dwarf = dwarf_begin_elf(image.elf, DWARF_C_READ, nil) else { return nil }
+    /// Whether the native reader reads this image (else libdw does).
+    var readsNatively: Bool { reader != nil }
+
+    /// Opens the DWARF of `image`; `nil` when it has none that can be read, or no unit with code.
+    /// `libdwOnly` reads it all through libdw (what the native reader is checked against).
+    init?(image: ELFImage, libdwOnly: Bool = false) {
         self.image = image
-        self.dwarf = dwarf
-        buildUnitIndex()
-        if units.isEmpty { return nil }  // deinit ends `dwarf`
+        if libdwOnly {
+            reader = nil
+        } else {
+            reader = try? DWARFReader(image: image)
+        }
+        if let reader {
+            buildUnitIndex(reader)
+        } else {
+            guard let libdw = LibdwDWARF(image: image) else { return nil }
+            libdwHandle = libdw
+            buildUnitIndex(libdw)
+        }
+        if units.isEmpty { return nil }
     }
 
-    deinit {
-        dwarf_end(dwarf)
+    /// libdw on this image: for the whole image when the native reader declined it, else a
+    /// handle of its own on the file (the native reader has decompressed sections in place).
+    var libdw: LibdwDWARF? {
+        if let libdwHandle { return libdwHandle }
+        guard !libdwFailed else { return nil }
+        libdwHandle = LibdwDWARF(path: image.path)
+        libdwFailed = libdwHandle == nil
+        return libdwHandle
     }
 
     /// Whether `image` has DWARF debug information (a `.debug_info` with contents).
     static func hasDWARF(_ image: ELFImage) -> Bool {
         image.sections.contains {
-            ($0.name == ".debug_info" || $0.name == ".zdebug_info") && $0.type != UInt32(SHT_NOBITS)
+            ($0.name == ".debug_info" || $0.name == ".zdebug_info") && $0.type != 8  // SHT_NOBITS
                 && $0.size > 0
         }
     }
@@ -99,7 +123,8 @@ final class DWARFIndex {
             guard position != nil else { return [] }
             return [DWARFFrame(die: nil, file: file, line: line, column: column, isInlined: false)]
         }
-        while node >= 0 {
+        var steps = 0
+        while node >= 0, Int(node) < scopes.nodes.count, steps < scopes.nodes.count {
             let scope = scopes.nodes[Int(node)]
             frames.append(DWARFFrame(
                 die: scope.dieOffset, file: file, line: line, column: column, isInlined: scope.isInlined))
@@ -108,6 +133,7 @@ final class DWARFIndex {
             line = Int(scope.callLine)
             column = Int(scope.callColumn)
             node = scope.parent
+            steps += 1
         }
         return frames
     }
@@ -123,24 +149,24 @@ final class DWARFIndex {
         return low > 0 ? scopes.segmentNodes[low - 1] : -1
     }
 
+    func loadScopes(_ unit: Unit) -> Scopes {
+        if let scopes = unit.scopes { return scopes }
+        let scopes: Scopes
+        if let reader, unit.native >= 0 {
+            scopes = reader.scopes(ofUnit: reader.units[unit.native])
+        } else {
+            scopes = libdw?.scopes(ofUnitAt: unit.dieOffset) ?? Scopes()
+        }
+        unit.scopes = scopes
+        return scopes
+    }
+
     // MARK: - Names
 
     /// The linkage name (following `DW_AT_abstract_origin` / `DW_AT_specification`), else
     /// `DW_AT_name`, of the DIE at `offset`. Not cached: callers cache what they make of it.
     func name(ofDIE offset: UInt64) -> String? {
-        var die = Dwarf_Die()
-        var result: String? = nil
-        if dwarf_offdie(dwarf, offset, &die) != nil {
-            var attribute = Dwarf_Attribute()
-            for name in [DW_AT_linkage_name, DW_AT_MIPS_linkage_name, DW_AT_name] {
-                if dwarf_attr_integrate(&die, UInt32(name), &attribute) != nil,
-                   let text = dwarf_formstring(&attribute)
-                {
-                    result = String(cString: text)
-                    break
-                }
-            }
-        }
-        return result
+        if let reader { return reader.name(ofDIE: offset) }
+        return libdw?.name(ofDIE: offset)
     }
 }
