@@ -13,6 +13,7 @@ struct ProfileAssembly {
                  threads: [ThreadInfo]) -> Profile {
         var profile = Profile(summary: summary, metric: metric)
         var frames = Interner<Frame>()
+        lookUpTogether(resolver.locations.locations)
         // Each unique location is symbolized once; inline expansions are outermost first.
         let expanded: [[Int32]] = resolver.locations.locations.map { location in
             self.frames(of: location, resolver: resolver).map { frames.intern($0) }
@@ -31,6 +32,24 @@ struct ProfileAssembly {
         }
         profile.stacks.sort { $0.period != $1.period ? $0.period > $1.period : $0.thread < $1.thread }
         return profile
+    }
+
+    /// Symbolizes the user locations of each file in one batch (DSOs in the order they first
+    /// appear, as one-by-one lookups would load them), so that `frames(of:)` finds them cached:
+    /// the symbolizer can then demangle a file's names on all CPUs.
+    func lookUpTogether(_ locations: [Location]) {
+        var images: [String] = []
+        var offsets: [String: [UInt64]] = [:]
+        for location in locations {
+            guard case .user(let dso, let offset) = location else { continue }
+            let image = model.imagePath(ofDSO: dso)
+            if offsets[image] == nil { images.append(image) }
+            offsets[image, default: []].append(offset)
+        }
+        for image in images {
+            guard let batch = offsets[image] else { continue }
+            _ = symbolizer.symbolize(path: image, fileOffsets: batch)
+        }
     }
 
     /// The frames one location stands for, outermost first.

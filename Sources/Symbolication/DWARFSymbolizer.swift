@@ -1,4 +1,5 @@
 import CElfutils
+import Dispatch
 import ProfileModel
 import Glibc
 
@@ -87,6 +88,18 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         return frames(module, address)
     }
 
+    /// Frames for many file offsets in the file at `path`, one array per offset in the order
+    /// given, each as `symbolize(path:fileOffset:)` gives it. The names they use are demangled
+    /// together, on all CPUs; the DWARF is read as for single lookups (a report's few thousand
+    /// locations do not pay for `prepare(path:virtualAddresses:)`'s second handle).
+    public func symbolize(path: String, fileOffsets: [UInt64]) -> [[SymbolizedFrame]] {
+        guard let module = checkedModule(for: path) else { return Array(repeating: [], count: fileOffsets.count) }
+        let addresses = fileOffsets.map { module.image.virtualAddress(forFileOffset: $0) }
+        let found = frames(module, addresses.compactMap { $0 })
+        var next = found.makeIterator()
+        return addresses.map { $0 == nil ? [] : next.next() ?? [] }
+    }
+
     public func symbolizeKernel(address: UInt64) -> (frame: SymbolizedFrame, module: String?)? {
         kernel.symbolizeKernel(address: address)
     }
@@ -127,6 +140,17 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         return frames(module, virtualAddress)
     }
 
+    /// Frames for many link-time virtual addresses in `path`, one array per address in the
+    /// order given, each as `symbolize(path:virtualAddress:)` gives it. Faster for many
+    /// addresses: the DWARF they need is read ahead on two threads
+    /// (`prepare(path:virtualAddresses:)`), every frame found, and only then the names they use
+    /// demangled, split over the CPUs.
+    public func symbolize(path: String, virtualAddresses: [UInt64]) -> [[SymbolizedFrame]] {
+        guard let module = module(for: path) else { return Array(repeating: [], count: virtualAddresses.count) }
+        if virtualAddresses.count > 1 { module.dwarf?.preload(for: virtualAddresses) }
+        return frames(module, virtualAddresses)
+    }
+
     /// The debug file used for `path`, when one was found.
     public func debugFilePath(forPath path: String) -> String? {
         module(for: path)?.debugImage?.path
@@ -159,9 +183,61 @@ public final class DWARFSymbolizer: AddressSymbolizer {
 
     private func frames(_ module: Module, _ address: UInt64) -> [SymbolizedFrame] {
         if let cached = module.frames[address] { return cached }
+        let symbol = module.table.index(containing: address)
+        let frames = assemble(module, symbol: symbol, dwarfFrames: module.dwarf?.frames(at: address))
+        module.frames[address] = frames
+        return frames
+    }
+
+    /// `frames(module, address)` for each of `addresses`: the lookups first, then the names
+    /// not yet known demangled together (on all CPUs), then the frames put together.
+    private func frames(_ module: Module, _ addresses: [UInt64]) -> [[SymbolizedFrame]] {
+        var found: [(address: UInt64, symbol: Int?, dwarfFrames: [DWARFFrame]?)] = []
+        var symbols: [Int] = []
+        var dies: [UInt64] = []
+        var wanted = Set<UInt64>(), wantedDIEs = Set<UInt64>()
+        var wantedSymbols = Set<Int>()
+        for address in addresses where module.frames[address] == nil && wanted.insert(address).inserted {
+            let symbol = module.table.index(containing: address)
+            let dwarfFrames = module.dwarf?.frames(at: address)
+            if let symbol, module.symbolNames[symbol] == nil, wantedSymbols.insert(symbol).inserted {
+                symbols.append(symbol)
+            }
+            if let dwarfFrames {
+                for (index, frame) in dwarfFrames.enumerated() where index < dwarfFrames.count - 1 || symbol == nil {
+                    if let die = frame.die, module.dieNames[die] == nil, wantedDIEs.insert(die).inserted { dies.append(die) }
+                }
+            }
+            found.append((address, symbol, dwarfFrames))
+        }
+        // Raw names (libdw stays on this thread), then demangled on all CPUs.
+        var rawNames = symbols.map { module.table.name(atIndex: $0) }
+        var dieHasName: [Bool] = []
+        if let dwarf = module.dwarf {
+            for die in dies {
+                let name = dwarf.name(ofDIE: die)
+                dieHasName.append(name != nil)
+                rawNames.append(name ?? "")
+            }
+        }
+        let demangled = DWARFSymbolizer.demangleAll(rawNames, style: names)
+        for (position, symbol) in symbols.enumerated() { module.symbolNames[symbol] = demangled[position] }
+        for (position, die) in dies.enumerated() where position < dieHasName.count {
+            module.dieNames[die] = dieHasName[position]
+                ? demangled[symbols.count + position] : SymbolName(text: "??", language: .unknown)
+        }
+        for item in found {
+            module.frames[item.address] = assemble(module, symbol: item.symbol, dwarfFrames: item.dwarfFrames)
+        }
+        return addresses.map { module.frames[$0] ?? [] }
+    }
+
+    /// The frames of one address from its symbol (index in the module's table) and its DWARF
+    /// frames, innermost first.
+    private func assemble(_ module: Module, symbol index: Int?, dwarfFrames: [DWARFFrame]?) -> [SymbolizedFrame] {
         var frames: [SymbolizedFrame] = []
-        let symbol = module.table.index(containing: address).map { symbolName(module, $0) }
-        if let dwarf = module.dwarf, let dwarfFrames = dwarf.frames(at: address), !dwarfFrames.isEmpty {
+        let symbol = index.map { symbolName(module, $0) }
+        if let dwarf = module.dwarf, let dwarfFrames, !dwarfFrames.isEmpty {
             frames.reserveCapacity(dwarfFrames.count)
             for (index, frame) in dwarfFrames.enumerated() {
                 let name: SymbolName
@@ -178,7 +254,6 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         } else if let symbol {
             frames = [SymbolizedFrame(function: symbol.text, language: symbol.language)]
         }
-        module.frames[address] = frames
         return frames
     }
 
@@ -302,7 +377,33 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     }
 
     private func demangle(_ name: String) -> SymbolName {
-        SymbolName(text: Demangler.name(name, style: names), language: Demangler.language(ofSymbol: name))
+        DWARFSymbolizer.demangle(name, style: names)
+    }
+
+    private static func demangle(_ name: String, style: Demangler.NameStyle) -> SymbolName {
+        SymbolName(text: Demangler.name(name, style: style), language: Demangler.language(ofSymbol: name))
+    }
+
+    /// `names` demangled in `style`, in order; split over the CPUs when there are enough of
+    /// them to pay for the threads (`Demangler` is stateless, `swift_demangle` thread-safe).
+    private static func demangleAll(_ names: [String], style: Demangler.NameStyle) -> [SymbolName] {
+        let lanes = min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), names.count / 256)
+        guard lanes > 1, style != .mangled else { return names.map { demangle($0, style: style) } }
+        /// Where the lanes write: each its own slots, read after all have finished.
+        struct Slots: @unchecked Sendable { let base: UnsafeMutablePointer<SymbolName> }
+        let results = UnsafeMutableBufferPointer<SymbolName>.allocate(capacity: names.count)
+        defer { results.deallocate() }
+        let slots = Slots(base: results.baseAddress!)
+        // Interleaved (lane k takes k, k + lanes, …) so each lane gets as many long names as another.
+        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+            var index = lane
+            while index < names.count {
+                (slots.base + index).initialize(to: demangle(names[index], style: style))
+                index += lanes
+            }
+        }
+        defer { _ = results.deinitialize() }
+        return Array(results)
     }
 }
 

@@ -41,43 +41,65 @@ public enum Demangler {
     ///
     /// - Parameter simplified: shorten Swift names (see ``NameStyle/simplified``).
     public static func demangle(_ name: String, simplified: Bool = true) -> String {
-        if isSwiftMangled(name) {
-            guard let demangled = demangleSwift(name) else { return name }
-            return simplified ? simplifySwift(demangled) : demangled
-        }
-        if name.hasPrefix("_ZN"), let rust = demangleRustLegacy(name) {
-            return rust
-        }
-        if name.hasPrefix("_Z") {
+        var contiguous = name
+        return contiguous.withUTF8 { bytes in
+            if isSwiftMangled(bytes) {
+                return demangleSwift(bytes, simplified: simplified) ?? name
+            }
+            // Every other scheme starts with `_Z`; plain names (C) are returned as they are.
+            guard bytes.count >= 2, bytes[0] == 0x5F, bytes[1] == 0x5A else { return name }
+            if bytes.count >= 3, bytes[2] == 0x4E, let rust = demangleRustLegacy(name) { // _ZN
+                return rust
+            }
             return demangleCXX(name) ?? name
         }
-        return name
     }
 
     /// The language a symbol's mangling scheme belongs to; `.unknown` for plain names (C, or
     /// anything compiled without mangling).
     public static func language(ofSymbol name: String) -> SourceLanguage {
-        if isSwiftMangled(name) { return .swift }
-        if name.hasPrefix("_R") || name.hasPrefix("_ZN") && hasRustHash(name) { return .rust }
-        if name.hasPrefix("_Z") { return .cpp }
-        return .unknown
+        var name = name
+        return name.withUTF8 { bytes in
+            if isSwiftMangled(bytes) { return .swift }
+            guard bytes.count >= 2, bytes[0] == 0x5F else { return .unknown }
+            if bytes[1] == 0x52 { return .rust } // _R
+            guard bytes[1] == 0x5A else { return .unknown } // _Z
+            if bytes.count >= 3, bytes[2] == 0x4E, hasRustHash(bytes) { return .rust } // _ZN
+            return .cpp
+        }
     }
 
     /// Whether an Itanium-mangled name ends in Rust's legacy hash (`17h` and 16 hex digits, `E`),
     /// told from the bytes at its end without demangling it.
     static func hasRustHash(_ name: String) -> Bool {
-        let bytes = Array(name.utf8.suffix(20))
-        guard bytes.count == 20, bytes[0] == UInt8(ascii: "1"), bytes[1] == UInt8(ascii: "7"), bytes[2] == UInt8(ascii: "h"),
+        var name = name
+        return name.withUTF8 { hasRustHash($0) }
+    }
+
+    private static func hasRustHash(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard name.count >= 20 else { return false }
+        let bytes = UnsafeBufferPointer(rebasing: name[(name.count - 20)...])
+        guard bytes[0] == UInt8(ascii: "1"), bytes[1] == UInt8(ascii: "7"), bytes[2] == UInt8(ascii: "h"),
               bytes[19] == UInt8(ascii: "E") else { return false }
         return bytes[3..<19].allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
     }
 
     /// Whether `name` carries a Swift mangling prefix.
     public static func isSwiftMangled(_ name: String) -> Bool {
-        var rest = Substring(name)
-        if rest.hasPrefix("_") && !rest.hasPrefix("_T0") { rest = rest.dropFirst() }
-        return rest.hasPrefix("$s") || rest.hasPrefix("$S") || rest.hasPrefix("$e")
-            || rest.hasPrefix("_T0")
+        var name = name
+        return name.withUTF8 { isSwiftMangled($0) }
+    }
+
+    /// Whether the bytes of a name carry a Swift mangling prefix: `$s`, `$S`, `$e` or `_T0`,
+    /// each optionally after one more `_`.
+    static func isSwiftMangled(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var start = 0
+        if bytes.count >= 3, bytes[0] == 0x5F, bytes[1] == 0x54, bytes[2] == 0x30 { return true } // _T0
+        if bytes.count >= 1, bytes[0] == 0x5F { start = 1 }
+        guard bytes.count >= start + 2 else { return false }
+        let first = bytes[start], second = bytes[start + 1]
+        if first == 0x24 { return second == 0x73 || second == 0x53 || second == 0x65 } // $s $S $e
+        return first == 0x5F && second == 0x54 && bytes.count >= start + 3 && bytes[start + 2] == 0x30
     }
 
     // MARK: - Runtime entry points
@@ -111,12 +133,19 @@ public enum Demangler {
         return points
     }()
 
-    private static func demangleSwift(_ name: String) -> String? {
-        guard let function = entryPoints.swiftDemangle else { return nil }
-        return name.withCString { cName -> String? in
-            guard let result = function(cName, strlen(cName), nil, nil, 0) else { return nil }
-            defer { free(result) }
-            return String(cString: result)
+    /// Demangles a Swift name with the runtime (which returns a `malloc`ed C string); the
+    /// simplification shortens that buffer in place, so one `String` is made per name.
+    private static func demangleSwift(_ name: UnsafeBufferPointer<UInt8>, simplified: Bool) -> String? {
+        guard let function = entryPoints.swiftDemangle, let base = name.baseAddress else { return nil }
+        let result = base.withMemoryRebound(to: CChar.self, capacity: name.count) {
+            function($0, name.count, nil, nil, 0)
+        }
+        guard let result else { return nil }
+        defer { free(result) }
+        return result.withMemoryRebound(to: UInt8.self, capacity: 1) { bytes in
+            var length = strlen(result)
+            if simplified { length = simplifySwift(bytes, length) }
+            return String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
         }
     }
 
@@ -134,31 +163,55 @@ public enum Demangler {
 
     static func simplifySwift(_ demangled: String) -> String {
         var bytes = Array(demangled.utf8)
-        removeExtensionPrefixes(&bytes)
-        removeModuleQualifier(Array("Swift.".utf8), from: &bytes)
-        removeModuleQualifier(Array("__C.".utf8), from: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+        let length = bytes.withUnsafeMutableBufferPointer { simplifySwift($0.baseAddress!, $0.count) }
+        return String(decoding: bytes[..<length], as: UTF8.self)
     }
 
-    /// Removes every `(extension in Module):`.
-    private static func removeExtensionPrefixes(_ bytes: inout [UInt8]) {
-        let opener = Array("(extension in ".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count)
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == 0x28, bytes[i...].starts(with: opener) {
-                var j = i + opener.count
-                while j < bytes.count, bytes[j] != 0x29, bytes[j] != 0x28 { j += 1 }
-                if j + 1 < bytes.count, bytes[j] == 0x29, bytes[j + 1] == 0x3A { // "):"
-                    i = j + 2
-                    continue
-                }
-            }
-            out.append(bytes[i])
-            i += 1
+    /// Simplifies the `count` bytes at `bytes` in place (each pass only shortens them); returns
+    /// the new length.
+    private static func simplifySwift(_ bytes: UnsafeMutablePointer<UInt8>, _ count: Int) -> Int {
+        var length = count
+        length = removeExtensionPrefixes(bytes, length)
+        length = removeModuleQualifier(swiftQualifier, bytes, length)
+        length = removeModuleQualifier(importedQualifier, bytes, length)
+        return length
+    }
+
+    private static let extensionOpener: [UInt8] = Array("(extension in ".utf8)
+    private static let swiftQualifier: [UInt8] = Array("Swift.".utf8)
+    private static let importedQualifier: [UInt8] = Array("__C.".utf8)
+
+    /// Whether the `count` bytes at `bytes + at` begin with `prefix`.
+    private static func matches(_ prefix: [UInt8], _ bytes: UnsafeMutablePointer<UInt8>, at: Int, _ count: Int) -> Bool {
+        guard count - at >= prefix.count else { return false }
+        return prefix.withUnsafeBytes { memcmp(bytes + at, $0.baseAddress!, prefix.count) == 0 }
+    }
+
+    /// The position of the first `byte` at or after `from` in the `count` bytes at `bytes`.
+    private static func position(of byte: UInt8, _ bytes: UnsafeMutablePointer<UInt8>, from: Int, _ count: Int) -> Int? {
+        guard from < count, let found = memchr(bytes + from, Int32(byte), count - from) else { return nil }
+        return found.assumingMemoryBound(to: UInt8.self) - bytes
+    }
+
+    /// Removes every `(extension in Module):`, in place; returns the new length.
+    ///
+    /// Like `removeModuleQualifier`, it moves the kept runs down over what is removed: a byte
+    /// at or after the read position is never overwritten before it is read.
+    private static func removeExtensionPrefixes(_ bytes: UnsafeMutablePointer<UInt8>, _ count: Int) -> Int {
+        var kept = 0, out = 0, search = 0
+        while let at = position(of: 0x28, bytes, from: search, count) { // '('
+            search = at + 1
+            guard matches(extensionOpener, bytes, at: at, count) else { continue }
+            var j = at + extensionOpener.count
+            while j < count, bytes[j] != 0x29, bytes[j] != 0x28 { j += 1 }
+            guard j + 1 < count, bytes[j] == 0x29, bytes[j + 1] == 0x3A else { continue } // "):"
+            if out != kept { memmove(bytes + out, bytes + kept, at - kept) }
+            out += at - kept
+            kept = j + 2
+            search = kept
         }
-        bytes = out
+        if out != kept { memmove(bytes + out, bytes + kept, count - kept) }
+        return out + count - kept
     }
 
     private static func isIdentifierByte(_ byte: UInt8) -> Bool {
@@ -168,23 +221,24 @@ public enum Demangler {
         }
     }
 
-    /// Removes `qualifier` (e.g. `Swift.`) where it starts a qualified name.
-    private static func removeModuleQualifier(_ qualifier: [UInt8], from bytes: inout [UInt8]) {
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count)
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == qualifier[0], i + qualifier.count < bytes.count,
-               i == 0 || !isIdentifierByte(bytes[i - 1]),
-               bytes[i...].starts(with: qualifier)
-            {
-                i += qualifier.count
-                continue
-            }
-            out.append(bytes[i])
-            i += 1
+    /// Removes `qualifier` (e.g. `Swift.`) where it starts a qualified name (after a byte that
+    /// cannot be part of a name, before at least one more byte), in place; returns the new length.
+    ///
+    /// The byte before a match is read where the pass found it: the kept runs only move down
+    /// to `out`, which stays below every removed qualifier's last byte.
+    private static func removeModuleQualifier(_ qualifier: [UInt8], _ bytes: UnsafeMutablePointer<UInt8>, _ count: Int) -> Int {
+        var kept = 0, out = 0, search = 0
+        while let at = position(of: qualifier[0], bytes, from: search, count) {
+            search = at + 1
+            guard at + qualifier.count < count, at == 0 || !isIdentifierByte(bytes[at - 1]),
+                  matches(qualifier, bytes, at: at, count) else { continue }
+            if out != kept { memmove(bytes + out, bytes + kept, at - kept) }
+            out += at - kept
+            kept = at + qualifier.count
+            search = kept
         }
-        bytes = out
+        if out != kept { memmove(bytes + out, bytes + kept, count - kept) }
+        return out + count - kept
     }
 
     // MARK: - Rust legacy

@@ -36,6 +36,10 @@ public protocol AddressSymbolizer: AnyObject {
     /// Frames for a file offset inside the DSO at `path`, innermost (inlined) first; empty
     /// when no symbol covers it.
     func symbolize(path: String, fileOffset: UInt64) -> [SymbolizedFrame]
+    /// Frames for many file offsets inside the DSO at `path`, one array per offset in the
+    /// order given, each as `symbolize(path:fileOffset:)` gives it; an implementation may
+    /// look them up faster together than one by one.
+    func symbolize(path: String, fileOffsets: [UInt64]) -> [[SymbolizedFrame]]
     /// Frames for a kernel address.
     func symbolizeKernel(address: UInt64) -> (frame: SymbolizedFrame, module: String?)?
     /// A hint that addresses in the DSO at `path` will be asked for: an implementation may start
@@ -51,6 +55,10 @@ public protocol AddressSymbolizer: AnyObject {
 }
 
 extension AddressSymbolizer {
+    public func symbolize(path: String, fileOffsets: [UInt64]) -> [[SymbolizedFrame]] {
+        fileOffsets.map { symbolize(path: path, fileOffset: $0) }
+    }
+
     public func prepare(path: String) {}
     public func prepareKernel() {}
 }

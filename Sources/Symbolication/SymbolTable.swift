@@ -11,18 +11,38 @@ import Glibc
 /// `__libc_malloc`), then the longest name. A symbol with `st_size == 0` extends to
 /// the next symbol (bounded by the end of its section).
 ///
-/// Names live in one byte pool; a `String` is only created by `lookup`, so a table of tens of
-/// thousands of symbols costs a few arrays, not tens of thousands of allocations.
-public struct SymbolTable: Sendable {
+/// Names are not copied: each entry points into its image's string table, read in place in the
+/// image's read-only mapping (which the table keeps open), and a `String` is only created by
+/// `lookup`. A table of a compiler's hundreds of thousands of symbols costs one array, not a
+/// copy of its tens of megabytes of names. (A symbolizer may drop the mapping's pages from
+/// memory after building the table: they are read back from the file when a name is needed.)
+/// The few names made here (PLT entries) are kept in a small pool.
+///
+/// `@unchecked Sendable`: after `init` the table only reads the bytes of read-only mappings
+/// (no libelf call), and the images it keeps only hold those mappings open.
+public struct SymbolTable: @unchecked Sendable {
     private struct Entry: Sendable {
         var start: UInt64
         var end: UInt64
+        /// Where the name starts in `NameBytes`' offsets: the string tables, then the pool.
         var nameOffset: UInt32
         var nameLength: UInt32
     }
 
+    /// One image string table, read in place, at `offset` in the names' offsets.
+    private struct StringTable {
+        var offset: UInt32
+        var bytes: UnsafeBufferPointer<UInt8>
+    }
+
     private var entries: [Entry] = []
+    /// The images whose mappings `stringTables` point into.
+    private var images: [ELFImage] = []
+    /// Sorted by `offset`, the first at 0.
+    private var stringTables: [StringTable] = []
+    /// Names not in a string table, at `poolOffset` in the names' offsets.
     private var namePool: [UInt8] = []
+    private var poolOffset: UInt32 = 0
 
     /// The number of symbols in the table.
     public var count: Int { entries.count }
@@ -135,6 +155,41 @@ public struct SymbolTable: Sendable {
             return a.nameLength > b.nameLength
         }
 
+        // The string tables the names are in, each given a range of offsets.
+        var tables: [StringTable] = []
+        var nextOffset: UInt64 = 0
+        for image in images {
+            for table in image.sections where wantedTypes.contains(table.type) {
+                guard let scn = elf_getscn(image.elf, Int(table.link)), let data = elf_getdata(scn, nil),
+                      let base = data.pointee.d_buf, data.pointee.d_size > 0,
+                      nextOffset + UInt64(data.pointee.d_size) <= UInt64(UInt32.max),
+                      !tables.contains(where: { $0.bytes.baseAddress == UnsafePointer(base.assumingMemoryBound(to: UInt8.self)) })
+                else { continue }
+                let bytes = UnsafeBufferPointer(start: UnsafePointer(base.assumingMemoryBound(to: UInt8.self)),
+                                                count: data.pointee.d_size)
+                tables.append(StringTable(offset: UInt32(nextOffset), bytes: bytes))
+                nextOffset += UInt64(data.pointee.d_size)
+            }
+        }
+        let poolOffset = UInt32(nextOffset)
+        /// The offset of a name found by `elf_strptr`: in its string table, else copied to the pool.
+        func offset(of name: UnsafePointer<CChar>, length: Int, pool: inout [UInt8]) -> UInt32? {
+            let address = UnsafeRawPointer(name)
+            for table in tables {
+                let base = UnsafeRawPointer(table.bytes.baseAddress!)
+                if address >= base, address + length < base + table.bytes.count { // the NUL inside too
+                    return table.offset + UInt32(address - base)
+                }
+            }
+            guard let offset = UInt32(exactly: UInt64(poolOffset) + UInt64(pool.count)),
+                  UInt32(exactly: UInt64(offset) + UInt64(length)) != nil
+            else { return nil }
+            name.withMemoryRebound(to: UInt8.self, capacity: length) {
+                pool.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
+            }
+            return offset
+        }
+
         var entries = [Entry]()
         entries.reserveCapacity(candidates.count)
         var pool = [UInt8]()
@@ -149,11 +204,9 @@ public struct SymbolTable: Sendable {
                 next += 1
             }
             index = next
-            guard let offset = UInt32(exactly: pool.count), let length = UInt32(exactly: best.nameLength)
+            guard let length = UInt32(exactly: best.nameLength),
+                  let offset = offset(of: best.name, length: best.nameLength, pool: &pool)
             else { break }
-            best.name.withMemoryRebound(to: UInt8.self, capacity: best.nameLength) {
-                pool.append(contentsOf: UnsafeBufferPointer(start: $0, count: best.nameLength))
-            }
             let end = size > 0 ? best.start &+ size : 0 // 0: fixed up below
             entries.append(Entry(start: best.start, end: end, nameOffset: offset, nameLength: length))
             sectionEnds.append(best.sectionEnd)
@@ -166,7 +219,10 @@ public struct SymbolTable: Sendable {
             entries[i].end = end
         }
         self.entries = entries
+        self.images = images
+        self.stringTables = tables
         self.namePool = pool
+        self.poolOffset = poolOffset
     }
 
     /// The function containing `vaddr` (a link-time virtual address, see
@@ -244,17 +300,28 @@ public struct SymbolTable: Sendable {
     /// aliases are found. A linear scan: meant for tools and tests, not for the per-sample path.
     public func address(ofSymbolNamed name: String) -> UInt64? {
         let wanted = Array(name.utf8)
-        return namePool.withUnsafeBufferPointer { pool in
-            for entry in entries where Int(entry.nameLength) == wanted.count {
-                let start = Int(entry.nameOffset)
-                if pool[start..<start + wanted.count].elementsEqual(wanted) { return entry.start }
-            }
-            return nil
+        for entry in entries where Int(entry.nameLength) == wanted.count {
+            let found = withNameBytes(of: entry) { $0.elementsEqual(wanted) }
+            if found { return entry.start }
         }
+        return nil
     }
 
     private func name(of entry: Entry) -> String {
-        let start = Int(entry.nameOffset)
-        return String(decoding: namePool[start..<start + Int(entry.nameLength)], as: UTF8.self)
+        withNameBytes(of: entry) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Calls `body` with the bytes of `entry`'s name, where they are kept.
+    private func withNameBytes<Result>(of entry: Entry, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        let length = Int(entry.nameLength)
+        if entry.nameOffset >= poolOffset {
+            let start = Int(entry.nameOffset - poolOffset)
+            return namePool.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[start..<start + length])) }
+        }
+        // The last table starting at or before the offset holds it (tables are few: a linear scan).
+        var table = stringTables[0]
+        for candidate in stringTables.dropFirst() where candidate.offset <= entry.nameOffset { table = candidate }
+        let start = Int(entry.nameOffset - table.offset)
+        return body(UnsafeBufferPointer(rebasing: table.bytes[start..<start + length]))
     }
 }

@@ -50,10 +50,11 @@ struct SymbolizeCommand: ParsableCommand {
         for note in symbolizer.notes { printError("perch: note: \(note)") }
         var output = OutputBuffer()
         if !addresses.isEmpty {
+            let batch = symbolize(addresses, symbolizer)
             if json { try output.append("[") }
             for (index, text) in addresses.enumerated() {
                 if json && index > 0 { try output.append(",") }
-                try emit(text, symbolizer, &output)
+                try emit(text, address: batch.addresses[index], frames: batch.frames[index], &output)
             }
             if json { try output.append("]\n") }
             try output.flush()
@@ -65,17 +66,19 @@ struct SymbolizeCommand: ParsableCommand {
         if isatty(0) != 0 {
             // Answer each line as it is typed.
             while let line = try readLine(&reader) {
-                try emit(line, symbolizer, &output)
+                let address = SymbolizeCommand.parseAddress(line)
+                let frames = address.map { symbolizer.symbolize(path: file, virtualAddress: $0) } ?? []
+                try emit(line, address: address, frames: frames, &output)
                 if json { try output.append("\n") }
                 try output.flush()
             }
         } else {
-            // A batch: everything the addresses need is prepared at once, on both CPUs.
+            // A batch: everything the addresses need is looked up at once, on both CPUs.
             var lines: [String] = []
             while let line = try readLine(&reader) { lines.append(line) }
-            symbolizer.prepare(path: file, virtualAddresses: lines.compactMap(SymbolizeCommand.parseAddress))
-            for line in lines {
-                try emit(line, symbolizer, &output)
+            let batch = symbolize(lines, symbolizer)
+            for (index, line) in lines.enumerated() {
+                try emit(line, address: batch.addresses[index], frames: batch.frames[index], &output)
                 if json { try output.append("\n") }
             }
         }
@@ -88,9 +91,15 @@ struct SymbolizeCommand: ParsableCommand {
         do { return try reader.next() } catch { throw .read(error) }
     }
 
-    private func emit(_ text: String, _ symbolizer: DWARFSymbolizer, _ output: inout OutputBuffer) throws(WriteError) {
-        let address = SymbolizeCommand.parseAddress(text)
-        var frames = address.map { symbolizer.symbolize(path: file, virtualAddress: $0) } ?? []
+    /// Each text's address (`nil`: not a number) and its frames, found in one batch.
+    private func symbolize(_ texts: [String], _ symbolizer: DWARFSymbolizer) -> (addresses: [UInt64?], frames: [[SymbolizedFrame]]) {
+        let addresses = texts.map(SymbolizeCommand.parseAddress)
+        var found = symbolizer.symbolize(path: file, virtualAddresses: addresses.compactMap { $0 }).makeIterator()
+        return (addresses, addresses.map { $0 == nil ? [] : found.next() ?? [] })
+    }
+
+    private func emit(_ text: String, address: UInt64?, frames: [SymbolizedFrame], _ output: inout OutputBuffer) throws(WriteError) {
+        var frames = frames
         if !inlines, frames.count > 1, let innermost = frames.first, let outermost = frames.last {
             var merged = innermost
             merged.function = outermost.function
