@@ -9,7 +9,8 @@ import Glibc
 /// For each path it opens the image and, when the image lacks DWARF or `.symtab`, its separate
 /// debug file (`DebugFileLocator`: build-id paths, `.gnu_debuglink`, `debugDirectories`,
 /// debuginfod only with `DEBUGINFOD_URLS`). DWARF comes from whichever file has it; symbols
-/// from both. Compressed debug sections are decompressed by libdw.
+/// from both. DWARF is read natively (`DWARFReader`, with `LibdwDWARF` for what it declines);
+/// compressed debug sections are expanded through libelf.
 ///
 /// Frames follow llvm-symbolizer: the innermost frame has the line table's position at the
 /// address, each caller the call site (`DW_AT_call_file/line/column`) of the frame inside it;
