@@ -42,16 +42,27 @@ public final class RingBuffer {
         Int(truncatingIfNeeded: perch_load_acquire_u64(base + 1024) &- (base + 1032).load(as: UInt64.self))
     }
 
-    /// Calls `body` with every complete record now in the buffer, in order, then frees their space.
-    /// Each buffer passed to `body` is valid only during the call. Returns the bytes consumed.
+    /// Calls `body` with every complete record now in the buffer, in order, and frees their space
+    /// as it goes: the tail moves on every eighth of the buffer (at least 64 KiB, the largest
+    /// record), so the kernel may write again while a full ring is still being read. Each buffer
+    /// passed to `body` is valid only during the call. Returns the bytes consumed.
     @discardableResult
     public func drain(_ body: (UnsafeRawBufferPointer) -> Void) -> Int {
         let head = perch_load_acquire_u64(base + 1024)
-        let tail = (base + 1032).load(as: UInt64.self)
+        var tail = (base + 1032).load(as: UInt64.self)
         let data = UnsafeRawBufferPointer(start: base + pageSize, count: dataSize)
-        let consumed = reader.forEachRecord(in: data, tail: tail, head: head, body)
-        perch_store_release_u64(base + 1032, tail &+ UInt64(consumed))
-        return consumed
+        let step = UInt64(max(dataSize / 8, 1 << 16))
+        var total = 0
+        while head &- tail > 0 {
+            let available = head &- tail
+            let end = available > step && available <= UInt64(dataSize) ? tail &+ step : head
+            let consumed = reader.forEachRecord(in: data, tail: tail, head: end, body)
+            guard consumed > 0 else { break }
+            tail = tail &+ UInt64(consumed)
+            perch_store_release_u64(base + 1032, tail)
+            total += consumed
+        }
+        return total
     }
 
     /// Records skipped because their header was impossible (size < 8 or larger than the data).

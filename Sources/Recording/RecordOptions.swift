@@ -37,8 +37,11 @@ public struct RecordOptions: Sendable {
     /// Include user code and user frames; false samples the kernel alone (perf's `--all-kernel`:
     /// exclude_user), which needs the permission to sample the kernel.
     public var user = true
-    /// Ring buffer data pages per CPU (a power of two); shrunk to fit the mlock budget.
-    public var dataPages = 128
+    /// Ring buffer data pages per CPU (a power of two); shrunk to fit the mlock budget. Left at
+    /// the default, recordings with stack copies get larger rings (sized from the rate).
+    public var dataPages = RecordOptions.defaultDataPages
+    /// perf's 516 KiB per CPU: 128 data pages and the header page.
+    public static let defaultDataPages = 128
     public var outputPath = "perch.data"
     /// Stop after this many seconds (attach mode; a launched command is stopped with SIGTERM).
     public var duration: Double?

@@ -84,6 +84,16 @@ public final class Recorder {
             }
         }
         consumer?.begin(events: descriptions, notes: notes.notes)
+        // The rings are read from here on, on a thread of their own: while /proc is read below
+        // (which takes a while system-wide), their records wait in the loop's queue.
+        let loop: DrainLoop
+        do {
+            loop = try DrainLoop(rings: group.rings, writer: writer, consumer: consumer, decoder: RecordDecoder(events: descriptions))
+        } catch {
+            target.cancel()
+            if writer != nil { unlink(options.outputPath) }
+            throw error
+        }
         // Enable before reading /proc, as perf does: a process that starts in between then has the
         // kernel's own COMM and MMAP records. A duplicate is harmless; a gap leaves its samples
         // unnamed. (The synthesized records carry time 0, so they are read before any sample.)
@@ -96,13 +106,12 @@ public final class Recorder {
             if writer != nil { unlink(options.outputPath) }
             throw RecordingError.commandNotFound(target.commandName, errno: failure)
         }
-        let loop = DrainLoop(rings: group.rings, writer: writer, consumer: consumer, decoder: RecordDecoder(events: descriptions))
         onStarted?()
         let ending = loop.run(following: target, duration: options.duration, start: start, onProgress: onProgress,
                               onOutputFailed: { group.disable() },
                               stopRequested: { self.stopRequested.load(ordering: .acquiring) })
         group.disable()
-        loop.drainAll()
+        loop.finish()
         let stoppedAt = monotonicSeconds()
         let outputFailure = writer?.failure
         if let outputFailure {

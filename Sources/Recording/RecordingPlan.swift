@@ -180,7 +180,7 @@ public enum RecordingPlanner {
         if pages & (pages - 1) != 0 { pages = 1 << (Int.bitWidth - pages.leadingZeroBitCount - 1) }
         // Stack copies make samples 10-60 times larger: where locked memory is not limited
         // (root, CAP_IPC_LOCK) and the user kept the default, give the rings room to match.
-        if attributes.sampleType.contains(.stackUser), probe.settings.unlimitedLockedMemory, options.dataPages == 128 {
+        if attributes.sampleType.contains(.stackUser), probe.settings.unlimitedLockedMemory, options.dataPages == RecordOptions.defaultDataPages {
             pages = attributes.sampleStackUser > 1024 ? 1024 : 256
             if options.callGraph == .auto {
                 // auto's copy grows with the ring (up to 64 KiB): give it 64 ms of samples at
@@ -189,19 +189,50 @@ public enum RecordingPlanner {
                 pages = min(Self.largeRingPages, max(1024, Self.largeRingPages * 4 / cpus))
             }
         }
-        if !probe.settings.unlimitedLockedMemory, let budget = settings.mlockKiB {
-            let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-            let fitting = budget * 1024 / pageSize - 1
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let ringCount = Self.ringCount(options.target, settings: settings)
+        let lockedBudget = Self.lockedMemoryBudget(settings)
+        // auto's copy is sized from the ring before it grows for the rate below: from the user's
+        // per-CPU share of perf_event_mlock_kb where locked memory is limited.
+        var copyRingPages = pages
+        if let budget = lockedBudget {
+            let fitting = budget / ringCount / pageSize - 1
             if fitting >= 1 && pages > fitting {
                 let shrunk = 1 << (Int.bitWidth - fitting.leadingZeroBitCount - 1)
                 degradations.append(Degradation(.ringBufferShrunk,
-                    reason: "ring buffers shrunk to \(shrunk) data pages per CPU (asked for \(pages)) to fit kernel.perf_event_mlock_kb=\(budget)",
+                    reason: "ring buffers shrunk to \(shrunk) data pages per CPU (asked for \(pages)) to fit this user's locked memory (\(Self.budgetText(settings)))",
                     remedy: "sysctl kernel.perf_event_mlock_kb=\((pages + 1) * pageSize / 1024)"))
                 pages = shrunk
             }
+            if let share = settings.mlockKiB, share * 1024 / pageSize - 1 >= 1 {
+                let sharePages = share * 1024 / pageSize - 1
+                copyRingPages = min(pages, 1 << (Int.bitWidth - sharePages.leadingZeroBitCount - 1))
+            }
         }
         if options.callGraph == .auto, attributes.sampleType.contains(.stackUser) {
-            attributes.sampleStackUser = autoStackCopySize(ringBytes: pages * Int(sysconf(Int32(_SC_PAGESIZE))))
+            attributes.sampleStackUser = autoStackCopySize(ringBytes: copyRingPages * pageSize)
+        }
+        // Stack copies at a high rate: the kernel reserves the whole copy per sample, so give
+        // each ring room for ``ringHoldSeconds`` of samples where privilege allows (root: up to
+        // ``largestRingPages`` and 1/32 of memory in all; a user: their locked-memory budget).
+        if attributes.sampleType.contains(.stackUser), options.period == nil, options.dataPages == RecordOptions.defaultDataPages {
+            let bytesPerSecond = Double(attributes.samplePeriodOrFrequency) * Double(Self.reservedSampleBytes(attributes))
+            let wanted = Self.pagesHolding(bytes: bytesPerSecond * Self.ringHoldSeconds, pageSize: pageSize)
+            let limit: Int
+            if let budget = lockedBudget {
+                limit = Self.powerOfTwo(atMost: budget / ringCount / pageSize - 1)
+            } else {
+                let memory = Int(sysconf(Int32(_SC_PHYS_PAGES))) * pageSize
+                limit = min(Self.largestRingPages, Self.powerOfTwo(atMost: min(1 << 30, memory / 32) / ringCount / pageSize))
+            }
+            pages = max(pages, min(wanted, limit))
+            let held = Double(pages * pageSize) / bytesPerSecond
+            if lockedBudget != nil, wanted > pages, held < Self.shortHoldSeconds {
+                let perCPU = (wanted + 1) * pageSize * ringCount / max(1, settings.onlineCPUs.count) / 1024
+                degradations.append(Degradation(.ringBufferShrunk,
+                    reason: "ring buffers of \(pages * pageSize / 1024) KiB per CPU (this user's locked memory: \(Self.budgetText(settings))) hold \(Int(held * 1000)) ms of samples at \(attributes.samplePeriodOrFrequency) Hz with \(attributes.sampleStackUser)-byte stack copies: records are lost whenever Perch cannot run for that long",
+                    remedy: "sysctl kernel.perf_event_mlock_kb=\(perCPU), or ulimit -l \((wanted + 1) * pageSize * ringCount / 1024)"))
+            }
         }
         var switchAttributes: EventAttributes?
         if options.contextSwitches && probe.mayProfileKernel {
@@ -333,6 +364,53 @@ public enum RecordingPlanner {
             }
         }
         return event
+    }
+
+    /// Seconds of samples a ring holds at the requested rate when stack copies make samples large:
+    /// how long the ring reader may be kept from running before the kernel drops records.
+    static let ringHoldSeconds = 0.05
+    /// Below this, a note says the rings are short and how to get more.
+    static let shortHoldSeconds = 0.02
+    /// The largest ring the rate asks for where locked memory is not limited (32 MiB).
+    public static let largestRingPages = 8192
+
+    /// Bytes the kernel reserves in the ring for one sample: the fixed fields, a kernel chain of
+    /// 32 entries, the user registers, and the whole requested stack copy, filled or not.
+    static func reservedSampleBytes(_ attributes: EventAttributes) -> Int {
+        let chain = attributes.sampleType.contains(.callchain) ? 8 + 32 * 8 : 0
+        let registers = attributes.sampleType.contains(.regsUser) ? 8 + 8 * attributes.sampleRegsUser.nonzeroBitCount : 0
+        let stack = attributes.sampleType.contains(.stackUser) ? 16 + Int(attributes.sampleStackUser) : 0
+        return 64 + chain + registers + stack
+    }
+
+    /// The rings a recording maps: one per recorded CPU.
+    static func ringCount(_ target: RecordingTarget, settings: KernelSettings) -> Int {
+        if case .systemWide(let cpus?, _) = target {
+            return max(1, settings.onlineCPUs.filter { cpus.contains($0) }.count)
+        }
+        return max(1, settings.onlineCPUs.count)
+    }
+
+    /// Bytes of ring buffer this user may map, or nil when unlimited (CAP_IPC_LOCK, paranoid -1,
+    /// or no RLIMIT_MEMLOCK). The kernel allows perf_event_mlock_kb per online CPU (shared by all
+    /// of the user's recordings), and beyond it charges RLIMIT_MEMLOCK (per process).
+    static func lockedMemoryBudget(_ settings: KernelSettings) -> Int? {
+        guard !settings.unlimitedLockedMemory, let share = settings.mlockKiB else { return nil }
+        guard let memlock = settings.memlockLimit else { return nil }
+        return share * 1024 * max(1, settings.onlineCPUs.count) + Int(min(memlock, UInt64(Int.max / 2)))
+    }
+
+    static func budgetText(_ settings: KernelSettings) -> String {
+        "kernel.perf_event_mlock_kb=\(settings.mlockKiB.map(String.init) ?? "?") × \(settings.onlineCPUs.count) CPUs + RLIMIT_MEMLOCK \(settings.memlockLimit.map { "\($0 / 1024) KiB" } ?? "unlimited")"
+    }
+
+    static func pagesHolding(bytes: Double, pageSize: Int) -> Int {
+        let pages = max(1, Int((bytes / Double(pageSize)).rounded(.up)))
+        return pages <= 1 ? 1 : 1 << (Int.bitWidth - (pages - 1).leadingZeroBitCount)
+    }
+
+    static func powerOfTwo(atMost value: Int) -> Int {
+        value < 1 ? 1 : 1 << (Int.bitWidth - value.leadingZeroBitCount - 1)
     }
 
     /// Data pages per CPU for `auto` where locked memory is not limited, on up to 4 CPUs.

@@ -68,10 +68,12 @@ import Glibc
     }
 
     @Test func ringPagesShrinkToMlockBudget() throws {
-        // 516 KiB is one 128-page ring plus its header page with 4 KiB pages.
+        // A user may lock perf_event_mlock_kb per online CPU, and RLIMIT_MEMLOCK beyond it:
+        // 516 KiB × 2 CPUs + 8 MiB over 2 rings is 1152 pages each (header pages included), so
+        // rings of 1024 data pages.
         let budget = 516
-        let fitting = budget * 1024 / Self.pageSize - 1
-        let expected = 1 << (Int.bitWidth - fitting.leadingZeroBitCount - 1)
+        let perRing = (budget * 1024 * 2 + (8 << 20)) / 2 / Self.pageSize - 1
+        let expected = 1 << (Int.bitWidth - perRing.leadingZeroBitCount - 1)
         let options = Self.launch { $0.dataPages = 4 * expected; $0.callGraph = .none }
         let plan = try RecordingPlanner.plan(options, probe: Self.probe(mlockKiB: budget))
         #expect(plan.dataPages == expected)
@@ -83,12 +85,39 @@ import Glibc
         #expect(!Self.kinds(unlimited).contains(.ringBufferShrunk))
     }
 
-    /// auto's stack copy fills the ring it gets: 32 KiB in a user's 516 KiB rings, the kernel's
+    /// DWARF at 50 kHz reserves 8 KiB and more per sample: the rings grow to hold 50 ms of
+    /// samples where locked memory allows (32 MiB as root), to the user's budget elsewhere with
+    /// a note saying how long they last and how to get more; an explicit -m is kept.
+    @Test func ringsGrowWithTheRateOfStackCopies() throws {
+        let options = Self.launch { $0.callGraph = .dwarf(stackSize: 8192); $0.frequency = 50_000 }
+        let root = try RecordingPlanner.plan(options, probe: Self.probe(paranoid: 1, capabilities: [.ipcLock]))
+        #expect(root.dataPages == RecordingPlanner.largestRingPages)
+        #expect(!Self.kinds(root).contains(.ringBufferShrunk))
+        #expect(root.attributes.sampleStackUser == 8192)
+
+        let user = try RecordingPlanner.plan(options, probe: Self.probe(paranoid: 1, mlockKiB: 516))
+        #expect(user.dataPages == 1024)
+        let note = try #require(user.degradations.first { $0.kind == .ringBufferShrunk })
+        #expect(note.reason.contains("hold 9 ms of samples at 50000 Hz"), "\(note.reason)")
+        #expect(note.remedy?.contains("sysctl kernel.perf_event_mlock_kb=") == true)
+
+        // At 4 kHz the default rings already hold enough; an explicit -m is the user's.
+        let slow = try RecordingPlanner.plan(Self.launch { $0.callGraph = .dwarf(stackSize: 8192) },
+                                             probe: Self.probe(paranoid: 1, capabilities: [.ipcLock]))
+        #expect(slow.dataPages == 1024)
+        let explicit = try RecordingPlanner.plan(Self.launch { $0.callGraph = .dwarf(stackSize: 8192); $0.frequency = 50_000; $0.dataPages = 256 },
+                                                 probe: Self.probe(paranoid: 1, capabilities: [.ipcLock]))
+        #expect(explicit.dataPages == 256)
+    }
+
+    /// auto's stack copy fills the ring it gets: 32 KiB in a user's 516 KiB share, the kernel's
     /// maximum in the large rings of unlimited locked memory; the switch-stack event copies as much.
     @Test func autoStackCopyIsSizedFromTheRing() throws {
         let options = Self.launch { $0.callGraph = .auto; $0.contextSwitches = true }
         let user = try RecordingPlanner.plan(options, probe: Self.probe(paranoid: 1, mlockKiB: 516))
-        #expect(user.dataPages == 128)
+        // The copy follows the user's per-CPU share of perf_event_mlock_kb (128 pages); the ring
+        // then grows into RLIMIT_MEMLOCK for the rate (4 kHz of 32 KiB copies).
+        #expect(user.dataPages == 1024)
         #expect(Int(user.attributes.sampleStackUser) == 128 * Self.pageSize / 16)
         #expect(user.switchAttributes?.sampleStackUser == user.attributes.sampleStackUser)
         #expect(CallGraphMode(recordedWith: user.attributes) == .auto)
