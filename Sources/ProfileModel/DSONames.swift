@@ -12,7 +12,8 @@ public struct DSONames: Sendable {
 
     public init(paths: some Sequence<String>) {
         var byFileName: [Substring: Set<String>] = [:]
-        for path in paths where path.contains("/") {
+        // Each path once: a profile's frames name a few DSOs tens of thousands of times.
+        for path in Set(paths) where path.contains("/") {
             byFileName[Self.components(path).last ?? Substring(path), default: []].insert(path)
         }
         for (fileName, group) in byFileName {
