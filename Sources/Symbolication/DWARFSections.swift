@@ -120,16 +120,21 @@ struct DWARFCursor {
         return value
     }
 
+    /// A little-endian integer of `T`'s width; 0 and `failed` when the bytes run out.
     @inline(__always)
-    mutating func u16() -> UInt16 {
-        guard !failed, bytes.count - offset >= 2 else {
+    mutating func littleEndian<T: FixedWidthInteger>(_: T.Type) -> T {
+        let size = MemoryLayout<T>.size
+        guard !failed, bytes.count - offset >= size else {
             failed = true
             return 0
         }
-        let value = bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
-        offset += 2
-        return UInt16(littleEndian: value)
+        let value = bytes.loadUnaligned(fromByteOffset: offset, as: T.self)
+        offset += size
+        return T(littleEndian: value)
     }
+
+    @inline(__always)
+    mutating func u16() -> UInt16 { littleEndian(UInt16.self) }
 
     @inline(__always)
     mutating func u24() -> UInt32 {
@@ -138,26 +143,10 @@ struct DWARFCursor {
     }
 
     @inline(__always)
-    mutating func u32() -> UInt32 {
-        guard !failed, bytes.count - offset >= 4 else {
-            failed = true
-            return 0
-        }
-        let value = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
-        offset += 4
-        return UInt32(littleEndian: value)
-    }
+    mutating func u32() -> UInt32 { littleEndian(UInt32.self) }
 
     @inline(__always)
-    mutating func u64() -> UInt64 {
-        guard !failed, bytes.count - offset >= 8 else {
-            failed = true
-            return 0
-        }
-        let value = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-        offset += 8
-        return UInt64(littleEndian: value)
-    }
+    mutating func u64() -> UInt64 { littleEndian(UInt64.self) }
 
     /// An unsigned value of `size` bytes (1, 2, 4 or 8; anything else fails).
     @inline(__always)
