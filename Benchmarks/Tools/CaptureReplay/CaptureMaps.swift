@@ -49,15 +49,7 @@ public final class CaptureMaps {
         let maps: CaptureMaps
 
         public func module(at address: UInt64) -> (module: Int32, fileOffset: UInt64)? {
-            var low = 0, high = mappings.count
-            while low < high {
-                let middle = (low + high) / 2
-                if mappings[middle].start <= address { low = middle + 1 } else { high = middle }
-            }
-            guard low > 0 else { return nil }
-            let mapping = mappings[low - 1]
-            guard address < mapping.end else { return nil }
-            return (mapping.module, address - mapping.start + mapping.pageOffset)
+            range(at: address).map { ($0.module, address - $0.start + $0.fileOffset) }
         }
 
         public func range(at address: UInt64) -> UnwindAddressRange? {
