@@ -8,15 +8,6 @@ import TestSupport
 @Suite(.serialized) struct StackStitchingEndToEndTests {
     private func output(_ name: String) -> String { Support.workDirectory + "/" + name }
 
-    /// Folded stacks as (frames outermost first, count).
-    private func folded(_ path: String) throws -> [(frames: [String], count: Int)] {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        return text.split(separator: "\n").compactMap { line in
-            guard let space = line.lastIndex(of: " "), let count = Int(line[line.index(after: space)...]) else { return nil }
-            return (line[..<space].split(separator: ";").map(String.init), count)
-        }
-    }
-
     private func samples(_ stacks: [(frames: [String], count: Int)], where predicate: ([String]) -> Bool = { _ in true }) -> Int {
         stacks.filter { predicate($0.frames) }.reduce(0) { $0 + $1.count }
     }
@@ -31,7 +22,7 @@ import TestSupport
         defer { unlink(output("stitch-main.data")) }
         let result = try Support.perch(["record", "-o", output("stitch-main.data"), "--folded", stacks, "--", fixture, "3"])
         #expect(result.status == 0, "\(result.stderr)")
-        let parsed = try folded(stacks)
+        let parsed = try FoldedFile.stacks(at: stacks)
         let total = samples(parsed)
         let deep = samples(parsed) { $0.filter { $0 == "recurse" }.count > 150 }
         #expect(total > 1000, "only \(total) samples")
@@ -58,7 +49,7 @@ import TestSupport
         #expect(result.status == 0, "\(result.stderr)")
         let report = Support.report(ofRecording: result)
         #expect(report.contains("were completed from an earlier sample of the same thread through the same frame"), "\(report)")
-        let parsed = try folded(stacks)
+        let parsed = try FoldedFile.stacks(at: stacks)
         var checked = 0
         // Which root is each tid's: from its samples under its own name (deep-one, deep-two). A
         // sample taken before the rename (the first moments of a child) carries the parent's name

@@ -9,15 +9,6 @@ import TestSupport
 @Suite(.serialized) struct UnwindingEndToEndTests {
     private func output(_ name: String) -> String { Support.workDirectory + "/" + name }
 
-    /// Folded stacks as (frames outermost first, count).
-    private func folded(_ path: String) throws -> [(frames: [String], count: Int)] {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        return text.split(separator: "\n").compactMap { line in
-            guard let space = line.lastIndex(of: " "), let count = Int(line[line.index(after: space)...]) else { return nil }
-            return (line[..<space].split(separator: ";").map(String.init), count)
-        }
-    }
-
     private func share(_ stacks: [(frames: [String], count: Int)], where predicate: ([String]) -> Bool) -> Double {
         let total = stacks.reduce(0) { $0 + $1.count }
         let matching = stacks.filter { predicate($0.frames) }.reduce(0) { $0 + $1.count }
@@ -105,7 +96,7 @@ import TestSupport
         let summary = try JSONReport(Support.report(ofRecording: result)).summary
         let notes = summary["notes"] as? [String] ?? []
         #expect(notes.contains { $0.contains("[truncated]") }, "\(notes)")
-        let parsed = try folded(stacks)
+        let parsed = try FoldedFile.stacks(at: stacks)
         // unit → work_X → main fit in 64 bytes, and main's return address into libc; nothing further.
         #expect(share(parsed) { inOrder($0, ["[truncated]", "main", "work_", "unit"]) } > 90)
         #expect(share(parsed) { $0.contains { $0.hasPrefix("__libc_start_main") || $0 == "_start" } } < 1)
@@ -120,7 +111,7 @@ import TestSupport
         let stacks = output("unw-swift.folded")
         let result = try Support.perch(["record", "--call-graph", "dwarf", "-o", output("unw-swift.data"), "-q", "--folded", stacks, "--", binary, "20"])
         #expect(result.status == 0, "\(result.stderr)")
-        let parsed = try folded(stacks)
+        let parsed = try FoldedFile.stacks(at: stacks)
         let stageOne = share(parsed) { inOrder($0, ["main", "Driver.run(rounds: Int)", "Pipeline.stageOne() -> UInt64", "hotLoop(Int) -> UInt64"]) }
         let stageTwo = share(parsed) { inOrder($0, ["main", "Driver.run(rounds: Int)", "Pipeline.stageTwo() -> UInt64", "hotLoop(Int) -> UInt64"]) }
         // Swift → libc → Swift: the comparator called from qsort.
@@ -148,7 +139,7 @@ import TestSupport
         let stacks = output("unw-python.folded")
         let result = try Support.perch(["record", "--call-graph", "dwarf", "-o", output("unw-python.data"), "-q", "--folded", stacks, "--", Self.python, script, "12"])
         #expect(result.status == 0, "\(result.stderr)")
-        let parsed = try folded(stacks)
+        let parsed = try FoldedFile.stacks(at: stacks)
         let underMain = share(parsed) { frames in
             inOrder(frames, ["Py_RunMain", "_PyEval_EvalFrameDefault"]) || inOrder(frames, ["pymain_run_python", "_PyEval_EvalFrameDefault"])
         }
@@ -161,7 +152,7 @@ import TestSupport
         let stacks = output("unw-mixed.folded")
         let result = try Support.perch(["record", "--call-graph", "dwarf", "-o", output("unw-mixed.data"), "-q", "--folded", stacks, "--", binary, library])
         #expect(result.status == 0, "\(result.stderr)")
-        let parsed = try folded(stacks)
+        let parsed = try FoldedFile.stacks(at: stacks)
         let inLibrary = share(parsed) { inOrder($0, ["main", "load_and_call", "dl_work", "lib_spin"]) }
         let callback = share(parsed) { inOrder($0, ["main", "load_and_call", "dl_work", "back_in_main", "spin"]) }
         // The kernel's signal frame (glibc's __restore_rt) sits between the interrupted code and the handler.
