@@ -177,13 +177,7 @@ let benchmarks: @Sendable () -> Void = {
     } setup: {
         let file = try PerfDataFile(path: try DWARFCapture.file())
         let maps = try CaptureMaps(file: file)
-        let decoder = RecordDecoder(events: file.events)
-        var samples: [SampleRecord] = []
-        try file.forEachRecord { record, _ in
-            if case .sample(let sample)? = try? decoder.decode(record), !sample.userRegisters.isEmpty, sample.userRegisterABI == 2 {
-                samples.append(sample)
-            }
-        }
+        let samples = try userStackSamples(in: file)
         guard !samples.isEmpty else { throw BenchmarkSetupError("the DWARF capture has no user register samples") }
         // The file keeps the samples' bytes mapped; it rides along in the state.
         return UnwindState((UnwinderBox(), maps, samples, file.events[0].attributes.sampleRegsUser, file))

@@ -27,13 +27,7 @@ guard let path = arguments.first, let iterations = arguments.count > 1 ? Int(arg
 
 let file = try PerfDataFile(path: path)
 let maps = try CaptureMaps(file: file)
-let decoder = RecordDecoder(events: file.events)
-var samples: [SampleRecord] = []
-try file.forEachRecord { record, _ in
-    if case .sample(let sample)? = try? decoder.decode(record), !sample.userRegisters.isEmpty, sample.userRegisterABI == 2 {
-        samples.append(sample)
-    }
-}
+let samples = try userStackSamples(in: file)
 let mask = file.events[0].attributes.sampleRegsUser
 let spaces = samples.map { maps.space(pid: $0.pid) }
 
