@@ -14,9 +14,19 @@ final class BackgroundLoad<Value>: @unchecked Sendable {
     private var result: Value?
     private var collected = false
 
-    /// Starts `work` on the background lane.
-    init(_ work: @escaping @Sendable () -> Value) {
-        backgroundLane.async { [self] in
+    /// Where the work runs.
+    enum Lane {
+        /// Symbolication's one serial background lane (loads queue behind each other).
+        case background
+        /// Any free CPU, at once: for work started by a load already on the background lane
+        /// (queued behind that load, it would wait for it forever).
+        case anyCPU
+    }
+
+    /// Starts `work` on `lane`.
+    init(lane: Lane = .background, _ work: @escaping @Sendable () -> Value) {
+        let queue = lane == .background ? backgroundLane : DispatchQueue.global(qos: .userInitiated)
+        queue.async { [self] in
             result = work()
             finished.signal()
         }

@@ -31,7 +31,14 @@ extension DWARFIndex {
     /// over interval boundaries with a max-heap of open intervals by (depth, node order).
     static func segments(_ intervals: [Interval]) -> (starts: [UInt64], nodes: [Int32]) {
         guard !intervals.isEmpty else { return ([], []) }
-        let sorted = intervals.sorted { $0.low < $1.low }
+        // The walk emits scopes in DIE order, usually already in address order: then the stable
+        // sort would return them as they are.
+        var inOrder = true
+        for index in intervals.indices.dropFirst() where intervals[index].low < intervals[index - 1].low {
+            inOrder = false
+            break
+        }
+        let sorted = inOrder ? intervals : intervals.sorted { $0.low < $1.low }
         // The boundaries in order: the (sorted) lows merged with the sorted highs.
         let highs = intervals.map(\.high).sorted()
         var heap = IntervalHeap()

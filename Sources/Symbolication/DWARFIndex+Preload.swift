@@ -1,10 +1,10 @@
+import Dispatch
 import Glibc
 
 extension DWARFIndex {
     /// Builds ahead what looking up `addresses` needs — the scope trees and line tables of every
-    /// unit they fall in — on two threads: this one and the background lane take units from one
-    /// shared queue (the results are plain values). Worth it only for many units; otherwise each
-    /// unit loads on its first lookup.
+    /// unit they fall in — on two threads (`forEachUnit`). Worth it only for many units;
+    /// otherwise each unit loads on its first lookup.
     func preload(for addresses: some Sequence<UInt64>) {
         var pending: [Int] = []
         var seen = Set<Int>()
@@ -14,27 +14,54 @@ extension DWARFIndex {
             }
         }
         guard pending.count >= 16 else { return }
-        guard let reader else { return preloadWithLibdw(pending) }
-        let work = pending.map { units[$0].native }
-        let queue = SharedWorkQueue(count: work.count)
-        let load = BackgroundLoad { () -> [(position: Int, scopes: Scopes, lines: DWARFReader.LineTableResult)] in
-            var done: [(position: Int, scopes: Scopes, lines: DWARFReader.LineTableResult)] = []
-            while let position = queue.next() {
-                let unit = reader.units[work[position]]
-                done.append((position, reader.scopes(ofUnit: unit), reader.lineTable(of: unit)))
+        guard reader != nil else { return preloadWithLibdw(pending) }
+        for index in forEachUnit(pending, lanes: 2, { _, _ in }) {
+            loadLines(units[index])
+            _ = loadScopes(units[index])
+        }
+    }
+
+    /// Makes each unit of `indices` ready for `frames(at:)` (scope tree and line table read
+    /// natively) and calls `body(lane, index)` on it, over `lanes` threads taking whole units
+    /// from one queue: a unit and its caches belong to one thread while it is visited. Returns
+    /// the units left out because part of them must come through libdw, which only one thread
+    /// may use: the caller loads and visits those on its own thread.
+    func forEachUnit(_ indices: [Int], lanes: Int, _ body: (_ lane: Int, _ index: Int) -> Void) -> [Int] {
+        guard let reader else { return indices }
+        let queue = SharedWorkQueue(count: indices.count)
+        let lanes = max(1, min(lanes, indices.count))
+        var leftOut = Array(repeating: [Int](), count: lanes)
+        // The lanes share this index (its `units` array is only read) and `body`; each unit
+        // is written by the one lane that took it.
+        let shared = Unchecked(self)
+        withoutActuallyEscaping(body) { body in
+            let visit = Unchecked(body)
+            leftOut.withUnsafeMutableBufferPointer { leftOut in
+                let perLane = Unchecked(leftOut)
+                DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                    let index = shared.value
+                    while let position = queue.next() {
+                        let unitIndex = indices[position]
+                        let unit = index.units[unitIndex]
+                        guard unit.native >= 0 else {
+                            perLane.value[lane].append(unitIndex)
+                            continue
+                        }
+                        if !unit.linesLoaded {
+                            let lines = reader.lineTable(of: reader.units[unit.native])
+                            if case .unsupported = lines {
+                                perLane.value[lane].append(unitIndex)
+                                continue
+                            }
+                            index.install(lines, in: unit)
+                        }
+                        if unit.scopes == nil { unit.scopes = reader.scopes(ofUnit: reader.units[unit.native]) }
+                        visit.value(lane, unitIndex)
+                    }
+                }
             }
-            return done
         }
-        while let position = queue.next() {
-            let unit = units[pending[position]]
-            unit.scopes = reader.scopes(ofUnit: reader.units[unit.native])
-            install(reader.lineTable(of: reader.units[unit.native]), in: unit)
-        }
-        for (position, scopes, lines) in load.value {
-            let unit = units[pending[position]]
-            if unit.scopes == nil { unit.scopes = scopes }
-            install(lines, in: unit)
-        }
+        return leftOut.flatMap { $0 }
     }
 
     /// The same through libdw: the background thread walks the inline scopes through a handle
@@ -51,6 +78,12 @@ extension DWARFIndex {
             units[index].scopes = scopes
         }
     }
+}
+
+/// A value several threads use in parts that never overlap (each lane its own slot).
+struct Unchecked<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// Positions `0..<count` handed out once each to whichever thread asks first.

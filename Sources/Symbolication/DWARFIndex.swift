@@ -69,13 +69,15 @@ final class DWARFIndex {
 
     /// Opens the DWARF of `image`; `nil` when it has none that can be read, or no unit with code.
     /// `libdwOnly` reads it all through libdw (what the native reader is checked against).
-    init?(image: ELFImage, libdwOnly: Bool = false) {
+    convenience init?(image: ELFImage, libdwOnly: Bool = false) {
+        self.init(image: image, reader: libdwOnly ? nil : try? DWARFReader(image: image))
+    }
+
+    /// Opens the DWARF of `image` as `reader` reads it, or through libdw when `reader` is `nil`.
+    /// With a reader, nothing here calls libelf.
+    init?(image: ELFImage, reader: DWARFReader?) {
         self.image = image
-        if libdwOnly {
-            reader = nil
-        } else {
-            reader = try? DWARFReader(image: image)
-        }
+        self.reader = reader
         if let reader {
             buildUnitIndex(reader)
         } else {

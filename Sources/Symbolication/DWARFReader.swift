@@ -33,6 +33,12 @@ struct DWARFReader: @unchecked Sendable {
     /// the native reader (the caller then uses libdw for the whole image).
     init(image: ELFImage) throws(Unsupported) {
         guard let sections = DWARFSections(image: image) else { throw .bigEndian }
+        try self.init(sections: sections)
+    }
+
+    /// The same from sections already read (reading them is the only part that calls libelf:
+    /// this one may run beside another thread's use of the image).
+    init(sections: DWARFSections) throws(Unsupported) {
         guard !sections.hasAltLink else { throw .alternateFile }
         self.sections = sections
         let info = sections[.info]

@@ -33,12 +33,11 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         var symbolNames: [SymbolName?]
         var dieNames: [UInt64: SymbolName] = [:]
 
-        init(image: ELFImage, debugImage: ELFImage?, dwarf: DWARFIndex?) {
+        init(image: ELFImage, debugImage: ELFImage?, dwarf: DWARFIndex?, table: SymbolTable) {
             self.image = image
             self.debugImage = debugImage
             self.dwarf = dwarf
-            self.table = SymbolTable(
-                images: debugImage.map { [image, $0] } ?? [image], aliases: .llvmSymbolizer)
+            self.table = table
             self.symbolNames = Array(repeating: nil, count: table.count)
         }
     }
@@ -90,9 +89,8 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     }
 
     /// Frames for many file offsets in the file at `path`, one array per offset in the order
-    /// given, each as `symbolize(path:fileOffset:)` gives it. The names they use are demangled
-    /// together, on all CPUs; the DWARF is read as for single lookups (a report's few thousand
-    /// locations do not pay for `prepare(path:virtualAddresses:)`'s second handle).
+    /// given, each as `symbolize(path:fileOffset:)` gives it, found as
+    /// `symbolize(path:virtualAddresses:)` finds them.
     public func symbolize(path: String, fileOffsets: [UInt64]) -> [[SymbolizedFrame]] {
         guard let module = checkedModule(for: path) else { return Array(repeating: [], count: fileOffsets.count) }
         let addresses = fileOffsets.map { module.image.virtualAddress(forFileOffset: $0) }
@@ -143,12 +141,11 @@ public final class DWARFSymbolizer: AddressSymbolizer {
 
     /// Frames for many link-time virtual addresses in `path`, one array per address in the
     /// order given, each as `symbolize(path:virtualAddress:)` gives it. Faster for many
-    /// addresses: the DWARF they need is read ahead on two threads
-    /// (`prepare(path:virtualAddresses:)`), every frame found, and only then the names they use
-    /// demangled, split over the CPUs.
+    /// addresses: two threads share out the compile units they fall in, each reading its units'
+    /// DWARF and finding their frames; then the names they use are demangled and the frames put
+    /// together, split over the CPUs.
     public func symbolize(path: String, virtualAddresses: [UInt64]) -> [[SymbolizedFrame]] {
         guard let module = module(for: path) else { return Array(repeating: [], count: virtualAddresses.count) }
-        if virtualAddresses.count > 1 { module.dwarf?.preload(for: virtualAddresses) }
         return frames(module, virtualAddresses)
     }
 
@@ -190,54 +187,161 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         return frames
     }
 
-    /// `frames(module, address)` for each of `addresses`: the lookups first, then the names
-    /// not yet known demangled together (on all CPUs), then the frames put together.
+    /// `frames(module, address)` for each of `addresses`: the lookups first (`lookUp`, on two
+    /// threads for many units), then the names not yet known demangled together, each distinct
+    /// name once, then the frames put together (both on all CPUs).
     private func frames(_ module: Module, _ addresses: [UInt64]) -> [[SymbolizedFrame]] {
-        var found: [(address: UInt64, symbol: Int?, dwarfFrames: [DWARFFrame]?)] = []
+        var pending: [UInt64] = []
+        var seen = Set<UInt64>()
+        for address in addresses where module.frames[address] == nil && seen.insert(address).inserted {
+            pending.append(address)
+        }
+        let found = lookUp(module, pending)
+        // The names the frames use that are not known yet: symbols', then DIEs'.
         var symbols: [Int] = []
-        var dies: [UInt64] = []
-        var wanted = Set<UInt64>(), wantedDIEs = Set<UInt64>()
         var wantedSymbols = Set<Int>()
-        for address in addresses where module.frames[address] == nil && wanted.insert(address).inserted {
-            let symbol = module.table.index(containing: address)
-            let dwarfFrames = module.dwarf?.frames(at: address)
-            if let symbol, module.symbolNames[symbol] == nil, wantedSymbols.insert(symbol).inserted {
+        for item in found.items {
+            if let symbol = item.symbol, module.symbolNames[symbol] == nil, wantedSymbols.insert(symbol).inserted {
                 symbols.append(symbol)
             }
-            if let dwarfFrames {
-                for (index, frame) in dwarfFrames.enumerated() where index < dwarfFrames.count - 1 || symbol == nil {
-                    if let die = frame.die, module.dieNames[die] == nil, wantedDIEs.insert(die).inserted { dies.append(die) }
-                }
-            }
-            found.append((address, symbol, dwarfFrames))
         }
-        // Raw names (libdw stays on this thread), then demangled on all CPUs.
         var rawNames = symbols.map { module.table.name(atIndex: $0) }
+        var dies: [UInt64] = []
         var dieHasName: [Bool] = []
-        if let dwarf = module.dwarf {
-            for die in dies {
-                let name = dwarf.name(ofDIE: die)
-                dieHasName.append(name != nil)
-                rawNames.append(name ?? "")
-            }
+        dies.reserveCapacity(found.dieNames.count)
+        dieHasName.reserveCapacity(found.dieNames.count)
+        rawNames.reserveCapacity(rawNames.count + found.dieNames.count)
+        for (die, name) in found.dieNames {
+            dies.append(die)
+            dieHasName.append(name != nil)
+            rawNames.append(name ?? "")
         }
         let demangled = DWARFSymbolizer.demangleAll(rawNames, style: names)
         for (position, symbol) in symbols.enumerated() { module.symbolNames[symbol] = demangled[position] }
-        for (position, die) in dies.enumerated() where position < dieHasName.count {
+        module.dieNames.reserveCapacity(module.dieNames.count + dies.count)
+        for (position, die) in dies.enumerated() {
             module.dieNames[die] = dieHasName[position]
                 ? demangled[symbols.count + position] : SymbolName(text: "??", language: .unknown)
         }
-        for item in found {
-            module.frames[item.address] = assemble(module, symbol: item.symbol, dwarfFrames: item.dwarfFrames)
-        }
+        let assembled = assembleAll(module, found)
+        module.frames.reserveCapacity(module.frames.count + assembled.count)
+        for (position, frames) in assembled.enumerated() { module.frames[pending[position]] = frames }
         return addresses.map { module.frames[$0] ?? [] }
+    }
+
+    /// What looking up a batch of addresses found: for each, in order, its symbol (index in the
+    /// module's table) and DWARF frames; and the raw names of the DIEs those frames name that the
+    /// module has no name for yet (`nil`: the DIE has none).
+    private struct Found {
+        var items: [(symbol: Int?, dwarfFrames: [DWARFFrame]?)]
+        var dieNames: [UInt64: String?] = [:]
+    }
+
+    /// Looks up `addresses` (distinct, none cached). When they fall in many compile units of a
+    /// natively read image, the units are shared out between two threads, each reading the
+    /// DWARF of the units it takes and looking up their addresses; otherwise one address after
+    /// another on this thread.
+    private func lookUp(_ module: Module, _ addresses: [UInt64]) -> Found {
+        var found = Found(items: Array(repeating: (nil, nil), count: addresses.count))
+        guard let dwarf = module.dwarf, dwarf.readsNatively, addresses.count >= 256,
+              DWARFSymbolizer.processors > 1
+        else {
+            for (position, address) in addresses.enumerated() {
+                lookUp(module, address, into: &found.items[position], names: &found.dieNames)
+            }
+            return found
+        }
+        // The addresses of each unit, in one array ordered by unit.
+        let unitOf = addresses.map { dwarf.unitIndex(containing: $0) ?? -1 }
+        let order = unitOf.indices.sorted { unitOf[$0] != unitOf[$1] ? unitOf[$0] < unitOf[$1] : $0 < $1 }
+        var groups: [Int: Range<Int>] = [:]
+        var start = 0
+        while start < order.count {
+            var end = start + 1
+            while end < order.count, unitOf[order[end]] == unitOf[order[start]] { end += 1 }
+            groups[unitOf[order[start]]] = start..<end
+            start = end
+        }
+        let lanes = 2
+        var laneNames = Array(repeating: [UInt64: String?](), count: lanes)
+        let leftOut: [Int] = found.items.withUnsafeMutableBufferPointer { items in
+            laneNames.withUnsafeMutableBufferPointer { laneNames in
+                // Each position is written by the lane that took its unit; the module's caches
+                // are only read until the lanes are done.
+                let shared = Unchecked((items, laneNames, module, self))
+                let units = groups.keys.filter { $0 >= 0 }.sorted()
+                return dwarf.forEachUnit(units, lanes: lanes) { lane, unit in
+                    let (items, laneNames, module, symbolizer) = shared.value
+                    for position in order[groups[unit]!] {
+                        symbolizer.lookUp(module, addresses[position], into: &items[position], names: &laneNames[lane])
+                    }
+                }
+            }
+        }
+        // Addresses outside every unit, and units that need libdw, on this thread.
+        for unit in leftOut + (groups[-1] == nil ? [] : [-1]) {
+            for position in order[groups[unit]!] {
+                lookUp(module, addresses[position], into: &found.items[position], names: &found.dieNames)
+            }
+        }
+        for names in laneNames { found.dieNames.merge(names) { first, _ in first } }
+        return found
+    }
+
+    /// The symbol and DWARF frames of one address, and the raw names of the frames' DIEs the
+    /// module does not know, into `names`. Reads the module's caches, never writes them.
+    private func lookUp(
+        _ module: Module, _ address: UInt64, into item: inout (symbol: Int?, dwarfFrames: [DWARFFrame]?),
+        names: inout [UInt64: String?]
+    ) {
+        let symbol = module.table.index(containing: address)
+        let dwarfFrames = module.dwarf?.frames(at: address)
+        item = (symbol, dwarfFrames)
+        guard let dwarf = module.dwarf, let dwarfFrames else { return }
+        // The outermost frame takes the symbol's name when a symbol covers the address.
+        for (index, frame) in dwarfFrames.enumerated() where index < dwarfFrames.count - 1 || symbol == nil {
+            if let die = frame.die, module.dieNames[die] == nil, names[die] == nil {
+                names[die] = .some(dwarf.name(ofDIE: die))
+            }
+        }
+    }
+
+    private static let processors = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+
+    /// The frames of every address `found`, in order, put together on all CPUs when there are
+    /// many: every name they use is in the module's caches by now, so the lanes only read them
+    /// (a name missing after all is made again, not stored).
+    private func assembleAll(_ module: Module, _ found: Found) -> [[SymbolizedFrame]] {
+        let count = found.items.count
+        let lanes = min(DWARFSymbolizer.processors, count / 1024)
+        guard lanes > 1, module.dwarf?.readsNatively ?? true else {
+            return found.items.map { assemble(module, symbol: $0.symbol, dwarfFrames: $0.dwarfFrames, caching: false) }
+        }
+        let results = UnsafeMutableBufferPointer<[SymbolizedFrame]>.allocate(capacity: count)
+        defer { results.deallocate() }
+        let shared = Unchecked((results, module, self, found))
+        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+            let (results, module, symbolizer, found) = shared.value
+            let chunk = (count + lanes - 1) / lanes
+            for position in (lane * chunk)..<min(count, (lane + 1) * chunk) {
+                let item = found.items[position]
+                (results.baseAddress! + position).initialize(
+                    to: symbolizer.assemble(module, symbol: item.symbol, dwarfFrames: item.dwarfFrames, caching: false))
+            }
+        }
+        defer { _ = results.deinitialize() }
+        return Array(results)
     }
 
     /// The frames of one address from its symbol (index in the module's table) and its DWARF
     /// frames, innermost first.
-    private func assemble(_ module: Module, symbol index: Int?, dwarfFrames: [DWARFFrame]?) -> [SymbolizedFrame] {
+    /// `caching`: whether names not known yet are stored in the module's caches (else the
+    /// module is only read, and any thread may call this).
+    private func assemble(
+        _ module: Module, symbol index: Int?, dwarfFrames: [DWARFFrame]?, caching: Bool = true
+    ) -> [SymbolizedFrame] {
         var frames: [SymbolizedFrame] = []
-        let symbol = index.map { symbolName(module, $0) }
+        let symbol = index.map { symbolName(module, $0, caching: caching) }
         if let dwarf = module.dwarf, let dwarfFrames, !dwarfFrames.isEmpty {
             frames.reserveCapacity(dwarfFrames.count)
             for (index, frame) in dwarfFrames.enumerated() {
@@ -245,7 +349,7 @@ public final class DWARFSymbolizer: AddressSymbolizer {
                 if index == dwarfFrames.count - 1, let symbol {
                     name = symbol
                 } else {
-                    name = frame.die.map { dieName(module, dwarf, $0) } ?? SymbolName(text: "??", language: .unknown)
+                    name = frame.die.map { dieName(module, dwarf, $0, caching: caching) } ?? SymbolName(text: "??", language: .unknown)
                 }
                 frames.append(SymbolizedFrame(
                     function: name.text, language: name.language, sourceFile: frame.file,
@@ -258,17 +362,17 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         return frames
     }
 
-    private func symbolName(_ module: Module, _ index: Int) -> SymbolName {
+    private func symbolName(_ module: Module, _ index: Int, caching: Bool) -> SymbolName {
         if let known = module.symbolNames[index] { return known }
         let name = demangle(module.table.name(atIndex: index))
-        module.symbolNames[index] = name
+        if caching { module.symbolNames[index] = name }
         return name
     }
 
-    private func dieName(_ module: Module, _ dwarf: DWARFIndex, _ offset: UInt64) -> SymbolName {
+    private func dieName(_ module: Module, _ dwarf: DWARFIndex, _ offset: UInt64, caching: Bool) -> SymbolName {
         if let known = module.dieNames[offset] { return known }
         let name = dwarf.name(ofDIE: offset).map(demangle) ?? SymbolName(text: "??", language: .unknown)
-        module.dieNames[offset] = name
+        if caching { module.dieNames[offset] = name }
         return name
     }
 
@@ -348,14 +452,22 @@ public final class DWARFSymbolizer: AddressSymbolizer {
                 notes.append("ignoring debug file \(rejected.path) for \(image.path): \(rejected.reason)")
             }
         }
-        var dwarf: DWARFIndex? = nil
-        if hasDWARF {
+        // The symbol table is read on another CPU while the native reader indexes the units.
+        // libelf is used by one thread at a time: the DWARF sections are read before the
+        // table starts, and libdw (which has its own use of libelf) only after it is done.
+        let sections = hasDWARF ? DWARFSections(image: image) : nil
+        let images = Unchecked(debugImage.map { [image, $0] } ?? [image])
+        let symbols = BackgroundLoad(lane: .anyCPU) { Unchecked(SymbolTable(images: images.value, aliases: .llvmSymbolizer)) }
+        let reader = sections.flatMap { try? DWARFReader(sections: $0) }
+        var dwarf = reader.flatMap { DWARFIndex(image: image, reader: $0) }
+        let table = symbols.value.value
+        if hasDWARF, reader == nil {
             dwarf = DWARFIndex(image: image)
         }
         if dwarf == nil, let debugImage, DWARFIndex.hasDWARF(debugImage) {
             dwarf = DWARFIndex(image: debugImage)
         }
-        let module = Module(image: image, debugImage: debugImage, dwarf: dwarf)
+        let module = Module(image: image, debugImage: debugImage, dwarf: dwarf, table: table)
         // The symbol table holds its own copy of the names and the unit index its ranges; what
         // symbolizing reads later (a few units' DIEs and line tables) faults back in page by page.
         releaseFilePages(of: image)
@@ -385,10 +497,26 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         SymbolName(text: Demangler.name(name, style: style), language: Demangler.language(ofSymbol: name))
     }
 
-    /// `names` demangled in `style`, in order; split over the CPUs when there are enough of
-    /// them to pay for the threads (`Demangler` is stateless, `swift_demangle` thread-safe).
+    /// `names` demangled in `style`, in order, each distinct name once (a DIE's linkage name is
+    /// often a symbol's too); split over the CPUs when there are enough of them to pay for the
+    /// threads (`Demangler` is stateless, `swift_demangle` thread-safe).
     private static func demangleAll(_ names: [String], style: Demangler.NameStyle) -> [SymbolName] {
-        let lanes = min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), names.count / 256)
+        guard style != .mangled else { return names.map { demangle($0, style: style) } }
+        var positions: [String: Int] = [:]
+        positions.reserveCapacity(names.count)
+        var distinct: [String] = []
+        let slots = names.map { name in
+            if let known = positions[name] { return known }
+            positions[name] = distinct.count
+            distinct.append(name)
+            return distinct.count - 1
+        }
+        let demangled = demangleDistinct(distinct, style: style)
+        return slots.map { demangled[$0] }
+    }
+
+    private static func demangleDistinct(_ names: [String], style: Demangler.NameStyle) -> [SymbolName] {
+        let lanes = min(processors, names.count / 256)
         guard lanes > 1, style != .mangled else { return names.map { demangle($0, style: style) } }
         /// Where the lanes write: each its own slots, read after all have finished.
         struct Slots: @unchecked Sendable { let base: UnsafeMutablePointer<SymbolName> }
