@@ -3,8 +3,9 @@ import Glibc
 
 extension DWARFIndex {
     /// Builds ahead what looking up `addresses` needs — the scope trees and line tables of every
-    /// unit they fall in — on two threads (`forEachUnit`). Worth it only for many units;
-    /// otherwise each unit loads on its first lookup.
+    /// unit they fall in — on all CPUs (`forEachUnit`), or through a second libdw handle on the
+    /// background lane when libdw reads the image. Worth it only for many units; otherwise each
+    /// unit loads on its first lookup.
     func preload(for addresses: some Sequence<UInt64>) {
         var pending: [Int] = []
         var seen = Set<Int>()
@@ -15,7 +16,7 @@ extension DWARFIndex {
         }
         guard pending.count >= 16 else { return }
         guard reader != nil else { return preloadWithLibdw(pending) }
-        for index in forEachUnit(pending, lanes: 2, { _, _ in }) {
+        for index in forEachUnit(pending, lanes: onlineProcessors, { _, _ in }) {
             loadLines(units[index])
             _ = loadScopes(units[index])
         }
@@ -79,6 +80,9 @@ extension DWARFIndex {
         }
     }
 }
+
+/// The CPUs this machine has online: how many lanes a batch is split into.
+let onlineProcessors = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
 /// A value several threads use in parts that never overlap (each lane its own slot).
 struct Unchecked<Value>: @unchecked Sendable {

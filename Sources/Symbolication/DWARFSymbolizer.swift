@@ -244,8 +244,10 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     private func lookUp(_ module: Module, _ addresses: [UInt64]) -> Found {
         var found = Found(items: Array(repeating: (nil, nil), count: addresses.count))
         guard let dwarf = module.dwarf, dwarf.readsNatively, addresses.count >= 256,
-              DWARFSymbolizer.processors > 1
+              onlineProcessors > 1
         else {
+            // libdw may be used by one thread only: a second handle builds the scopes ahead.
+            if let dwarf = module.dwarf, !dwarf.readsNatively, addresses.count >= 256 { dwarf.preload(for: addresses) }
             for (position, address) in addresses.enumerated() {
                 lookUp(module, address, into: &found.items[position], names: &found.dieNames)
             }
@@ -262,7 +264,7 @@ public final class DWARFSymbolizer: AddressSymbolizer {
             groups[unitOf[order[start]]] = start..<end
             start = end
         }
-        let lanes = 2
+        let lanes = onlineProcessors
         var laneNames = Array(repeating: [UInt64: String?](), count: lanes)
         let leftOut: [Int] = found.items.withUnsafeMutableBufferPointer { items in
             laneNames.withUnsafeMutableBufferPointer { laneNames in
@@ -306,14 +308,13 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         }
     }
 
-    private static let processors = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
     /// The frames of every address `found`, in order, put together on all CPUs when there are
     /// many: every name they use is in the module's caches by now, so the lanes only read them
     /// (a name missing after all is made again, not stored).
     private func assembleAll(_ module: Module, _ found: Found) -> [[SymbolizedFrame]] {
         let count = found.items.count
-        let lanes = min(DWARFSymbolizer.processors, count / 1024)
+        let lanes = min(onlineProcessors, count / 1024)
         guard lanes > 1, module.dwarf?.readsNatively ?? true else {
             return found.items.map { assemble(module, symbol: $0.symbol, dwarfFrames: $0.dwarfFrames, caching: false) }
         }
@@ -516,7 +517,7 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     }
 
     private static func demangleDistinct(_ names: [String], style: Demangler.NameStyle) -> [SymbolName] {
-        let lanes = min(processors, names.count / 256)
+        let lanes = min(onlineProcessors, names.count / 256)
         guard lanes > 1, style != .mangled else { return names.map { demangle($0, style: style) } }
         /// Where the lanes write: each its own slots, read after all have finished.
         struct Slots: @unchecked Sendable { let base: UnsafeMutablePointer<SymbolName> }
