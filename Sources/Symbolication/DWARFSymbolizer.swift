@@ -237,10 +237,10 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         var dieNames: [UInt64: String?] = [:]
     }
 
-    /// Looks up `addresses` (distinct, none cached). When they fall in many compile units of a
-    /// natively read image, the units are shared out between two threads, each reading the
-    /// DWARF of the units it takes and looking up their addresses; otherwise one address after
-    /// another on this thread.
+    /// Looks up `addresses` (distinct, none cached). When there are many in a natively read
+    /// image, the compile units they fall in are shared out between the CPUs (`forEachUnit`),
+    /// each lane reading the DWARF of the units it takes and looking up their addresses;
+    /// otherwise one address after another on this thread.
     private func lookUp(_ module: Module, _ addresses: [UInt64]) -> Found {
         var found = Found(items: Array(repeating: (nil, nil), count: addresses.count))
         guard let dwarf = module.dwarf, dwarf.readsNatively, addresses.count >= 256,
@@ -307,7 +307,6 @@ public final class DWARFSymbolizer: AddressSymbolizer {
             }
         }
     }
-
 
     /// The frames of every address `found`, in order, put together on all CPUs when there are
     /// many: every name they use is in the module's caches by now, so the lanes only read them
