@@ -134,6 +134,17 @@ let benchmarks: @Sendable () -> Void = {
             State(try Workload.textAddresses(path: path, count: symbolizeCount))
         }
 
+        // The path `perch symbolize` and reports take: one batch, shared out over the CPUs.
+        Benchmark("Symbolize-\(label)-cold-batch-20k-inlines",
+                  configuration: configuration([.wallClock, rate("addresses/s"), .peakMemoryResident], maxIterations: 10)) { benchmark, addresses in
+            measureRate(benchmark, rate("addresses/s"), count: addresses.value.count) {
+                let frames = DWARFSymbolizer().symbolize(path: path, virtualAddresses: addresses.value)
+                precondition(frames.filter { !$0.isEmpty }.count >= addresses.value.count / 2)
+            }
+        } setup: {
+            State(try Workload.textAddresses(path: path, count: symbolizeCount))
+        }
+
         Benchmark("Symbolize-\(label)-warm-10x20k-inlines",
                   configuration: configuration([.wallClock, rate("addresses/s")], maxIterations: 30)) { (benchmark: Benchmark, state: State<(DWARFSymbolizer, [UInt64])>) in
             let (symbolizer, addresses) = state.value
