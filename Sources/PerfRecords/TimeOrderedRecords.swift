@@ -103,22 +103,15 @@ public struct TimeOrderedRecords {
             for index in stride(from: count - 1, through: 0, by: -1) {
                 lowestAhead[index] = min(waiting[index].offset, lowestAhead[index + 1])
             }
-            var lowestHandedOn = Int.max
             for index in 0..<count {
                 let (time, offset) = waiting[index]
                 let size = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)))
                 let record = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + size])
                 try body(TimedRecord(bytes: record, eventIndex: eventIndex(of: record), time: time, offset: offset))
-                lowestHandedOn = min(lowestHandedOn, offset)
                 release(below: lowestAhead[index + 1])
             }
             waiting.removeFirst(count)
             lowestWaiting = lowestAhead[count]
-            // Records the scan had released (they waited longer than waitingHold) were read
-            // back just now: release them again.
-            if lowestHandedOn < scanned, max(lowestHandedOn, released) < scanned {
-                file.releaseData(max(lowestHandedOn, released)..<scanned)
-            }
         }
 
         try file.forEachRecord { record, offset in
