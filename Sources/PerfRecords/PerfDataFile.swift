@@ -67,40 +67,65 @@ public final class PerfDataFile {
         self.length = length
     }
 
-    /// Maps the data section's pages ahead of `forEachRecord` and releases them behind it, in
-    /// the order asked, on another thread.
+    /// Maps the data section's pages ahead of `forEachRecord` and releases them behind it, on
+    /// another thread.
     private let pager = DispatchQueue(label: "perch.perfdata.pager", qos: .userInitiated)
+    private let paging = PagingState()
     /// How far ahead of the reader pages are mapped, in steps of this size.
     private static let prefetchStep = 2 << 20
     /// One read per this many bytes maps them all: a read fault on a file mapping maps the
     /// pages around it already in the page cache (the kernel's fault-around, 64 KiB by default,
     /// aligned to it).
     private static let faultAroundBytes = 64 << 10
+    /// Releases wait for the pager thread while it has at most this many jobs queued; beyond,
+    /// (a busy machine that leaves it little time) the reader releases itself, so memory stays flat.
+    private static let pagerBacklog = 4
     private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-    private static let readSum = Atomic<UInt8>(0)
+
+    /// What the reader and the pager thread share.
+    private final class PagingState: Sendable {
+        /// The end of the highest range released (an address, page-aligned): the reader is
+        /// past it, so the pager thread maps nothing below.
+        let releasedBelow = Atomic<Int>(0)
+        /// Jobs queued on the pager thread and not finished.
+        let backlog = Atomic<Int>(0)
+        /// The sum of the bytes the pager read, so that the reads stay.
+        let readSum = Atomic<UInt8>(0)
+    }
 
     deinit {
         pager.sync {}  // no read or release may run on an unmapped range
         munmap(UnsafeMutableRawPointer(mutating: base), length)
     }
 
-    /// Asks the prefetch thread to map the data section's pages in `range` (reading them in
-    /// from the file first when they are not in the page cache), so the reader does not stop to
-    /// fault at each page's first touch. It reads one byte per fault-around block: on a 1M-sample
-    /// DWARF file that costs a third of the CPU time MADV_POPULATE_READ took (which walks every
-    /// page and kept the reader's loads stalled while it ran).
+    /// Asks the pager thread to map the data section's pages in `range` (reading them in from
+    /// the file first when they are not in the page cache), so the reader does not stop to fault
+    /// at each page's first touch. It reads one byte per fault-around block: on a 1M-sample DWARF
+    /// file that costs a third of the CPU time MADV_POPULATE_READ took (which walks every page,
+    /// and kept the reader's loads stalled while it ran). Blocks the reader is past are skipped,
+    /// and one it went past (and released) during the read is released again.
     private func prefetch(_ range: Range<Int>) {
         let start = Int(bitPattern: base) + data.lowerBound + range.lowerBound
         let end = start + range.count
+        let paging = self.paging
+        paging.backlog.add(1, ordering: .relaxed)
         pager.async {
+            defer { paging.backlog.subtract(1, ordering: .relaxed) }
             let block = PerfDataFile.faultAroundBytes
             var address = start / block * block
             var sum: UInt8 = 0
             while address < end {
-                sum &+= UnsafePointer<UInt8>(bitPattern: max(address, start))!.pointee
+                let at = max(address, start)
+                if at >= paging.releasedBelow.load(ordering: .sequentiallyConsistent) {
+                    sum &+= UnsafePointer<UInt8>(bitPattern: at)!.pointee
+                    let released = paging.releasedBelow.load(ordering: .sequentiallyConsistent)
+                    if at < released {
+                        _ = madvise(UnsafeMutableRawPointer(bitPattern: address), min(address + block, released) - address, MADV_DONTNEED)
+                    }
+                }
                 address += block
             }
-            PerfDataFile.readSum.store(sum, ordering: .relaxed)  // keeps the reads
+            paging.readSum.store(sum, ordering: .relaxed)
         }
     }
 
@@ -118,11 +143,19 @@ public final class PerfDataFile {
         let start = (data.lowerBound + max(range.lowerBound, 0)) / pageSize * pageSize
         let end = (data.lowerBound + min(range.upperBound, data.count)) / pageSize * pageSize
         guard end > start else { return }
-        // On the prefetch thread, after the reads already asked of it: a read asked before the
-        // release cannot map a released page back behind it (nor can the thread falling behind).
-        let address = Int(bitPattern: base) + start
+        let address = Int(bitPattern: base) + start, count = end - start
+        if address + count > paging.releasedBelow.load(ordering: .relaxed) {  // only the reader stores it
+            paging.releasedBelow.store(address + count, ordering: .sequentiallyConsistent)
+        }
+        if paging.backlog.load(ordering: .relaxed) >= Self.pagerBacklog {
+            madvise(UnsafeMutableRawPointer(bitPattern: address), count, MADV_DONTNEED)
+            return
+        }
+        paging.backlog.add(1, ordering: .relaxed)
+        let paging = self.paging
         pager.async {
-            _ = madvise(UnsafeMutableRawPointer(bitPattern: address), end - start, MADV_DONTNEED)
+            _ = madvise(UnsafeMutableRawPointer(bitPattern: address), count, MADV_DONTNEED)
+            paging.backlog.subtract(1, ordering: .relaxed)
         }
     }
 
