@@ -47,19 +47,30 @@ struct StackStitcher {
         return memory.current[key] ?? memory.previous[key]
     }
 
-    /// Remembers that the frame (`stackPointer`, `pc`) of thread `tid` is at `node`.
-    mutating func remember(pid: Int32, tid: Int32, start: Int32, stackPointer: UInt64, pc: UInt64, node: Int32) {
-        Self.remember(FrameKey(stackPointer: stackPointer, pc: pc), node: node, pid: pid,
-                      in: &threads[tid, default: [:]][start, default: Memory(pid: pid)])
+    /// A frame of a stack: its stack pointer and return address, and its node in the tree.
+    struct Frame {
+        var stackPointer: UInt64
+        var pc: UInt64
+        var node: Int32
+    }
+
+    /// Remembers that each of `frames` of thread `tid`, in order, is at its node (the thread's
+    /// memory is looked up once for them all).
+    mutating func remember(_ frames: some Collection<Frame>, pid: Int32, tid: Int32, start: Int32) {
+        guard !frames.isEmpty else { return }
+        Self.remember(frames, pid: pid, in: &threads[tid, default: [:]][start, default: Memory(pid: pid)])
     }
 
     /// Updates one thread's memory in place (no copy of its tables).
-    private static func remember(_ key: FrameKey, node: Int32, pid: Int32, in memory: inout Memory) {
+    private static func remember(_ frames: some Collection<Frame>, pid: Int32, in memory: inout Memory) {
         if memory.pid != pid { memory = Memory(pid: pid) }
-        if memory.current.count >= framesPerGeneration, memory.current[key] == nil {
-            memory.previous = memory.current
-            memory.current = [:]
+        for frame in frames {
+            let key = FrameKey(stackPointer: frame.stackPointer, pc: frame.pc)
+            if memory.current.count >= framesPerGeneration, memory.current[key] == nil {
+                memory.previous = memory.current
+                memory.current = [:]
+            }
+            memory.current[key] = frame.node
         }
-        memory.current[key] = node
     }
 }
