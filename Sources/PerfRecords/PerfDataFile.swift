@@ -119,8 +119,10 @@ public final class PerfDataFile {
                 if at >= paging.releasedBelow.load(ordering: .sequentiallyConsistent) {
                     sum &+= UnsafePointer<UInt8>(bitPattern: at)!.pointee
                     let released = paging.releasedBelow.load(ordering: .sequentiallyConsistent)
-                    if at < released {
-                        _ = madvise(UnsafeMutableRawPointer(bitPattern: address), min(address + block, released) - address, MADV_DONTNEED)
+                    // (Not below the range's first page: the block may start below the mapping.)
+                    let low = max(address, start / PerfDataFile.pageSize * PerfDataFile.pageSize)
+                    if at < released, min(address + block, released) > low {
+                        _ = madvise(UnsafeMutableRawPointer(bitPattern: low), min(address + block, released) - low, MADV_DONTNEED)
                     }
                 }
                 address += block
