@@ -112,7 +112,10 @@ enum CompressedRecords {
         mutating func decompress(_ payload: UnsafeRawBufferPointer, at offset: Int) throws(PerfDataError) {
             guard let source = payload.baseAddress, !payload.isEmpty else { return }
             var input = ZSTD_inBuffer(src: source, size: payload.count, pos: 0)
-            while input.pos < input.size {
+            // Until the input is used up and zstd holds nothing back: a call that fills the
+            // buffer may keep output of this record, which must be out before the plain records
+            // (FINISHED_ROUND) perf writes between compressed ones.
+            while true {
                 if buffered == buffer.count { try flush() }
                 var output = ZSTD_outBuffer(dst: buffer.baseAddress! + buffered, size: buffer.count - buffered, pos: 0)
                 let result = ZSTD_decompressStream(stream, &output, &input)
@@ -121,7 +124,9 @@ enum CompressedRecords {
                     throw .malformed(path: path, reason: "compressed record at data offset \(offset) does not decompress (zstd: \(reason))")
                 }
                 buffered += output.pos
-                if output.pos == 0, input.pos < input.size, buffered < buffer.count {
+                let filled = output.pos == output.size
+                if input.pos >= input.size, !filled { break }
+                if output.pos == 0, !filled {
                     throw .malformed(path: path, reason: "compressed record at data offset \(offset) makes no progress")
                 }
             }

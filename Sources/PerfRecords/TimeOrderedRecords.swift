@@ -30,9 +30,9 @@ public struct TimedRecord {
 /// the marker of the pass before it (perf's ordered-events rule). So at each marker the records
 /// up to the previous pass's latest time are sorted and handed on, while they are still in the
 /// cache; the rest wait for the next marker. A file without markers is sorted whole at its end.
-/// The file's pages are released behind the scan and behind the records handed on (read again
-/// from the page cache if a waiting record needs them), so memory stays flat however large the
-/// file, with or without markers. The file's prefetch thread (``PerfDataFile/forEachRecord(_:)``)
+/// The file's pages are released behind the records handed on, and behind the scan up to the
+/// waiting records (below them too once they lie ``waitingHold`` behind: read again from the
+/// page cache when handed on), so memory stays flat however large the file, with or without markers. The file's prefetch thread (``PerfDataFile/forEachRecord(_:)``)
 /// keeps mapping pages ahead of the scan.
 ///
 /// ```swift
@@ -49,6 +49,10 @@ public struct TimeOrderedRecords {
     /// Pages are released in steps of this size: behind the scan, and again behind the records
     /// handed on (a waiting record reads its pages back from the page cache).
     static let releaseStep = 4 << 20
+    /// The scan releases the pages of records still waiting to be handed on only once they lie
+    /// this far behind it (a file with rounds this long, or without markers), so that in
+    /// the usual case (rounds well under a MiB) each page is mapped once.
+    static let waitingHold = 64 << 20
 
     public init(file: PerfDataFile) {
         self.file = file
@@ -71,6 +75,8 @@ public struct TimeOrderedRecords {
         var previousPassLatest: UInt64 = 0
         var released = 0
         var scanned = 0
+        /// The lowest offset among the waiting records (Int.max when none wait).
+        var lowestWaiting = Int.max
 
         func eventIndex(of record: UnsafeRawBufferPointer) -> Int {
             RecordDecoder.type(of: record) < 64 ? decoder.eventIndex(of: record) : 0
@@ -78,7 +84,7 @@ public struct TimeOrderedRecords {
 
         func release(below offset: Int) {
             if offset != Int.max, offset - released >= releaseStep {
-                file.releaseData(below: offset)
+                file.releaseData(released..<offset)
                 released = offset
             }
         }
@@ -105,6 +111,7 @@ public struct TimeOrderedRecords {
                 release(below: lowestAhead[index + 1])
             }
             waiting.removeFirst(count)
+            lowestWaiting = lowestAhead[count]
         }
 
         try file.forEachRecord { record, offset in
@@ -114,9 +121,11 @@ public struct TimeOrderedRecords {
                 previousPassLatest = latestTime
                 return
             }
-            if offset - scanned >= releaseStep {
-                file.releaseData(below: offset)
-                scanned = offset
+            // Behind the scan, but not below a waiting record unless it lies far behind.
+            let releasable = offset - lowestWaiting > Self.waitingHold ? offset : min(offset, lowestWaiting)
+            if releasable - scanned >= releaseStep {
+                file.releaseData(scanned..<releasable)
+                scanned = releasable
             }
             var time = latestTime
             if type == RecordType.sample.rawValue {
@@ -126,6 +135,7 @@ public struct TimeOrderedRecords {
             }
             if let last = waiting.last, time < last.time { waitingInOrder = false }
             latestTime = max(latestTime, time)
+            if waiting.isEmpty { lowestWaiting = offset }
             waiting.append((time, offset))
         }
         try handOn(upTo: nil)

@@ -26,6 +26,8 @@ struct StackResolver {
     private var kernelChain: [UInt64] = []
     private var userChain: [UInt64] = []
     private var scratch: [Int32] = []
+    /// The frames of the stack being resolved that the stitcher remembers, outermost first.
+    private var remembered: [StackStitcher.Frame] = []
 
     init(interpretation: RecordingInterpretation, symbolizer: AddressSymbolizer) {
         unwinder = UserStackUnwinder(interpretation)
@@ -127,13 +129,14 @@ struct StackResolver {
         }
         let kernelCount = kernelChain.count
         if outermost >= 0 {
+            remembered.removeAll(keepingCapacity: true)
             for index in stride(from: outermost, through: 0, by: -1) {
                 node = tree.child(of: node, key: scratch[kernelCount + index])
                 if index >= firstReturnAddress {
-                    stitcher.remember(pid: sample.pid, tid: sample.tid, start: start,
-                                      stackPointer: stackPointers[index], pc: userChain[index], node: node)
+                    remembered.append(StackStitcher.Frame(stackPointer: stackPointers[index], pc: userChain[index], node: node))
                 }
             }
+            stitcher.remember(remembered, pid: sample.pid, tid: sample.tid, start: start)
         }
         return tree.node(for: scratch[..<kernelCount].reversed(), from: node)
     }

@@ -204,3 +204,74 @@ private func samples(_ times: [UInt64]) -> [Seen] {
     commRecord.withUnsafeBytes { #expect(cpuClock.trailerTime(of: $0) == 777) }
     commRecord.prefix(39).withUnsafeBytes { #expect(cpuClock.trailerTime(of: UnsafeRawBufferPointer($0)) == nil) }
 }
+
+/// The pages of the file at `path` mapped into this process now, in bytes (its mapping's Rss
+/// in /proc/self/smaps).
+private func mappedBytes(of path: String) -> Int {
+    let fd = open("/proc/self/smaps", O_RDONLY)
+    guard fd >= 0 else { return 0 }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { break }
+        bytes += chunk[..<count]
+    }
+    var inMapping = false
+    for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+        if line.split(separator: " ").count >= 5, let first = line.first, first.isHexDigit, line.contains("-") {
+            inMapping = line.hasSuffix(path)
+        } else if inMapping, line.hasPrefix("Rss:") {
+            return (Int(line.split(separator: " ")[1]) ?? 0) * 1024
+        }
+    }
+    return 0
+}
+
+/// Writes `count` samples of about 64 KiB each (times from `times`, a marker after every
+/// `round` of them when given), reads every page of each record handed on, and returns the
+/// times handed on and the most of the file that was mapped at once.
+private func readLargeFile(count: Int, round: Int?, time: (Int) -> UInt64, name: String = #function) throws -> (times: [UInt64], peak: Int) {
+    let path = "/tmp/perch-timeorder-\(getpid())-\(name.prefix { $0.isLetter }).data"
+    defer { unlink(path) }
+    var items: [Item] = []
+    for index in 0..<count {
+        items.append(.record(sampleRecord(ip: 0x1000, pid: 1, tid: 2, time: time(index), callchain: Array(repeating: 0x2000, count: 8100))))
+        if let round, index % round == round - 1 { items.append(.finishedRound) }
+    }
+    _ = try SyntheticPerfData.write(items, to: path, events: SyntheticPerfData.samplingEvents)
+    let file = try PerfDataFile(path: path)
+    var times: [UInt64] = []
+    var peak = 0
+    var sum: UInt8 = 0
+    try TimeOrderedRecords(file: file).forEach { record in
+        for offset in stride(from: 0, to: record.bytes.count, by: 4096) { sum &+= record.bytes[offset] }
+        times.append(record.time)
+        if times.count % 32 == 0 { peak = max(peak, mappedBytes(of: path)) }
+    }
+    #expect(sum == sum)
+    return (times, peak)
+}
+
+@Test func aLargeFileWithoutMarkersStaysMappedOnlyAsFarAsTheWaitingHold() throws {
+    // 3,200 records of 64 KiB (200 MiB), all waiting for the end: the scan releases them
+    // once they lie waitingHold behind, and the final hand-on (in file order but for pairs
+    // swapped) reads them back and releases them behind it.
+    let count = 3200
+    let result = try readLargeFile(count: count, round: nil) { UInt64($0 ^ 1) + 1 }
+    #expect(result.times == (1...UInt64(count)).map { $0 }, "records not in time order")
+    #expect(result.peak > 0)
+    #expect(result.peak < TimeOrderedRecords.waitingHold + 32 << 20, "mapped at most \(result.peak >> 20) MiB of a 200 MiB file")
+}
+
+@Test func roundsLongerThanTheHoldAreReleasedAgainOnceHandedOn() throws {
+    // Rounds of 1,200 records of 64 KiB (75 MiB, more than waitingHold): the scan releases
+    // records of a round still waiting, the round is read back when handed on at the marker
+    // after the next, and released again.
+    let count = 3600
+    let result = try readLargeFile(count: count, round: 1200) { UInt64($0 / 1200 * 1200 + 1200 - $0 % 1200) }
+    #expect(result.times == (1...UInt64(count)).map { $0 }, "records not in time order")
+    #expect(result.peak > 0)
+    #expect(result.peak < TimeOrderedRecords.waitingHold + 32 << 20, "mapped at most \(result.peak >> 20) MiB of a 220 MiB file")
+}
