@@ -21,7 +21,8 @@ import Glibc
 /// Caches: one module per path (shared between paths with the same build id), frames per
 /// (module, address), demangled names per symbol and per DIE. Not thread-safe (libdw is not): confine an instance to
 /// one thread or actor. `prepare(path:)` loads modules on a background thread, each handed over
-/// whole before this instance touches it.
+/// whole before this instance touches it. A batch (`symbolize(path:virtualAddresses:)`,
+/// `fileOffsets:`) uses every CPU inside the call and returns with nothing left running.
 public final class DWARFSymbolizer: AddressSymbolizer {
     private final class Module {
         let image: ELFImage
