@@ -463,7 +463,8 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         var dwarf = reader.flatMap { DWARFIndex(image: image, reader: $0) }
         let table = symbols.value.value
         if hasDWARF, reader == nil {
-            dwarf = DWARFIndex(image: image)
+            // The native reader declined this image (it was asked once, above): libdw reads it.
+            dwarf = DWARFIndex(image: image, reader: nil)
         }
         if dwarf == nil, let debugImage, DWARFIndex.hasDWARF(debugImage) {
             dwarf = DWARFIndex(image: debugImage)
