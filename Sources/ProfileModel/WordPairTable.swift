@@ -57,6 +57,25 @@ package struct WordPairTable {
         count += 1
     }
 
+    /// Stores `value` for (a, b), replacing the value it had if present.
+    @inlinable
+    package mutating func set(_ a: UInt64, _ b: UInt64, value: Int32) {
+        precondition(value >= 0)
+        if (count + 1) * 2 > values.count { grow() }
+        var index = Self.slot(a, b, mask: mask)
+        while values[index] >= 0 {
+            if first[index] == a && second[index] == b {
+                values[index] = value
+                return
+            }
+            index = (index + 1) & mask
+        }
+        first[index] = a
+        second[index] = b
+        values[index] = value
+        count += 1
+    }
+
     @inlinable
     mutating func grow() {
         var larger = WordPairTable(capacity: values.count)

@@ -1,3 +1,5 @@
+import ProfileModel
+
 /// Completes user stacks that went deeper than their stack copy from an earlier sample of the
 /// same thread that passed through the same frame.
 ///
@@ -22,8 +24,9 @@ struct StackStitcher {
 
     private struct Memory {
         var pid: Int32
-        var current = FrameTable()
-        var previous = FrameTable()
+        /// Tree nodes by frame (stack pointer, return address).
+        var current = WordPairTable(capacity: 0)
+        var previous = WordPairTable(capacity: 0)
     }
 
     /// By tid, then by the node stacks are placed under (`[on-cpu]`, `[off-cpu]`, the top).
@@ -38,7 +41,7 @@ struct StackStitcher {
     /// sample of the same thread (and process) under the same start node reached it.
     func node(pid: Int32, tid: Int32, start: Int32, stackPointer: UInt64, pc: UInt64) -> Int32? {
         guard let memory = threads[tid]?[start], memory.pid == pid else { return nil }
-        return memory.current.node(stackPointer: stackPointer, pc: pc) ?? memory.previous.node(stackPointer: stackPointer, pc: pc)
+        return memory.current.find(stackPointer, pc) ?? memory.previous.find(stackPointer, pc)
     }
 
     /// A frame of a stack: its stack pointer and return address, and its node in the tree.
@@ -59,71 +62,11 @@ struct StackStitcher {
     private static func remember(_ frames: some Collection<Frame>, pid: Int32, in memory: inout Memory) {
         if memory.pid != pid { memory = Memory(pid: pid) }
         for frame in frames {
-            if memory.current.count >= framesPerGeneration, memory.current.node(stackPointer: frame.stackPointer, pc: frame.pc) == nil {
+            if memory.current.count >= framesPerGeneration, memory.current.find(frame.stackPointer, frame.pc) == nil {
                 memory.previous = memory.current
-                memory.current = FrameTable()
+                memory.current = WordPairTable(capacity: 0)
             }
-            memory.current.set(frame.node, stackPointer: frame.stackPointer, pc: frame.pc)
+            memory.current.set(frame.stackPointer, frame.pc, value: frame.node)
         }
-    }
-}
-
-/// Tree nodes by frame (stack pointer, return address): a hash table with open addressing (a
-/// multiplicative hash of both words, linear probing), doubled when half full. One lookup costs
-/// a few multiplications where a Dictionary keyed by the pair ran SipHash (a tenth of a
-/// DWARF report's CPU time went to hashing frames).
-struct FrameTable {
-    private struct Slot {
-        var stackPointer: UInt64
-        var pc: UInt64
-        /// `FrameTable.empty` in an unused slot.
-        var node: Int32
-    }
-
-    private static let empty = Int32.min
-    private var slots: [Slot] = []
-    /// The frames held.
-    private(set) var count = 0
-
-    /// The node of the frame (`stackPointer`, `pc`), if held.
-    func node(stackPointer: UInt64, pc: UInt64) -> Int32? {
-        guard !slots.isEmpty else { return nil }
-        var index = Self.slot(stackPointer: stackPointer, pc: pc, capacity: slots.count)
-        while true {
-            let slot = slots[index]
-            if slot.node == Self.empty { return nil }
-            if slot.stackPointer == stackPointer, slot.pc == pc { return slot.node }
-            index = (index + 1) & (slots.count - 1)
-        }
-    }
-
-    /// Holds `node` for the frame (`stackPointer`, `pc`), replacing any node it had.
-    mutating func set(_ node: Int32, stackPointer: UInt64, pc: UInt64) {
-        precondition(node != Self.empty, "a tree node id")
-        if (count + 1) * 2 > slots.count { grow() }
-        var index = Self.slot(stackPointer: stackPointer, pc: pc, capacity: slots.count)
-        while slots[index].node != Self.empty {
-            if slots[index].stackPointer == stackPointer, slots[index].pc == pc {
-                slots[index].node = node
-                return
-            }
-            index = (index + 1) & (slots.count - 1)
-        }
-        slots[index] = Slot(stackPointer: stackPointer, pc: pc, node: node)
-        count += 1
-    }
-
-    private mutating func grow() {
-        let old = slots
-        slots = Array(repeating: Slot(stackPointer: 0, pc: 0, node: Self.empty), count: max(16, old.count * 2))
-        count = 0
-        for slot in old where slot.node != Self.empty { set(slot.node, stackPointer: slot.stackPointer, pc: slot.pc) }
-    }
-
-    /// The first slot to probe for a frame in a table of `capacity` (a power of two) slots.
-    private static func slot(stackPointer: UInt64, pc: UInt64, capacity: Int) -> Int {
-        let mixed = (stackPointer &* 0x9E37_79B9_7F4A_7C15) ^ (pc &* 0xC2B2_AE3D_27D4_EB4F)
-        let bits = UInt64(capacity.trailingZeroBitCount)
-        return Int(truncatingIfNeeded: (mixed ^ (mixed >> 29)) >> (64 - bits))
     }
 }

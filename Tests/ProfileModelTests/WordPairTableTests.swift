@@ -1,37 +1,36 @@
 import Testing
 
-@testable import Profiling
+@testable import ProfileModel
 
-/// The stitcher's frame table answers as a Dictionary keyed by (stack pointer, pc) would, through
-/// growth, overwrites and colliding keys.
-@Test func frameTableHoldsWhatADictionaryHolds() {
-    var table = FrameTable()
+/// `set` answers as a Dictionary keyed by the pair would, through growth, overwrites and
+/// colliding keys (the stack stitcher keeps tree nodes by frame with it).
+@Test func wordPairTableSetHoldsWhatADictionaryHolds() {
+    var table = WordPairTable(capacity: 0)
     var reference: [[UInt64]: Int32] = [:]
     var state: UInt64 = 0x1234_5678
     func next() -> UInt64 {
         state = state &* 6364136223846793005 &+ 1442695040888963407
         return state >> 20
     }
-    #expect(table.node(stackPointer: 0, pc: 0) == nil)
+    #expect(table.find(0, 0) == nil)
     for step in 0..<20_000 {
         // Few distinct stack pointers and pcs: many overwrites; a stack pointer of 0 and
-        // keys that differ in one word only.
+        // keys that differ in one word only. Values are tree node ids (0 is the root).
         let stackPointer = 0x7ffd_0000 + (next() % 300) * 16
         let pc = step % 7 == 0 ? 0 : 0x40_1000 + next() % 90
-        let node = Int32(truncatingIfNeeded: next())
-        guard node != Int32.min else { continue }
-        table.set(node, stackPointer: stackPointer, pc: pc)
+        let node = Int32(truncatingIfNeeded: next() & 0x7fff_ffff)
+        table.set(stackPointer, pc, value: node)
         reference[[stackPointer, pc]] = node
         #expect(table.count == reference.count)
     }
     for (key, node) in reference {
-        #expect(table.node(stackPointer: key[0], pc: key[1]) == node)
+        #expect(table.find(key[0], key[1]) == node)
     }
     var misses = 0
     for _ in 0..<5_000 {
         let stackPointer = 0x7ffd_0000 + (next() % 600) * 16, pc = 0x40_1000 + next() % 180
         if reference[[stackPointer, pc]] == nil {
-            #expect(table.node(stackPointer: stackPointer, pc: pc) == nil)
+            #expect(table.find(stackPointer, pc) == nil)
             misses += 1
         }
     }
