@@ -83,17 +83,24 @@ public final class PerfDataWriter {
     /// file keeps the rounds written before it.
     public private(set) var failure: PerfDataError?
 
-    /// Appends one record (header included) to the data section.
-    public func append(_ record: UnsafeRawBufferPointer) {
-        if buffered + record.count > buffer.count { flush() }
-        if record.count > buffer.count {
-            record.withMemoryRebound(to: UInt8.self) { bytes in writeOrRemember(UnsafeRawBufferPointer(bytes)) }
+    /// Appends records (headers included) to the data section. Small ones are gathered in the
+    /// buffer; a run of ``directWriteBytes`` or more (the recorder's queue chunks) is written
+    /// from where it lies, after what was buffered: copying it first would cost the recorder a
+    /// second pass over every byte it writes.
+    public func append(_ records: UnsafeRawBufferPointer) {
+        if records.count >= Self.directWriteBytes {
+            flush()
+            writeOrRemember(records)
         } else {
-            (buffer.baseAddress! + buffered).copyMemory(from: record.baseAddress!, byteCount: record.count)
-            buffered += record.count
+            if buffered + records.count > buffer.count { flush() }
+            (buffer.baseAddress! + buffered).copyMemory(from: records.baseAddress!, byteCount: records.count)
+            buffered += records.count
         }
-        dataSize += record.count
+        dataSize += records.count
     }
+
+    /// Runs at least this long skip the buffer.
+    static let directWriteBytes = 64 << 10
 
     /// Appends a `PERF_RECORD_FINISHED_ROUND`: records before it may be sorted by time and flushed.
     public func appendFinishedRound() {

@@ -112,3 +112,40 @@ import Glibc
     #expect(throws: PerfDataError.self) { try PerfDataWriter(path: link, events: [event]) }
     #expect(stat(path + ".old", &info) == 0 && info.st_size == 3)
 }
+
+/// The recorder hands the writer runs of many records (1 MiB queue chunks), written from where
+/// they lie; single records are gathered in its buffer. Interleaved, they come back whole and
+/// in order, and the header counts every byte.
+@Test func runsWrittenInPlaceAndBufferedRecordsKeepTheirOrder() throws {
+    let path = "/tmp/perch-runs-\(getpid()).data"
+    defer { unlink(path) }
+    let event = EventDescription(attributes: samplingAttributes(), ids: [7])
+    let writer = try PerfDataWriter(path: path, events: [event])
+    var expected: [[UInt8]] = []
+    var index: UInt64 = 0
+    func records(_ count: Int) -> [[UInt8]] {
+        (0..<count).map { _ in
+            defer { index += 1 }
+            return sampleRecord(ip: 0x1000 + index, pid: 1, tid: 2, time: index, callchain: Array(repeating: index, count: Int(index % 7)))
+        }
+    }
+    for round in 0..<6 {
+        let single = records(3)
+        for record in single { record.withUnsafeBytes { writer.append($0) } }
+        let run = records(round.isMultiple(of: 2) ? 2000 : 10)  // 2000 records: well over 64 KiB
+        let bytes = run.flatMap { $0 }
+        #expect(round.isMultiple(of: 2) == (bytes.count >= PerfDataWriter.directWriteBytes))
+        bytes.withUnsafeBytes { writer.append($0) }
+        writer.appendFinishedRound()
+        expected += single + run
+    }
+    try writer.finish(features: PerfDataFeatures())
+
+    let file = try PerfDataFile(path: path)
+    var read: [[UInt8]] = []
+    try file.forEachRecord { bytes, _ in
+        if RecordDecoder.type(of: bytes) == RecordType.sample.rawValue { read.append(Array(bytes)) }
+    }
+    #expect(read.count == expected.count)
+    #expect(read == expected)
+}
