@@ -45,12 +45,13 @@ final class DrainLoop {
     /// The first build id seen for each mapped path (final after ``finish()``).
     var buildIDs: [String: [UInt8]] { reader.buildIDs }
 
-    /// Starts reading the rings at once (on the reader thread).
+    /// Starts reading the rings at once (on the reader thread), with `queueReserveBytes` of
+    /// the queue populated first (``RecordingPlan/queueReserveBytes``).
     init(rings: [RingBuffer], writer: PerfDataWriter?, consumer: LiveRecordConsumer? = nil, decoder: RecordDecoder,
-         queueBytes: Int = 128 << 20) throws(RecordingError) {
+         queueReserveBytes: Int = 0) throws(RecordingError) {
         self.writer = writer
         self.consumer = consumer
-        queue = RecordQueue(capacityBytes: queueBytes)
+        queue = RecordQueue(reserveBytes: queueReserveBytes)
         reader = RingReader(rings: rings, queue: queue, decoder: decoder)
         try reader.start()
     }

@@ -11,6 +11,11 @@ import Glibc
 /// Ring memory is locked and scarce (perf_event_mlock_kb); this memory is not. The queue lets
 /// the rings cover only the reader's wake-up delay, and absorbs the writer's (a disk that
 /// stalls, `perch top` aggregating).
+///
+/// The reader must never wait on memory either: at high rates, faulting fresh chunks in page by
+/// page made it fall behind the rings. So a reserve of chunks is mapped (populated) before the
+/// recording starts, and every chunk allocated is kept for reuse until the queue ends; the
+/// queue's memory is at most its capacity.
 final class RecordQueue: @unchecked Sendable {
     /// A run of whole records, in ring order.
     final class Chunk: @unchecked Sendable {
@@ -19,8 +24,15 @@ final class RecordQueue: @unchecked Sendable {
         /// The reader's pass over every ring ended here: the writer follows it with FINISHED_ROUND.
         var endsRound = false
 
-        init(capacity: Int) {
-            bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 8)
+        /// A chunk of `capacity` bytes; `populated` maps its pages now (MADV_POPULATE_WRITE,
+        /// Linux 5.14, else a write to each page) rather than at first touch.
+        init(capacity: Int, populated: Bool = false) {
+            let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+            bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: pageSize)
+            guard populated, let base = bytes.baseAddress else { return }
+            if madvise(base, capacity, MADV_POPULATE_WRITE) != 0 {
+                for offset in stride(from: 0, to: capacity, by: pageSize) { bytes[offset] = 0 }
+            }
         }
 
         deinit { bytes.deallocate() }
@@ -38,8 +50,8 @@ final class RecordQueue: @unchecked Sendable {
 
     /// Bytes per chunk: room for many records, the largest (64 KiB) included.
     static let chunkBytes = 1 << 20
-    /// Chunks kept for reuse when the queue empties; the others are freed.
-    static let keptFreeChunks = 8
+    /// The capacity the recorder uses.
+    static let defaultCapacityBytes = 128 << 20
 
     let capacityBytes: Int
     private let state = Mutex(State())
@@ -50,8 +62,16 @@ final class RecordQueue: @unchecked Sendable {
     /// The chunk the reader is filling (reader thread only).
     private var current: Chunk?
 
-    init(capacityBytes: Int = 128 << 20) {
+    /// A queue of at most `capacityBytes`, with chunks for `reserveBytes` of it (rounded up to
+    /// whole chunks, at most the capacity) allocated and populated now.
+    init(capacityBytes: Int = defaultCapacityBytes, reserveBytes: Int = 0) {
         self.capacityBytes = max(capacityBytes, 2 * Self.chunkBytes)
+        let reserved = min(self.capacityBytes / Self.chunkBytes, (max(reserveBytes, 0) + Self.chunkBytes - 1) / Self.chunkBytes)
+        let chunks = (0..<reserved).map { _ in Chunk(capacity: Self.chunkBytes, populated: true) }
+        state.withLock { state in
+            state.free = chunks
+            state.allocated = reserved
+        }
     }
 
     // MARK: The reader's side (one thread)
@@ -129,13 +149,7 @@ final class RecordQueue: @unchecked Sendable {
     var readyCount: Int { state.withLock { $0.ready.count - $0.readyStart } }
 
     func recycle(_ chunk: Chunk) {
-        state.withLock { state in
-            if state.free.count < Self.keptFreeChunks {
-                state.free.append(chunk)
-            } else {
-                state.allocated -= 1
-            }
-        }
+        state.withLock { $0.free.append(chunk) }
         spaceSignal.signal()
     }
 
@@ -145,7 +159,8 @@ final class RecordQueue: @unchecked Sendable {
         spaceSignal.signal()
     }
 
-    /// Bytes in chunks now, filled or not (for tests and the curious).
+    /// Bytes in chunks now, filled or not (for tests and the curious): they stay allocated
+    /// until the queue ends.
     var allocatedBytes: Int { state.withLock { $0.allocated } * Self.chunkBytes }
 }
 

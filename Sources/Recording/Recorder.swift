@@ -88,7 +88,8 @@ public final class Recorder {
         // (which takes a while system-wide), their records wait in the loop's queue.
         let loop: DrainLoop
         do {
-            loop = try DrainLoop(rings: group.rings, writer: writer, consumer: consumer, decoder: RecordDecoder(events: descriptions))
+            loop = try DrainLoop(rings: group.rings, writer: writer, consumer: consumer, decoder: RecordDecoder(events: descriptions),
+                             queueReserveBytes: plan.queueReserveBytes)
         } catch {
             target.cancel()
             if writer != nil { unlink(options.outputPath) }

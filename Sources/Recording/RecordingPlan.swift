@@ -80,6 +80,10 @@ public struct RecordingPlan: Sendable {
     /// The `context-switches` event sampled at every switch (for switch-out stacks), when allowed.
     public var switchAttributes: EventAttributes?
     public var dataPages: Int
+    /// Bytes of the record queue made ready before the events are enabled (see ``RecordQueue``):
+    /// what the rings hand over in ``RecordingPlanner/queueReserveSeconds`` at the requested
+    /// rate when stack copies make samples large, 0 otherwise.
+    public var queueReserveBytes = 0
     public var degradations: [Degradation]
 }
 
@@ -265,7 +269,12 @@ public enum RecordingPlanner {
             }
             events.append(event)
         }
-        return RecordingPlan(events: events, switchAttributes: switchAttributes, dataPages: pages, degradations: degradations)
+        var plan = RecordingPlan(events: events, switchAttributes: switchAttributes, dataPages: pages, degradations: degradations)
+        if attributes.sampleType.contains(.stackUser), options.period == nil {
+            let bytesPerSecond = Double(attributes.samplePeriodOrFrequency) * Double(Self.queuedSampleBytes(attributes)) * Double(ringCount)
+            plan.queueReserveBytes = Int(min(Double(RecordQueue.defaultCapacityBytes), bytesPerSecond * Self.queueReserveSeconds))
+        }
+        return plan
     }
 
     private static func isTracepoint(_ specification: EventSpecification) -> Bool {
@@ -369,6 +378,12 @@ public enum RecordingPlanner {
     /// Seconds of samples a ring holds at the requested rate when stack copies make samples large:
     /// how long the ring reader may be kept from running before the kernel drops records.
     static let ringHoldSeconds = 0.05
+    /// Seconds of records at the requested rate the record queue holds ready from the start, so
+    /// the ring reader takes memory that is already mapped while the writer is busy (reading
+    /// /proc at the start, a disk that stalls) instead of faulting page by page: measured at
+    /// 50 kHz with dwarf stacks on both CPUs, first-touch faults made the reader fall behind
+    /// the rings for 100-200 ms at the start of most recordings.
+    static let queueReserveSeconds = 0.1
     /// Below this, a note says the rings are short and how to get more.
     static let shortHoldSeconds = 0.02
     /// The largest ring the rate asks for where locked memory is not limited (32 MiB).
@@ -382,6 +397,15 @@ public enum RecordingPlanner {
         let stack = attributes.sampleType.contains(.stackUser) ? 16 + Int(attributes.sampleStackUser) : 0
         return 64 + chain + registers + stack
     }
+
+    /// Bytes one sample takes in the record queue, for sizing its reserve: the ring reader cuts
+    /// each stack copy to the stack in use, which is mostly under ``typicalStackBytes``.
+    static func queuedSampleBytes(_ attributes: EventAttributes) -> Int {
+        let copy = attributes.sampleType.contains(.stackUser) ? Int(attributes.sampleStackUser) : 0
+        return reservedSampleBytes(attributes) - copy + min(copy, typicalStackBytes)
+    }
+
+    static let typicalStackBytes = 8192
 
     /// The rings a recording maps: one per recorded CPU.
     static func ringCount(_ target: RecordingTarget, settings: KernelSettings) -> Int {
