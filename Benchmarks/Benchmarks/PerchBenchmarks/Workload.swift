@@ -113,10 +113,11 @@ enum Workload {
         return bytes
     }
 
-    /// A perf.data file with an MMAP2 of the library, then `count` samples; made once per
-    /// size and reused by later benchmarks (the name carries the generator's version).
+    /// A perf.data file with an MMAP2 of the library, then `count` samples in rounds of about
+    /// 1 MiB, each ended by FINISHED_ROUND as `perch record` and `perf record` write them; made
+    /// once per size and reused by later benchmarks (the name carries the generator's version).
     static func file(count: Int) throws -> String {
-        let path = "\(Inputs.scratch)/perch-bench-v3-\(count).data"
+        let path = "\(Inputs.scratch)/perch-bench-v4-\(count).data"
         if access(path, R_OK) == 0 { return path }
         let temporary = path + ".\(getpid()).tmp"
         let writer = try PerfDataWriter(path: temporary, events: events)
@@ -134,6 +135,7 @@ enum Workload {
             appendSample(index: index, to: &chunk)
             if chunk.count >= (1 << 20) - 256 || index == count - 1 {
                 chunk.withUnsafeBytes { writer.append($0) }
+                writer.appendFinishedRound()
                 chunk.removeAll(keepingCapacity: true)
             }
         }
