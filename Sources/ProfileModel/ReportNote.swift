@@ -8,7 +8,7 @@ public struct ReportNote: Hashable, Sendable, CustomStringConvertible {
         case hardwareEventUnavailable, kernelFramesDropped, frequencyClamped, ringBufferShrunk
         case kernelSymbolsHidden, switchStacksUnavailable, eventNeverCounts, unreadableMemoryMaps
         // Found while reading.
-        case kernelNotSampled, stacksTruncated, stacksStitched, noUnwindTables, noSwitchRecords, switchStacksNotRecorded
+        case kernelNotSampled, stacksTruncated, stacksStitched, stacksNotCopied, noUnwindTables, noSwitchRecords, switchStacksNotRecorded
         case fileChanged, otherEvents, timeWentBackwards
         /// How an in-process profile was sampled (perf_event_open, or the signal-timer sampler) and what that leaves out.
         case profilingMechanism

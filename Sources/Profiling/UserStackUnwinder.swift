@@ -12,7 +12,12 @@ struct UserStackUnwinder {
         /// Samples whose user stack was unwound from the copy (auto: DWARF frames used).
         var dwarf: UInt64 = 0
         var attempts: UInt64 = 0
+        /// Stacks that ran past the end of their copy.
         var truncated: UInt64 = 0
+        /// Stacks that came with no copy at all (the recorder's own threads system-wide, whose
+        /// copies Perch does not write, or a stack the kernel could not read): a larger copy
+        /// would not have shown more of them.
+        var notCopied: UInt64 = 0
         var noUnwindInfo: UInt64 = 0
         var repaired: UInt64 = 0
         /// Truncated stacks completed from an earlier sample of the same thread (no longer in `truncated`).
@@ -30,6 +35,8 @@ struct UserStackUnwinder {
     private var unwinder = Unwinder()
     private var unwound: [UInt64] = []
     private(set) var counts = Counts()
+    /// Whether the last stack marked truncated had no copy (counted in `notCopied`).
+    private var lastTruncatedHadNoCopy = false
 
     init(_ interpretation: RecordingInterpretation) {
         strategy = interpretation.userStacks
@@ -67,7 +74,7 @@ struct UserStackUnwinder {
             swap(&userChain, &unwound)
             counts.dwarf += 1
             keepStackPointers(stop, frames: userChain.count)
-            return count(stop)
+            return count(stop, copied: !sample.userStack.isEmpty)
         case .auto:
             counts.attempts += 1
             unwound.removeAll(keepingCapacity: true)
@@ -85,7 +92,7 @@ struct UserStackUnwinder {
             }
             swap(&userChain, &unwound)
             keepStackPointers(stop, frames: userChain.count)
-            return count(stop)
+            return count(stop, copied: !sample.userStack.isEmpty)
         }
     }
 
@@ -98,14 +105,23 @@ struct UserStackUnwinder {
 
     /// A truncated stack was completed by ``StackStitcher``: it counts as stitched, not truncated.
     mutating func stitched(counted: Bool) {
-        guard counted, counts.truncated > 0 else { return }
-        counts.truncated -= 1
+        guard counted else { return }
+        if lastTruncatedHadNoCopy {
+            guard counts.notCopied > 0 else { return }
+            counts.notCopied -= 1
+        } else {
+            guard counts.truncated > 0 else { return }
+            counts.truncated -= 1
+        }
         counts.stitched += 1
     }
 
-    private mutating func count(_ stop: UnwindStop) -> Bool {
+    private mutating func count(_ stop: UnwindStop, copied: Bool) -> Bool {
         if stop == .noUnwindInfo { counts.noUnwindInfo += 1 }
-        if stop == .truncated { counts.truncated += 1 }
+        if stop == .truncated {
+            if copied { counts.truncated += 1 } else { counts.notCopied += 1 }
+            lastTruncatedHadNoCopy = !copied
+        }
         return stop == .truncated
     }
 
@@ -132,6 +148,9 @@ struct UserStackUnwinder {
         }
         if counts.truncated > 0 {
             summary.notes.append(ReportNote(.stacksTruncated, "\(percent(counts.truncated, of: counts.attempts))% of user stacks (\(counts.truncated) of \(counts.attempts)) went deeper than the \(copy)-byte stack copy and end in [truncated]; \(copy < Int(CallGraphMode.maximumStackSize) ? "record with --call-graph dwarf,\(CallGraphMode.maximumStackSize) to see more" : "that is the kernel's largest copy (deep recursion, or large frames on the stack)")"))
+        }
+        if counts.notCopied > 0 {
+            summary.notes.append(ReportNote(.stacksNotCopied, "\(percent(counts.notCopied, of: counts.attempts))% of user stacks (\(counts.notCopied) of \(counts.attempts)) came with no stack copy and show their sampled frame, then [truncated]: the recorder's own threads in a system-wide recording by Perch (it does not write their copies), or stacks the kernel could not read"))
         }
         if counts.stitched > 0 {
             summary.notes.append(ReportNote(.stacksStitched, "\(percent(counts.stitched, of: counts.attempts))% of user stacks (\(counts.stitched) of \(counts.attempts)) went deeper than the \(copy)-byte stack copy and were completed from an earlier sample of the same thread through the same frame (same stack pointer and return address)"))

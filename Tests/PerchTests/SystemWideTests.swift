@@ -43,6 +43,34 @@ struct SystemWideTests {
         }
     }
 
+    /// System-wide, Perch samples its own threads too but writes no stack copy for them. The
+    /// report counts those stacks as not copied, not as deeper than the copy (whose note advises
+    /// a larger copy): the two together are every stack that ends in [truncated], and the
+    /// not-copied ones are about the recorder's own samples (its forked child, before exec, has
+    /// the same name and real copies).
+    @Test func theRecordersOwnStacksAreNotCountedAsDeeperThanTheCopy() throws {
+        let workload = try Support.fixture("known_weights")
+        let data = Support.workDirectory + "/system-wide-own-stacks.data"
+        let result = try Support.perch(["record", "-a", "-F", "20000", "--call-graph", "dwarf", "-o", data, "-q", "--", workload, "100"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let whole = try JSONReport(try Support.perch(["report", "-i", data, "--json"]).stdout)
+        let own = try JSONReport(try Support.perch(["report", "-i", data, "--json", "--comm", "perch"]).stdout)
+        let ownSamples = try #require(own.summary["totalSamples"] as? Int)
+        let notes = try #require(whole.summary["notes"] as? [String])
+        func count(in note: String?) -> Int? {
+            // "N% of user stacks (COUNT of ATTEMPTS) ..."
+            guard let note, let open = note.firstIndex(of: "("),
+                  let of = note[open...].range(of: " of ") else { return nil }
+            return Int(note[note.index(after: open)..<of.lowerBound])
+        }
+        let notCopied = try #require(count(in: notes.first { $0.contains("came with no stack copy") }), "\(notes)")
+        let deeper = count(in: notes.first { $0.contains("went deeper than the") && $0.contains("end in [truncated]") }) ?? 0
+        #expect(ownSamples > 0)
+        #expect(notCopied <= ownSamples + ownSamples / 20 && notCopied >= ownSamples - ownSamples / 20,
+                "not copied \(notCopied), the recorder's own samples \(ownSamples): \(notes)")
+        #expect(deeper < notCopied, "the workload's stacks are shallow: \(notes)")
+    }
+
     @Test func shortLivedProcessesKeepTheirNamesAndSymbols() throws {
         let workload = try Support.fixture("fork_heavy")
         let data = Support.workDirectory + "/fork-heavy.data"
