@@ -10,8 +10,8 @@ struct SampleFrames {
     private var byLocation: [[ResolvedFrame]?] = []
     private var offsets: SymbolOffsets?
 
-    /// - Parameter symbolOffsets: find each frame's offset in its symbol (reads symbol tables
-    ///   and kallsyms a second time).
+    /// - Parameter symbolOffsets: find each frame's offset in its symbol (reads symbol tables a
+    ///   second time; kernel symbols are the symbolizer's).
     init(symbolizer: AddressSymbolizer, symbolOffsets: Bool) {
         offsets = symbolOffsets ? SymbolOffsets(symbolizer: symbolizer) : nil
     }
@@ -61,7 +61,7 @@ struct SampleFrames {
 }
 
 /// Where symbols start, for the `+0x…` of `sym+off`: the ELF symbol tables of the images the
-/// symbolizer opened (and their debug files), and kallsyms.
+/// symbolizer opened (and their debug files), and the symbolizer's kernel symbols.
 private struct SymbolOffsets {
     let symbolizer: AddressSymbolizer
     private var tables: [String: (image: ELFImage, table: SymbolTable)?] = [:]
@@ -80,7 +80,8 @@ private struct SymbolOffsets {
                   let found = table.lookup(address) else { return nil }
             return address - found.start
         case .kernel(let address):
-            if kernel == nil { kernel = .some(try? KernelSymbols()) }
+            // The symbolizer's (kallsyms is read once); one of its own for a symbolizer without.
+            if kernel == nil { kernel = .some(symbolizer.kernelSymbols ?? (try? KernelSymbols())) }
             guard let symbols = kernel ?? nil else { return nil }
             if kernelStarts[symbol] == nil { kernelStarts[symbol] = .some(symbols.address(ofSymbolNamed: symbol)) }
             guard let start = kernelStarts[symbol] ?? nil, start <= address else { return nil }

@@ -165,6 +165,9 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         module(for: path)?.image
     }
 
+    /// The kernel symbols kernel addresses are named with (read from kallsyms on first use).
+    public var kernelSymbols: KernelSymbols? { kernel.kernelSymbols }
+
     /// Why kernel symbols are unavailable, when loading them failed.
     public var kernelFailure: SymbolicationError? {
         _ = kernel.kernelSymbols

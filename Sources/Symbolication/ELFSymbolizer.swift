@@ -52,6 +52,9 @@ public protocol AddressSymbolizer: AnyObject {
     func expect(buildID: [UInt8], forPath path: String)
     /// Paths whose file changed since the recording, as found while symbolizing.
     var buildIDMismatches: [BuildIDMismatch] { get }
+    /// The kernel symbols the symbolizer names kernel addresses with (loaded on first use),
+    /// or `nil` when it has none.
+    var kernelSymbols: KernelSymbols? { get }
 }
 
 extension AddressSymbolizer {
@@ -61,6 +64,7 @@ extension AddressSymbolizer {
 
     public func prepare(path: String) {}
     public func prepareKernel() {}
+    public var kernelSymbols: KernelSymbols? { nil }
 }
 
 /// Names user addresses from ELF symbol tables (`.symtab`, `.dynsym`) and kernel addresses
