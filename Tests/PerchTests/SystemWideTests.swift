@@ -69,6 +69,21 @@ struct SystemWideTests {
         #expect(notCopied <= ownSamples + ownSamples / 20 && notCopied >= ownSamples - ownSamples / 20,
                 "not copied \(notCopied), the recorder's own samples \(ownSamples): \(notes)")
         #expect(deeper < notCopied, "the workload's stacks are shallow: \(notes)")
+
+        // The text report's header and the pprof's comments carry the same notes, counts included.
+        let pprof = Support.workDirectory + "/system-wide-own-stacks.pb.gz"
+        let text = try Support.perch(["report", "-i", data, "--pprof", pprof])
+        #expect(text.status == 0, "\(text.stderr)")
+        let textNotes = text.stdout.split(separator: "\n").filter { $0.hasPrefix("# Note: ") }.map { String($0.dropFirst(8)) }
+        let unzipped = try Support.run("sh", ["-c", "gzip -dc '\(pprof)' | base64 -w0"])
+        let profile = ProtobufMessage([UInt8](try #require(Data(base64Encoded: unzipped.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))))
+        let strings = profile.fields(6).map { String(decoding: $0.bytes, as: UTF8.self) }
+        let comments = profile.packed(13).map { strings[Int($0)] }
+        for (format, printed) in [("text", textNotes), ("pprof", comments)] {
+            #expect(count(in: printed.first { $0.contains("came with no stack copy") }) == notCopied, "\(format): \(printed)")
+            #expect((count(in: printed.first { $0.contains("went deeper than the") && $0.contains("end in [truncated]") }) ?? 0) == deeper,
+                    "\(format): \(printed)")
+        }
     }
 
     @Test func shortLivedProcessesKeepTheirNamesAndSymbols() throws {
