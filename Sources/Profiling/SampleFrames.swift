@@ -9,6 +9,7 @@ struct SampleFrames {
     /// A location's frames, innermost first, at the address it was looked up at.
     private var byLocation: [[ResolvedFrame]?] = []
     private var offsets: SymbolOffsets?
+    private var syscallReturns = SyscallReturnPoints()
 
     /// - Parameter symbolOffsets: find each frame's offset in its symbol (reads symbol tables a
     ///   second time; kernel symbols are the symbolizer's).
@@ -17,20 +18,35 @@ struct SampleFrames {
     }
 
     /// The frames of the stack at `node`, sampled frame first. Every location but the sampled
-    /// one is a return address looked up at `pc - 1`: it is printed as recorded.
+    /// one and the interrupted user one below kernel frames is a return address looked up at
+    /// `pc - 1` (as ``StackResolver`` does): it is printed as recorded.
     mutating func frames(ofNode node: Int32, resolver: StackResolver, assembly: ProfileAssembly,
                          into result: inout [ResolvedFrame]) {
         result.removeAll(keepingCapacity: true)
         let path = resolver.tree.path(to: node)
+        var belowKernel = false
         for (depth, id) in path.reversed().enumerated() {
             let frames = frames(ofLocation: id, resolver: resolver, assembly: assembly)
-            guard depth > 0 else { result += frames; continue }
+            let location = resolver.locations.locations[Int(id)]
+            let inKernel = if case .kernel = location { true } else { false }
+            defer { belowKernel = inKernel }
+            guard depth > 0, inKernel || !belowKernel || returnsFromSyscall(location, model: assembly.model) else {
+                result += frames
+                continue
+            }
             for var frame in frames {
                 frame.address &+= 1
                 frame.symbolOffset = frame.symbolOffset.map { $0 &+ 1 }
                 result.append(frame)
             }
         }
+    }
+
+    /// Whether the user location below kernel frames was a pc after `syscall`, looked up at the
+    /// `syscall`'s last byte.
+    private mutating func returnsFromSyscall(_ location: Location, model: ProcessModel) -> Bool {
+        guard case .user(let dso, let offset) = location else { return false }
+        return syscallReturns.followsSyscall(dso: dso, fileOffset: offset &+ 1, path: model.imagePath(ofDSO: dso))
     }
 
     private mutating func frames(ofLocation id: Int32, resolver: StackResolver, assembly: ProfileAssembly) -> [ResolvedFrame] {
@@ -75,7 +91,7 @@ private struct SymbolOffsets {
     mutating func offset(of location: Location, symbol: String, path: String, model: ProcessModel) -> UInt64? {
         switch location {
         case .user(let dso, let fileOffset):
-            guard let (image, table) = table(for: model.dsos[Int(dso)]),
+            guard let (image, table) = table(for: model.imagePath(ofDSO: dso)),
                   let address = image.virtualAddress(forFileOffset: fileOffset),
                   let found = table.lookup(address) else { return nil }
             return address - found.start

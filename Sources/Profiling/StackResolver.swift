@@ -16,6 +16,7 @@ struct StackResolver {
     private(set) var jitMaps = JITMaps()
     private(set) var unwinder: UserStackUnwinder
     private var cache = StackCache()
+    private var syscallReturns = SyscallReturnPoints()
     private var stitcher = StackStitcher()
     private let symbolizer: AddressSymbolizer
     /// DSOs (and the kernel) whose symbols the symbolizer was asked to load ahead.
@@ -94,18 +95,19 @@ struct StackResolver {
         }
         let truncated = unwinder.unwind(sample, userChain: &userChain, space: space.map { ModelSpace(space: $0, model: model) },
                                         counted: counted)
-        // Kernel frames first (innermost), then the user frames, the sampled frame exact.
-        var first = true
-        for address in kernelChain {
-            scratch.append(locate(address, kernel: true, exact: first, pid: sample.pid, space: space, model: model))
-            first = false
+        // Kernel frames first (innermost), then the user frames. The sampled pc is exact, and so is
+        // the user pc where the thread entered the kernel unless a `syscall` is before it: it is
+        // then where the call returns to (see ``SyscallReturnPoints``).
+        for (index, address) in kernelChain.enumerated() {
+            scratch.append(locate(address, kernel: true, exact: index == 0, pid: sample.pid, space: space, model: model))
         }
-        // The user frames located as return addresses start here (the sampled pc is exact).
+        for (index, address) in userChain.enumerated() {
+            let exact = index == 0 && (kernelChain.isEmpty || !returnsFromSyscall(address, space: space, model: model))
+            scratch.append(locate(address, kernel: false, exact: exact, pid: sample.pid, space: space, model: model))
+        }
+        // The user frames the stitcher remembers start here: every caller, and with kernel frames
+        // above, the frame that entered the kernel too.
         let firstReturnAddress = kernelChain.isEmpty ? 1 : 0
-        for address in userChain {
-            scratch.append(locate(address, kernel: false, exact: first, pid: sample.pid, space: space, model: model))
-            first = false
-        }
         let start = root.map { tree.child(of: PrefixTree.root, key: $0) } ?? PrefixTree.root
         let stackPointers = unwinder.stackPointers
         guard stackPointers.count == userChain.count, truncated || unwinder.reachedRoot,
@@ -141,8 +143,16 @@ struct StackResolver {
         return tree.node(for: scratch[..<kernelCount].reversed(), from: node)
     }
 
-    /// Resolves an address to a location id. Return addresses (every frame but the sampled
-    /// one) are looked up at `address - 1`, so calls at the end of a function stay in it.
+    /// Whether the user pc where a sample's thread entered the kernel follows a `syscall`.
+    private mutating func returnsFromSyscall(_ address: UInt64, space: AddressSpace?, model: ProcessModel) -> Bool {
+        guard let mapping = space?.find(address), !isAnonymous(mapping.dso, model: model) else { return false }
+        return syscallReturns.followsSyscall(dso: mapping.dso, fileOffset: mapping.fileOffset(of: address),
+                                             path: model.imagePath(ofDSO: mapping.dso))
+    }
+
+    /// Resolves an address to a location id. Return addresses (every frame but the sampled one
+    /// and the interrupted user one below kernel frames) are looked up at `address - 1`, so calls
+    /// at the end of a function stay in it.
     private mutating func locate(_ address: UInt64, kernel: Bool, exact: Bool, pid: Int32,
                                  space: AddressSpace?, model: ProcessModel) -> Int32 {
         let lookup = exact ? address : address &- 1

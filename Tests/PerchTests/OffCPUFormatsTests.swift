@@ -46,7 +46,7 @@ import Testing
         #expect(try String(contentsOfFile: speedscope, encoding: .utf8).contains("\"unit\": \"nanoseconds\""))
     }
 
-    /// Inclusive nanoseconds per function from `--json --children` (`childrenWeight`).
+    /// Inclusive weight per function from `--json --children` (`childrenWeight`).
     static func textReport(_ stdout: String) throws -> [String: Double] {
         let json = try JSONReport(stdout)
         var values: [String: Double] = [:]
@@ -57,7 +57,7 @@ import Testing
     }
 
     /// Sum of the counts of folded lines through each function.
-    static func folded(_ path: String) throws -> [String: Double] {
+    static func folded(_ path: String, functions: [String] = functions) throws -> [String: Double] {
         var values: [String: Double] = [:]
         for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") {
             guard let space = line.lastIndex(of: " "), let count = Double(line[line.index(after: space)...]) else { continue }
@@ -69,7 +69,7 @@ import Testing
 
     /// Sum over the SVG frames named after each function of the value in their titles,
     /// `name (1,234 ns, 5.6%)`.
-    static func svg(_ path: String) throws -> [String: Double] {
+    static func svg(_ path: String, functions: [String] = functions) throws -> [String: Double] {
         var values: [String: Double] = [:]
         let text = try String(contentsOfFile: path, encoding: .utf8)
         for name in functions {
@@ -85,7 +85,7 @@ import Testing
     }
 
     /// Sum of the weights of the speedscope samples whose stack holds each function.
-    static func speedscope(_ path: String) throws -> [String: Double] {
+    static func speedscope(_ path: String, functions: [String] = functions) throws -> [String: Double] {
         let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any]
         let frames = ((object?["shared"] as? [String: Any])?["frames"] as? [[String: Any]] ?? []).map { $0["name"] as? String ?? "" }
         var values: [String: Double] = [:]
@@ -100,7 +100,7 @@ import Testing
     }
 
     /// Sum of the default sample type's values of the pprof samples whose stack holds each function.
-    static func pprof(_ path: String) throws -> [String: Double] {
+    static func pprof(_ path: String, functions: [String] = functions) throws -> [String: Double] {
         let unzipped = try Support.run("sh", ["-c", "gzip -dc '\(path)' | base64 -w0"])
         let profile = try #require(Data(base64Encoded: unzipped.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
         let message = ProtobufMessage([UInt8](profile))
