@@ -49,6 +49,20 @@ struct SchedDelayTests {
         return rows
     }
 
+    /// The sleeper's row (~50 voluntary switches) has a delay per wake-up, per preemption and
+    /// one for its start; returns its delays.
+    @discardableResult
+    static func expectSleeperDelays(_ report: String, _ delays: [Int32: Delay]) throws -> Delay {
+        let rows = report.split(separator: "\n").filter { $0.hasPrefix("sched_delay ") }.map { $0.split(separator: " ") }
+        let row = try #require(rows.first { $0.count >= 16 && (48...52).contains(Int($0[6]) ?? 0) }, "\(report)")
+        let voluntary = try #require(Int(row[6])), preempted = try #require(Int(row[7]))
+        let tid = try #require(Int32(row[1]))
+        let sleeper = try #require(delays[tid])
+        #expect(sleeper.count >= voluntary && sleeper.count <= voluntary + preempted + 1,
+                "\(sleeper.count) delays for \(voluntary) wake-ups and \(preempted) preemptions:\n\(report)")
+        return sleeper
+    }
+
     @Test func delaysOfAPerfSchedRecordingMatchPerfSchedLatency() throws {
         let fixture = try Support.fixture("sched_delay")
         let data = Support.workDirectory + "/sched-delay-perf.data"
@@ -90,8 +104,8 @@ struct SchedDelayTests {
                 #expect(abs(got.maximum - expected.maximum) <= 0.011, "thread \(tid): max \(got.maximum) ms, perf \(expected.maximum)")
             }
         }
-        // The sleeper: one delay per wake-up (50, and its start).
-        #expect(perch.values.contains { $0.count >= 50 && $0.count <= 52 })
+        // The sleeper: one delay per wake-up (50, and its start), and per preemption.
+        try Self.expectSleeperDelays(report.stdout, perch)
     }
 
     @Test func perchSchedRecordMeasuresEveryWakeUpOfTheSleeper() throws {
@@ -103,8 +117,9 @@ struct SchedDelayTests {
         let report = try Support.perch(["sched", "report", "-i", data])
         let perch = Self.perchDelays(report.stdout, comm: "sched_delay")
         // The sleeper switches out voluntarily ~50 times; every wake-up (raised by a timer
-        // interrupt in another task's context) is caught by the CPU-wide wake-up events.
-        let sleeper = try #require(perch.values.first { $0.count >= 48 && $0.count <= 53 }, "\(report.stdout)")
+        // interrupt in another task's context) is caught by the CPU-wide wake-up events. Its
+        // delays are those wake-ups, its start, and each time a spinner preempted it.
+        let sleeper = try Self.expectSleeperDelays(report.stdout, perch)
         #expect(sleeper.average > 0 && sleeper.maximum >= sleeper.average)
         // perf on the same program, recorded its way, measures delays of the same order (the
         // two runs see different load, so only the scale is compared).

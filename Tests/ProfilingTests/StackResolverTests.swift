@@ -45,10 +45,12 @@ struct StackResolverTests {
         let kernel = CallchainContext.kernel.rawValue, user = CallchainContext.user.rawValue
         let path = resolve([kernel, 0xffff_ffff_8100_0010, 0xffff_ffff_8100_0200, user, 0x40_0100, 0x40_0800, 0x7000_0000],
                            &resolver, model, kernelMode: true)
+        // Return addresses at pc - 1; the user pc below the kernel frames (no `syscall` before it:
+        // /bin/app is not the mapped file) is the interrupted instruction, exact.
         let expected: [Location] = [
             .unmapped(address: 0x6fff_ffff),
             .user(dso: 0, fileOffset: 0x27ff),
-            .user(dso: 0, fileOffset: 0x20ff),
+            .user(dso: 0, fileOffset: 0x2100),
             .kernel(address: 0xffff_ffff_8100_01ff),
             .kernel(address: 0xffff_ffff_8100_0010),
         ]
