@@ -100,6 +100,15 @@ static volatile sig_atomic_t first_stop_signal = 0;
 static void on_stop_signal(int signal) {
     if (first_stop_signal == 0) first_stop_signal = signal;
     stop_count += 1;
+    // The first stops the recording; a second may be the same one again (timeout(1) signals its
+    // child, then its whole process group). A third means the user insists: end at once.
+    if (stop_count >= 3) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(signal, &dfl, NULL);
+        raise(signal);
+    }
 }
 
 int perch_stop_signal(void) { return first_stop_signal; }
@@ -123,15 +132,6 @@ void perch_install_stop_handler(void) {
 }
 
 int perch_stop_requested(void) { return stop_count; }
-
-void perch_reset_stop_handler(void) {
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigaction(SIGINT, &dfl, NULL);
-    sigaction(SIGTERM, &dfl, NULL);
-    sigaction(SIGHUP, &dfl, NULL);
-}
 
 int perch_pidfd_open(pid_t pid) {
 #ifdef SYS_pidfd_open

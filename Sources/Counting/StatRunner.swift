@@ -63,7 +63,6 @@ public final class StatRunner {
 
     public func run() throws -> StatResult {
         perch_install_stop_handler()
-        defer { perch_reset_stop_handler() }
         var accumulator: StatAccumulator?
         var result = StatResult(lines: [], elapsed: RunningStatistics())
         for _ in 0..<max(1, options.repeats) {

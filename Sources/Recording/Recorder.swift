@@ -25,8 +25,9 @@ public final class Recorder {
     /// targets is written: samples flow from here on.
     public var onStarted: (() -> Void)?
     /// Whether `run()` catches SIGINT, SIGTERM and SIGHUP to end the recording (the command
-    /// line's Ctrl-C). A library recording its own process leaves the host's handlers alone and
-    /// ends with ``requestStop()``.
+    /// line's Ctrl-C), and keeps catching them until the process exits, so that the report is
+    /// still written (a third one ends the process). A library recording its own process leaves
+    /// the host's handlers alone and ends with ``requestStop()``.
     public var handlesStopSignals = true
     /// Notes stored in the recording beside the recorder's own (e.g. who recorded it, and how).
     public var additionalNotes: [ReportNote] = []
@@ -60,7 +61,6 @@ public final class Recorder {
         for note in additionalNotes { notes.add(note.kind, note.text) }
         for degradation in plan.degradations { notes.add(degradation.kind, degradation.description) }
         if handlesStopSignals { perch_install_stop_handler() }
-        defer { if handlesStopSignals { perch_reset_stop_handler() } }
 
         let target = TargetProcess(target: options.target)
         let tasks = try target.prepare()

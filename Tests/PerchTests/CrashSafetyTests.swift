@@ -133,6 +133,53 @@ import TestSupport
         #expect(try Support.perch(["report", "-i", data]).stdout.contains("# Samples: "))
     }
 
+    /// `timeout -s INT` signals its child and then its whole process group: Perch gets the signal
+    /// twice. Once the second came after the recording had stopped and killed Perch before its
+    /// report (`perch top` exited 130 with nothing printed). Here the second comes while the report
+    /// is being written for certain: stderr is a one-page pipe the test stops reading at
+    /// "perch: wrote", so Perch blocks writing the report. A third signal ends Perch at once.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "needs python3"))
+    func aSecondStopSignalDuringTheReportDoesNotLoseItAndAThirdEndsPerch() throws {
+        // Python's many functions make a report of tens of KiB.
+        let script = "import json, re\nwhile True:\n    json.loads(json.dumps([1, 2, {'b': 'x' * 50}] * 20)); re.sub('a+', 'b', 'aaa b ' * 30)\n"
+        for signals in [2, 3] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Support.perch)
+            process.arguments = ["record", "-o", path("twice-\(signals).data"), "--", "/usr/bin/python3", "-c", script]
+            let stderr = Pipe()
+            _ = fcntl(stderr.fileHandleForWriting.fileDescriptor, 1031, 4096)  // F_SETPIPE_SZ
+            process.standardError = stderr
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            Thread.sleep(forTimeInterval: 1.5)
+            kill(process.processIdentifier, SIGINT)
+            var text = Data()
+            while !String(decoding: text, as: UTF8.self).contains("perch: wrote") {
+                let chunk = stderr.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                text += chunk
+            }
+            Thread.sleep(forTimeInterval: 0.2)  // blocked on the full pipe by now
+            for _ in 1..<signals {  // apart: a signal sent while the same one is pending merges with it
+                kill(process.processIdentifier, SIGINT)
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            text += stderr.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let output = String(decoding: text, as: UTF8.self)
+            let report = output.split(separator: "\n").filter { !$0.hasPrefix("perch: ") }.joined(separator: "\n")
+            if signals == 2 {
+                #expect(process.terminationReason == .exit && process.terminationStatus == 128 + SIGINT,
+                        "\(process.terminationReason) \(process.terminationStatus)")
+                #expect(output.contains("perch: interrupted by SIGINT") && samples(in: report) > 0, "\(output.suffix(1500))")
+                #expect(report.utf8.count > 8192, "the report must outgrow the pipe to test this: \(report.utf8.count) bytes")
+            } else {
+                #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGINT,
+                        "\(process.terminationReason) \(process.terminationStatus): \(output.suffix(500))")
+            }
+        }
+    }
+
     @Test func anUnwritableReportFileIsFoundBeforeTheCommandRuns() throws {
         let marker = path("ran-marker")
         try? FileManager.default.removeItem(atPath: marker)

@@ -35,14 +35,14 @@ pid_t perch_spawn_paused(const char *file, char *const argv[], int *control_fd, 
 /// (the child has then exited with status 127).
 int perch_release_child(int control_fd, int error_fd);
 
-/// Installs SIGINT/SIGTERM/SIGHUP handlers (without SA_RESTART) that only set a flag.
+/// Installs SIGINT/SIGTERM/SIGHUP handlers (without SA_RESTART) that only count the signals,
+/// for the rest of the process: a stop signal during the final output must not end it unwritten
+/// (timeout(1) sends its signal twice). The third stop signal ends the process as the signal does.
 void perch_install_stop_handler(void);
 /// The number of stop signals received so far.
 int perch_stop_requested(void);
 /// The first stop signal received (SIGINT, SIGTERM or SIGHUP), 0 before any.
 int perch_stop_signal(void);
-/// Makes further stop signals kill the process (after a second Ctrl-C).
-void perch_reset_stop_handler(void);
 
 /// pidfd_open(2); -1 with errno when unsupported.
 int perch_pidfd_open(pid_t pid);
