@@ -7,7 +7,7 @@ import Glibc
 /// same name many times (the symbolizer) keep their own cache.
 ///
 /// - Swift (`$s`, `$S`, `$e`, `_T0`, each optionally with one more leading `_`): demangled by
-///   the runtime's `swift_demangle` (from libswiftCore, which every Swift process has loaded).
+///   the runtime's `swift_demangle` (libswiftCore's, linked directly).
 /// - Rust legacy (`_ZN…17h<16 hex digits>E`): the length-prefixed path is decoded, the
 ///   `::h<hash>` suffix dropped and the `$LT$`, `$GT$`, `$u20$`, `$RF$`, `$C$`, … escapes and
 ///   `..` → `::` undone, as `rustc-demangle` does.
@@ -104,9 +104,6 @@ public enum Demangler {
 
     // MARK: - Runtime entry points
 
-    private typealias SwiftDemangleFn = @convention(c) (
-        UnsafePointer<CChar>?, Int, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<Int>?, UInt32
-    ) -> UnsafeMutablePointer<CChar>?
     private typealias CXXDemangleFn = @convention(c) (
         UnsafePointer<CChar>?, UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<Int>?,
         UnsafeMutablePointer<Int32>?
@@ -114,16 +111,12 @@ public enum Demangler {
 
     /// The resolved C entry points. Function pointers are immutable after resolution.
     private struct EntryPoints: @unchecked Sendable {
-        var swiftDemangle: SwiftDemangleFn?
         var cxxDemangle: CXXDemangleFn?
     }
 
     private static let entryPoints: EntryPoints = {
         // dlsym(RTLD_DEFAULT, …): RTLD_DEFAULT is the null handle on glibc.
         var points = EntryPoints()
-        if let symbol = dlsym(nil, "swift_demangle") {
-            points.swiftDemangle = unsafeBitCast(symbol, to: SwiftDemangleFn.self)
-        }
         var cxx = dlsym(nil, "__cxa_demangle")
         if cxx == nil, let handle = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_LOCAL) {
             // Kept open for the life of the process: the function pointer must stay valid.
@@ -136,9 +129,9 @@ public enum Demangler {
     /// Demangles a Swift name with the runtime (which returns a `malloc`ed C string); the
     /// simplification shortens that buffer in place, so one `String` is made per name.
     private static func demangleSwift(_ name: UnsafeBufferPointer<UInt8>, simplified: Bool) -> String? {
-        guard let function = entryPoints.swiftDemangle, let base = name.baseAddress else { return nil }
+        guard let base = name.baseAddress else { return nil }
         let result = base.withMemoryRebound(to: CChar.self, capacity: name.count) {
-            function($0, name.count, nil, nil, 0)
+            runtimeDemangle($0, name.count, nil, nil, 0)
         }
         guard let result else { return nil }
         defer { free(result) }
@@ -319,3 +312,12 @@ public enum Demangler {
         return true
     }
 }
+
+/// The Swift runtime's demangler, linked directly as the standard library declares it: `dlsym`
+/// does not find it in a binary built with `--static-swift-stdlib`, whose runtime symbols are not
+/// exported (names then stayed mangled).
+@_silgen_name("swift_demangle")
+private func runtimeDemangle(
+    _ mangledName: UnsafePointer<CChar>?, _ mangledNameLength: Int, _ outputBuffer: UnsafeMutablePointer<CChar>?,
+    _ outputBufferSize: UnsafeMutablePointer<Int>?, _ flags: UInt32
+) -> UnsafeMutablePointer<CChar>?
