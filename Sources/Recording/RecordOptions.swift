@@ -113,6 +113,11 @@ public enum RecordingError: Error, Sendable, CustomStringConvertible {
         case .refused(let refusal):
             return refusal.description
         case .commandNotFound(let command, let errno):
+            // execvp says EACCES for a directory; shells say what it is.
+            var status = stat()
+            if errno == EACCES, command.contains("/"), stat(command, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
+                return "cannot run '\(command)': it is a directory"
+            }
             return "cannot run '\(command)': \(Errno(errno).text)"
         case .noSuchProcess(let pid):
             return "no such process: \(pid)"

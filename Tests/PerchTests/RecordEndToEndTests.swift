@@ -112,6 +112,13 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: output("missing.data")))
     }
 
+    @Test func aDirectoryAsTheCommandIsOneClearLine() throws {
+        let result = try Support.perch(["record", "-o", output("directory.data"), "--", "/tmp"])
+        #expect(result.status == 126)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasSuffix("cannot run '/tmp': it is a directory"), "\(result.stderr)")
+    }
+
     @Test func ctrlCStopsTheRecordingAndStillWritesTheReport() throws {
         let binary = try Support.fixture("known_weights")
         let data = output("interrupted.data")
