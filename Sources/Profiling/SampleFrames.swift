@@ -9,7 +9,6 @@ struct SampleFrames {
     /// A location's frames, innermost first, at the address it was looked up at.
     private var byLocation: [[ResolvedFrame]?] = []
     private var offsets: SymbolOffsets?
-    private var syscallReturns = SyscallReturnPoints()
 
     /// - Parameter symbolOffsets: find each frame's offset in its symbol (reads symbol tables a
     ///   second time; kernel symbols are the symbolizer's).
@@ -30,7 +29,7 @@ struct SampleFrames {
             let location = resolver.locations.locations[Int(id)]
             let inKernel = if case .kernel = location { true } else { false }
             defer { belowKernel = inKernel }
-            guard depth > 0, inKernel || !belowKernel || returnsFromSyscall(location, model: assembly.model) else {
+            guard depth > 0, inKernel || !belowKernel || resolver.isSyscallReturn(location) else {
                 result += frames
                 continue
             }
@@ -40,13 +39,6 @@ struct SampleFrames {
                 result.append(frame)
             }
         }
-    }
-
-    /// Whether the user location below kernel frames was a pc after `syscall`, looked up at the
-    /// `syscall`'s last byte.
-    private mutating func returnsFromSyscall(_ location: Location, model: ProcessModel) -> Bool {
-        guard case .user(let dso, let offset) = location else { return false }
-        return syscallReturns.followsSyscall(dso: dso, fileOffset: offset &+ 1, path: model.imagePath(ofDSO: dso))
     }
 
     private mutating func frames(ofLocation id: Int32, resolver: StackResolver, assembly: ProfileAssembly) -> [ResolvedFrame] {

@@ -150,6 +150,13 @@ struct StackResolver {
                                              path: model.imagePath(ofDSO: mapping.dso))
     }
 
+    /// Whether `location` is a user pc that entered the kernel after a `syscall`, located as a
+    /// return address (at the `syscall`'s last byte) by this resolver.
+    func isSyscallReturn(_ location: Location) -> Bool {
+        guard case .user(let dso, let offset) = location else { return false }
+        return syscallReturns.foundSyscall(dso: dso, before: offset &+ 1)
+    }
+
     /// Resolves an address to a location id. Return addresses (every frame but the sampled one
     /// and the interrupted user one below kernel frames) are looked up at `address - 1`, so calls
     /// at the end of a function stay in it.

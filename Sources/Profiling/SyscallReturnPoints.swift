@@ -28,6 +28,11 @@ struct SyscallReturnPoints {
         return answer
     }
 
+    /// Whether `followsSyscall` found a `syscall` before `fileOffset` in DSO `dso`; no I/O.
+    func foundSyscall(dso: Int32, before fileOffset: UInt64) -> Bool {
+        known[Place(dso: dso, fileOffset: fileOffset)] == true
+    }
+
     private static func bytes(before offset: UInt64, in path: String) -> [UInt8]? {
         guard offset >= 2, offset <= UInt64(Int64.max) else { return nil }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
