@@ -13,11 +13,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // `perch serve` only (target PerchServe): the HTTP server; its SwiftNIO also gives the push client.
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        // `perch serve` only (target PerchServe): its HTTP server and the push client.
         .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // C: what Swift cannot import (variadic syscall, ioctl numbers, memory ordering, fork/exec child).
@@ -62,10 +59,6 @@ let package = Package(
             name: "PerchServe",
             dependencies: [
                 "Recording", "PerfEvents", "PerfRecords", "Profiling", "ProfileModel", "Reporting", "Symbolication", "SystemIO", "PerfABI",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

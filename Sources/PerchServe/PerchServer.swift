@@ -2,10 +2,6 @@
 import Glibc
 #endif
 import Dispatch
-import Hummingbird
-import HummingbirdCore
-import Logging
-import NIOCore
 
 /// `perch serve`: the pprof HTTP endpoints, or the Pyroscope push loop.
 public enum PerchServer {
@@ -35,21 +31,10 @@ public enum PerchServer {
             return
         }
         let responder = ProfileResponder(configuration: configuration, recordings: SharedRecordings(configuration: configuration))
-        var logger = Logger(label: "perch-serve")
-        logger.logLevel = .error
-        let app = Application(
-            responder: responder,
-            server: .http1(configuration: .init(idleTimeout: .seconds(idleSeconds))),
-            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port),
-                                                    serverName: "perch",
-                                                    availableConnectionsDelegate: MaximumAvailableConnections(maximumConnections)),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? configuration.port
-                say(startLine(configuration, port: port))
-            },
-            logger: logger
-        )
-        try await app.runService()
+        try await HTTPServer.run(host: configuration.host, port: configuration.port, maximumConnections: maximumConnections,
+                                 idleSeconds: idleSeconds, responder: responder) { port in
+            say(startLine(configuration, port: port))
+        }
     }
 
     /// What the server now exposes, and to whom.

@@ -1,59 +1,46 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Hummingbird
-import HummingbirdCore
-import HTTPTypes
 import NIOCore
+import NIOHTTP1
 import PerfEvents
 import Recording
-
-/// A request's context: Hummingbird's, plus the connection, to see its client go away.
-public struct ServeRequestContext: RequestContext {
-    public var coreContext: CoreRequestContextStorage
-    let channel: any Channel
-
-    public init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        channel = source.channel
-    }
-}
 
 /// Go's pprof HTTP contract over ``SharedRecordings``:
 /// `GET /debug/pprof/profile?seconds=N`, `GET /debug/pprof/offcpu?seconds=N`, `GET /debug/pprof/`
 /// and `GET /healthz`. Errors are a status and a one-line text body.
-struct ProfileResponder: HTTPResponder {
-    typealias Context = ServeRequestContext
+struct ProfileResponder: ServeResponder {
     let configuration: ServeConfiguration
     let recordings: SharedRecordings
 
-    func respond(to request: Request, context: Context) async throws -> Response {
+    func respond(to request: ServeRequest) async -> ServeResponse {
         do {
-            return try await route(request, context: context)
-        } catch let error as ServeError {
+            return try await route(request)
+        } catch {
             return Self.failure(error)
         }
     }
 
-    private func route(_ request: Request, context: Context) async throws -> Response {
-        let path = request.uri.path
+    private func route(_ request: ServeRequest) async throws(ServeError) -> ServeResponse {
+        let path = request.path
         let kind = ProfileKind.allCases.first { $0.path == path }
         let known = kind != nil || path == "/healthz" || path == "/debug/pprof/" || path == "/debug/pprof"
         guard known else { throw ServeError(.notFound, "no such endpoint: \(path.prefix(200)) (see /debug/pprof/)") }
         // HEAD only where it costs nothing: a profile is recorded for GET alone.
-        guard request.method == .get || (request.method == .head && kind == nil) else {
+        guard request.method == .GET || (request.method == .HEAD && kind == nil) else {
             throw ServeError(.methodNotAllowed, "\(request.method.rawValue) \(path.prefix(200)): only GET is served")
         }
         if path == "/healthz" { return Self.text("ok\n") }
         guard let kind else { return Self.text(index(), contentType: "text/html; charset=utf-8") }
-        let seconds = try Self.seconds(request.uri.queryParameters["seconds"].map(String.init))
+        let seconds = try Self.seconds(request.query["seconds"])
         let ticket = try await recordings.join(kind, seconds: seconds)
         // A client that goes away before its profile is ready leaves the recording (stopping it
         // if nobody else waits for it).
-        // The connection's reads are paused while the handler waits (back-pressure), so SwiftNIO
-        // does not see the client leave: the kernel's TCP table does (``ClientGone``).
+        // The connection's reads are paused while the handler waits (NIO's pipelining handler
+        // reads no further request), so SwiftNIO may not see the client leave: the kernel's TCP
+        // table does (``ClientGone``).
         let recordings = self.recordings
-        let channel = context.channel
+        let channel = request.channel
         let localPort = channel.localAddress?.port, remotePort = channel.remoteAddress?.port
         channel.closeFuture.whenComplete { _ in Task { await recordings.leave(ticket) } }
         let watcher = Task {
@@ -75,15 +62,15 @@ struct ProfileResponder: HTTPResponder {
         case .failure(let error):
             throw error
         case .success(let profile):
-            var headers: HTTPFields = [.contentType: "application/octet-stream",
-                                       .contentDisposition: "attachment; filename=\"\(kind == .cpu ? "profile" : "offcpu").pb.gz\""]
-            if !profile.notes.isEmpty, let name = HTTPField.Name("X-Perch-Notes") {
-                headers[name] = Self.headerValue(profile.notes.joined(separator: "; "))
+            var headers = [("Content-Type", "application/octet-stream"),
+                           ("Content-Disposition", "attachment; filename=\"\(kind == .cpu ? "profile" : "offcpu").pb.gz\"")]
+            if !profile.notes.isEmpty {
+                headers.append(("X-Perch-Notes", Self.headerValue(profile.notes.joined(separator: "; "))))
             }
-            if ticket.joined, let name = HTTPField.Name("X-Perch-Shared") {
-                headers[name] = "this profile is of a recording that another request started up to \(Int(SharedRecordings.joinWindow(seconds: seconds))) s earlier"
+            if ticket.joined {
+                headers.append(("X-Perch-Shared", "this profile is of a recording that another request started up to \(Int(SharedRecordings.joinWindow(seconds: seconds))) s earlier"))
             }
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: profile.pprof)))
+            return ServeResponse(status: 200, headers: headers, body: profile.pprof)
         }
     }
 
@@ -112,13 +99,13 @@ struct ProfileResponder: HTTPResponder {
         return html + "</body></html>\n"
     }
 
-    static func text(_ body: String, status: HTTPResponse.Status = .ok, contentType: String = "text/plain; charset=utf-8") -> Response {
-        Response(status: status, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    static func text(_ body: String, status: Int = 200, contentType: String = "text/plain; charset=utf-8") -> ServeResponse {
+        ServeResponse(status: status, headers: [("Content-Type", contentType)], body: Array(body.utf8))
     }
 
-    static func failure(_ error: ServeError) -> Response {
-        var response = text(error.message + "\n", status: HTTPResponse.Status(code: error.status.rawValue))
-        if let retry = error.retryAfter { response.headers[.retryAfter] = "\(retry)" }
+    static func failure(_ error: ServeError) -> ServeResponse {
+        var response = text(error.message + "\n", status: error.status.rawValue)
+        if let retry = error.retryAfter { response.headers.append(("Retry-After", "\(retry)")) }
         return response
     }
 

@@ -142,6 +142,29 @@ import TestSupport
         #expect(index.status == 200 && index.body.contains("/debug/pprof/profile") && index.body.contains("what this user may record"))
     }
 
+    /// HTTP/1.1 as clients expect it: one connection for several requests, HEAD answered with
+    /// the GET's headers and no body, `Connection: close` honoured, the query percent-decoded.
+    @Test(.enabled(if: curlReady, "needs curl"))
+    func keepAliveHeadAndQueriesAsHTTPClientsExpect() throws {
+        let target = try Background("/bin/sleep", ["120"])
+        defer { target.stop() }
+        let (server, port) = try serve(["-p", "\(target.pid)"])
+        defer { server.stop() }
+        let base = "http://127.0.0.1:\(port)"
+        // Three requests, one connection.
+        let reused = try Support.run("curl", ["-s", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\n",
+                                              base + "/healthz", base + "/debug/pprof/", base + "/healthz"])
+        #expect(reused.stdout == "200 1\n200 0\n200 0\n", "\(reused.stdout)")
+        let head = try Support.run("curl", ["-s", "-I", base + "/healthz"])
+        let lines = head.stdout.split(separator: "\r\n").map(String.init)
+        #expect(lines.first == "HTTP/1.1 200 OK" && lines.contains("Content-Length: 3"), "\(head.stdout)")
+        let closed = try Support.run("curl", ["-s", "-D", "-", "-o", "/dev/null", "-H", "Connection: close", base + "/healthz"])
+        #expect(closed.stdout.lowercased().contains("connection: close"), "\(closed.stdout)")
+        // %33 is "3": out of range only once decoded as 300+, so the message shows the decoded text.
+        let decoded = try fetch(base + "/debug/pprof/profile?seconds=%33%30%31")
+        #expect(decoded.status == 400 && decoded.body.hasPrefix("seconds=301:"), "\(decoded)")
+    }
+
     @Test(.enabled(if: curlReady, "needs curl"))
     func aTargetThatExitedIsNotFound() throws {
         let target = try Background("/bin/sleep", ["60"])
