@@ -9,3 +9,5 @@ Scripts/setup.sh
 Scripts/setup-browser-tests.sh || echo "setup: browser test dependencies unavailable; those tests will skip" >&2
 swift build --build-tests
 swift test --skip-build --no-parallel
+# The tests run the debug build; the release build users install is checked on its own.
+Scripts/release-check.sh

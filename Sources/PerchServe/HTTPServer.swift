@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -72,11 +73,37 @@ protocol ServeResponder: Sendable {
 /// that sends nothing for `idleSeconds` while no request of its is being answered is closed
 /// (a stalled client, or half a request head, holds no descriptor for long).
 enum HTTPServer {
-    /// Binds `host:port` and serves until the process ends; `running` gets the bound port.
-    static func run(
-        host: String, port: Int, maximumConnections: Int, idleSeconds: Int64, responder: any ServeResponder,
-        running: @escaping @Sendable (Int) -> Void
-    ) async throws {
+    /// A bound server: its port, and the way to stop it.
+    struct Listening: Sendable {
+        let channel: any Channel
+        /// The port bound (the one asked for, or the kernel's choice for port 0).
+        let port: Int
+        fileprivate let answering: Answering
+
+        /// Stops taking connections; those open stay until their answers are written.
+        func close() { channel.close(promise: nil) }
+
+        /// Returns when the server has stopped taking connections.
+        func closed() async throws { try await channel.closeFuture.get() }
+
+        /// Returns when no request is waiting for its answer (checked every 50 ms).
+        func drained() async {
+            while answering.count.withLockedValue({ $0 }) > 0 {
+                try? await Task.sleep(nanoseconds: 50_000_000)
+            }
+        }
+    }
+
+    /// The requests of every connection that are read whole and not answered yet.
+    fileprivate final class Answering: Sendable {
+        let count = NIOLockedValueBox(0)
+    }
+
+    /// Binds `host:port` and serves on SwiftNIO's threads until ``Listening/close()``.
+    static func listen(
+        host: String, port: Int, maximumConnections: Int, idleSeconds: Int64, responder: any ServeResponder
+    ) async throws -> Listening {
+        let answering = Answering()
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -90,13 +117,12 @@ enum HTTPServer {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(IdleStateHandler(readTimeout: .seconds(idleSeconds)))
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                    try pipeline.addHandler(RequestHandler(responder: responder))
+                    try pipeline.addHandler(RequestHandler(responder: responder, answering: answering))
                 }
             }
             .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
         let server = try await bootstrap.bind(host: host, port: port).get()
-        running(server.localAddress?.port ?? port)
-        try await server.closeFuture.get()
+        return Listening(channel: server, port: server.localAddress?.port ?? port, answering: answering)
     }
 
     /// On the listening channel: stops accepting while `maximum` connections are open, and
@@ -128,26 +154,33 @@ enum HTTPServer {
     }
 
     /// On each connection: a request's head, then at its end the responder's answer, written
-    /// when it is ready. Closes the connection when the idle timer fires with no request under way.
+    /// when it is ready. Closes the connection when the idle timer fires and no whole request is
+    /// waiting for its answer (a client that stalls halfway through a request is idle).
     private final class RequestHandler: ChannelInboundHandler {
         typealias InboundIn = HTTPServerRequestPart
         private let responder: any ServeResponder
+        /// The server's count of requests waiting for their answers.
+        private let serverAnswering: Answering
         private var head: HTTPRequestHead?
-        /// Requests read whose answers are not written yet.
+        /// This connection's requests read whole whose answers are not written yet.
         private var answering = 0
 
-        init(responder: any ServeResponder) { self.responder = responder }
+        init(responder: any ServeResponder, answering: Answering) {
+            self.responder = responder
+            serverAnswering = answering
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
             case .head(let head):
                 self.head = head
-                answering += 1
             case .body:
                 break // GET and HEAD only: a body is read and dropped, never kept.
             case .end:
                 guard let head else { return }
                 self.head = nil
+                answering += 1
+                serverAnswering.count.withLockedValue { $0 += 1 }
                 answer(head, channel: context.channel)
             }
         }
@@ -164,7 +197,7 @@ enum HTTPServer {
             let request = ServeRequest(method: head.method, uri: head.uri, channel: channel)
             let keepAlive = head.isKeepAlive, version = head.version
             let handler = NIOLoopBound(self, eventLoop: channel.eventLoop)
-            let responder = self.responder
+            let responder = self.responder, serverAnswering = self.serverAnswering
             Task {
                 let response = await responder.respond(to: request)
                 channel.eventLoop.execute {
@@ -179,7 +212,10 @@ enum HTTPServer {
                         channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: response.body))), promise: nil)
                     }
                     let written = channel.writeAndFlush(HTTPServerResponsePart.end(nil))
-                    if !keepAlive { written.whenComplete { _ in channel.close(promise: nil) } }
+                    written.whenComplete { _ in
+                        serverAnswering.count.withLockedValue { $0 -= 1 }
+                        if !keepAlive { channel.close(promise: nil) }
+                    }
                 }
             }
         }

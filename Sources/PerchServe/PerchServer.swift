@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Dispatch
+import NIOConcurrencyHelpers
 
 /// `perch serve`: the pprof HTTP endpoints, or the Pyroscope push loop.
 public enum PerchServer {
@@ -19,21 +20,41 @@ public enum PerchServer {
             let loop = Task { try await PushLoop(configuration: configuration, url: url).run(say: say) }
             // SIGINT and SIGTERM end push mode cleanly: the period under way is stopped, its
             // recording's child and temporary files with it.
-            let stops = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number)
-                source.setEventHandler { loop.cancel() }
-                source.resume()
-                return source
-            }
+            let stops = onStopSignals { loop.cancel() }
             defer { stops.forEach { $0.cancel() } }
             try await loop.value
             return
         }
-        let responder = ProfileResponder(configuration: configuration, recordings: SharedRecordings(configuration: configuration))
-        try await HTTPServer.run(host: configuration.host, port: configuration.port, maximumConnections: maximumConnections,
-                                 idleSeconds: idleSeconds, responder: responder) { port in
-            say(startLine(configuration, port: port))
+        let recordings = SharedRecordings(configuration: configuration)
+        let responder = ProfileResponder(configuration: configuration, recordings: recordings)
+        let listening = try await HTTPServer.listen(host: configuration.host, port: configuration.port,
+                                                    maximumConnections: maximumConnections, idleSeconds: idleSeconds,
+                                                    responder: responder)
+        // SIGINT or SIGTERM stops the server gracefully: no new connection is taken, the profiles
+        // under way are finished and answered, then perch exits. A second one stops those
+        // recordings too (their children and temporary files with them; their clients get 503).
+        let signals = NIOLockedValueBox(0)
+        let stops = onStopSignals {
+            if signals.withLockedValue({ $0 += 1; return $0 }) == 1 {
+                listening.close()
+            } else {
+                Task { await recordings.stopAll() }
+            }
+        }
+        defer { stops.forEach { $0.cancel() } }
+        say(startLine(configuration, port: listening.port))
+        try await listening.closed()
+        await listening.drained()
+    }
+
+    /// Catches SIGINT and SIGTERM on a dispatch queue: each calls `action`.
+    private static func onStopSignals(_ action: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler(handler: action)
+            source.resume()
+            return source
         }
     }
 

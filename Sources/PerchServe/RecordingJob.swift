@@ -30,7 +30,8 @@ final class RecordingJob: Sendable {
     let kind: ProfileKind
     let seconds: Int
     private let configuration: ServeConfiguration
-    private let state = NIOLockedValueBox<(child: pid_t?, cancelled: Bool)>((nil, false))
+    /// The running child, and why the recording was stopped early (`nil`: it was not).
+    private let state = NIOLockedValueBox<(child: pid_t?, cancelled: ServeError?)>((nil, nil))
 
     init(kind: ProfileKind, seconds: Int, configuration: ServeConfiguration) {
         self.kind = kind
@@ -38,16 +39,16 @@ final class RecordingJob: Sendable {
         self.configuration = configuration
     }
 
-    /// Stops the recording early (its child with SIGINT); ``run()`` then answers `.clientClosed`.
-    func cancel() {
+    /// Stops the recording early (its child with SIGINT); ``run()`` then answers `reason`.
+    func cancel(_ reason: ServeError = ServeError(.clientClosed, "every client of this recording went away")) {
         let child = state.withLockedValue { value -> pid_t? in
-            value.cancelled = true
+            if value.cancelled == nil { value.cancelled = reason }
             return value.child
         }
         if let child { kill(child, SIGINT) }
     }
 
-    private var cancelled: Bool { state.withLockedValue { $0.cancelled } }
+    private var cancelled: ServeError? { state.withLockedValue { $0.cancelled } }
 
     /// Records, builds and encodes the profile.
     func run() async -> Result<ServedProfile, ServeError> {
@@ -79,7 +80,7 @@ final class RecordingJob: Sendable {
         case .success(let exit): status = exit
         }
         let until = Int(time(nil))
-        if cancelled { return .failure(ServeError(.clientClosed, "every client of this recording went away")) }
+        if let cancelled { return .failure(cancelled) }
         var info = stat()
         guard stat(dataPath, &info) == 0, info.st_size > 0 else {
             let line = Self.lastLine(errorPath) ?? "perch record exited with status \(status)"
@@ -130,7 +131,7 @@ final class RecordingJob: Sendable {
         }
         let cancelledBeforeStart = state.withLockedValue { value -> Bool in
             value.child = pid
-            return value.cancelled
+            return value.cancelled != nil
         }
         if cancelledBeforeStart { kill(pid, SIGINT) }
         var status: Int32 = 0

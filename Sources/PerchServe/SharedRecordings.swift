@@ -85,6 +85,16 @@ actor SharedRecordings {
         }
     }
 
+    /// Stops every recording under way and waits for each to end (its child and temporary files
+    /// gone): the server is shutting down.
+    func stopAll() async {
+        let running = Array(slots.values)
+        slots = [:]
+        subscribers = [:]
+        for slot in running { slot.job.cancel(ServeError(.unavailable, "perch serve is stopping: the recording was cut short")) }
+        for slot in running { _ = await slot.task.value }
+    }
+
     /// The number of recordings running now.
     var running: Int { slots.count }
 

@@ -334,6 +334,70 @@ import TestSupport
         #expect(server.stderr.contains("the backend answered HTTP 503; retrying with backoff"), "\(server.stderr)")
     }
 
+    /// SIGTERM stops the HTTP server gracefully: no new connection is taken and the profile under
+    /// way is finished and answered before perch exits 0.
+    @Test(.enabled(if: curlReady, "needs curl"))
+    func aStopSignalFinishesTheProfilesUnderWay() throws {
+        let target = try Background("/bin/sleep", ["120"])
+        defer { target.stop() }
+        let (server, port) = try serve(["-p", "\(target.pid)"])
+        defer { server.stop() }
+        let file = Support.workDirectory + "/serve-graceful.pb.gz"
+        defer { unlink(file) }
+        let client = try Background("/usr/bin/curl", ["-s", "-o", file, "-w", "%{http_code}", "http://127.0.0.1:\(port)/debug/pprof/profile?seconds=3"])
+        defer { client.stop() }
+        #expect(waitForRecorder(of: server) != nil, "no child recording started: \(server.stderr)")
+        kill(server.pid, SIGTERM)
+        usleep(300_000)
+        let refused = try fetch("http://127.0.0.1:\(port)/healthz", maxSeconds: 5)
+        #expect(refused.status == 0, "a new connection was served after SIGTERM: \(refused)")
+        client.process.waitUntilExit()
+        server.process.waitUntilExit()
+        #expect(server.process.terminationReason == .exit && server.process.terminationStatus == 0, "\(server.stderr)")
+        let profile = FileManager.default.contents(atPath: file) ?? Data()
+        #expect(profile.count > 20 && profile.prefix(2) == Data([0x1F, 0x8B]), "the profile under way was not answered: \(profile.count) bytes")
+    }
+
+    /// A second stop signal does not wait: the recording under way stops, its child and its
+    /// temporary directory go with it, and perch exits 0 at once (not after the 30 s asked for).
+    @Test(.enabled(if: curlReady, "needs curl"))
+    func aSecondStopSignalStopsTheRecordingsUnderWay() throws {
+        let target = try Background("/bin/sleep", ["120"])
+        defer { target.stop() }
+        let (server, port) = try serve(["-p", "\(target.pid)"])
+        defer { server.stop() }
+        let client = try Background("/usr/bin/curl", ["-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/debug/pprof/profile?seconds=30"])
+        defer { client.stop() }
+        let recorder = try #require(waitForRecorder(of: server), "no child recording started: \(server.stderr)")
+        let arguments = (try? String(contentsOfFile: "/proc/\(recorder)/cmdline", encoding: .utf8)) ?? ""
+        let directory = try #require(arguments.split(separator: "\0").first { $0.hasSuffix("/perf.data") }.map { String($0.dropLast("/perf.data".count)) },
+                                     "the child's output: \(arguments)")
+        let stopped = Date()
+        kill(server.pid, SIGTERM)
+        usleep(200_000)
+        #expect(server.process.isRunning, "the first SIGTERM did not wait for the profile under way")
+        kill(server.pid, SIGTERM)
+        server.process.waitUntilExit()
+        #expect(Date().timeIntervalSince(stopped) < 10)
+        #expect(server.process.terminationReason == .exit && server.process.terminationStatus == 0, "\(server.stderr)")
+        #expect(kill(recorder, 0) != 0, "the child recording outlived the server")
+        #expect(!FileManager.default.fileExists(atPath: directory), "\(directory) was left behind")
+    }
+
+    /// The first child process of any of `server`'s threads (a recording), waited for up to 10 s.
+    func waitForRecorder(of server: Background) -> Int32? {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server.pid)/task")) ?? []
+            for task in tasks {
+                let text = (try? String(contentsOfFile: "/proc/\(server.pid)/task/\(task)/children", encoding: .utf8)) ?? ""
+                if let first = text.split(separator: " ").first, let pid = Int32(first) { return pid }
+            }
+            usleep(50_000)
+        }
+        return nil
+    }
+
     /// SIGTERM ends push mode cleanly: the period's child recording stops with it and its
     /// temporary directory is removed (they used to be left behind).
     @Test func aStopSignalInPushModeLeavesNoRecordingBehind() throws {
@@ -341,17 +405,7 @@ import TestSupport
         defer { target.stop() }
         let server = try Background(Support.perch, ["serve", "--push", "http://127.0.0.1:9", "--every", "30", "-p", "\(target.pid)"])
         defer { server.stop() }
-        func child() -> Int32? {
-            let children = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server.pid)/task")) ?? []
-            for task in children {
-                let text = (try? String(contentsOfFile: "/proc/\(server.pid)/task/\(task)/children", encoding: .utf8)) ?? ""
-                if let first = text.split(separator: " ").first, let pid = Int32(first) { return pid }
-            }
-            return nil
-        }
-        let deadline = Date().addingTimeInterval(10)
-        while child() == nil && Date() < deadline { usleep(50_000) }
-        let recorder = try #require(child(), "no child recording started: \(server.stderr)")
+        let recorder = try #require(waitForRecorder(of: server), "no child recording started: \(server.stderr)")
         let arguments = (try? String(contentsOfFile: "/proc/\(recorder)/cmdline", encoding: .utf8)) ?? ""
         let directory = try #require(arguments.split(separator: "\0").first { $0.hasSuffix("/perf.data") }.map { String($0.dropLast("/perf.data".count)) },
                                      "the child's output: \(arguments)")
