@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/setup.sh
-swift build -c release --static-swift-stdlib --product perch 2>&1 | grep -v "^\[" >&2 || true
+Scripts/build-release.sh
 mkdir -p demo-output
 clang -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -o demo-output/known_weights Fixtures/known_weights.c
 .build/release/perch record -o demo-output/perch.data --children --percent-limit 1 \

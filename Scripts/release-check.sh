@@ -5,7 +5,7 @@
 # reports its 5:3:2 split.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --static-swift-stdlib --product perch 2>&1 | grep -v "^\[" >&2 || true
+Scripts/build-release.sh
 perch=.build/release/perch
 fail() { echo "release-check: $*" >&2; exit 1; }
 
