@@ -27,6 +27,10 @@ public struct ServedProfile: Sendable {
 /// signal handlers): a child is stopped alone, with SIGINT, when every client waiting for it has
 /// gone, and a recording that fails cannot take the server down.
 final class RecordingJob: Sendable {
+    /// The symbolizers that built earlier profiles, with the modules they read: the same
+    /// processes are recorded again and again, so each profile reads only the files that changed.
+    static let symbolizers = SymbolizerPool()
+
     let kind: ProfileKind
     let seconds: Int
     private let configuration: ServeConfiguration
@@ -92,7 +96,9 @@ final class RecordingJob: Sendable {
             // Symbolizing reads files and blocks: NIO's thread pool, not the concurrency pool that answers requests.
             return .success(try await NIOThreadPool.singleton.runIfActive {
                 let file = try PerfDataFile(path: dataPath)
-                let profile = try ProfileBuilder(file: file, symbolizer: DWARFSymbolizer(),
+                let symbolizer = RecordingJob.symbolizers.take()
+                defer { RecordingJob.symbolizers.give(back: symbolizer) }
+                let profile = try ProfileBuilder(file: file, symbolizer: symbolizer,
                                                  weighting: kind == .offCPU ? .offCPU : .onCPU).build()
                 var buildIDs: [String: [UInt8]] = [:]
                 for entry in file.features.buildIDs where !entry.buildID.isEmpty { buildIDs[entry.path] = entry.buildID }

@@ -33,6 +33,8 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         /// Demangled names by symbol index and by DIE offset.
         var symbolNames: [SymbolName?]
         var dieNames: [UInt64: SymbolName] = [:]
+        /// The last profile (``DWARFSymbolizer/beginNextProfile(keepingUnused:)``) that used it.
+        var lastProfile = 0
 
         init(image: ELFImage, debugImage: ELFImage?, dwarf: DWARFIndex?, table: SymbolTable) {
             self.image = image
@@ -53,7 +55,10 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     /// Notes worth showing a user: debug files rejected because they belong to another build.
     public private(set) var notes: [String] = []
 
-    private let kernel: ELFSymbolizer
+    private let kallsymsPath: String
+    private var kernel: ELFSymbolizer
+    /// Profiles begun since this instance was made (``beginNextProfile(keepingUnused:)``).
+    private var profile = 0
     private var modules: [String: Module] = [:]
     private var buildIDs = BuildIDExpectations()
     /// Modules whose file passed the build-id check, by path: what `symbolize(path:fileOffset:)`
@@ -75,7 +80,37 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     ) {
         self.names = names
         self.locator = DebugFileLocator(debugDirectories: debugDirectories, allowDebuginfod: allowDebuginfod)
+        self.kallsymsPath = kallsymsPath
         self.kernel = ELFSymbolizer(names: names, kallsymsPath: kallsymsPath)
+    }
+
+    /// Readies this instance for another profile of the same machine (a server that records the
+    /// same processes again and again), keeping what is still true of the files it has read:
+    ///
+    /// - a module stays, with its index and every name and frame found in it, while its file
+    ///   (and its debug file) on disk is the one it opened — same device, inode, size and
+    ///   modification time — and some profile among the last `keepingUnused` used it;
+    /// - what belonged to the last profile is forgotten: build ids it expected and their
+    ///   verdicts, paths that failed to open, notes, and the kernel's symbols (modules come and go).
+    public func beginNextProfile(keepingUnused: Int = 4) {
+        for load in loads.values { _ = load.value }  // nothing is left running on the lane
+        loads = [:]
+        profile += 1
+        failures = [:]
+        notes = []
+        buildIDs = BuildIDExpectations()
+        checked = [:]
+        kernel = ELFSymbolizer(names: names, kallsymsPath: kallsymsPath)
+        let current = profile
+        modules = modules.filter { path, module in
+            current - module.lastProfile <= keepingUnused
+                && FileIdentity(path: path) == module.image.openedIdentity
+                && module.debugImage.map { FileIdentity(path: $0.path) == $0.openedIdentity } ?? true
+        }
+        modulesByBuildID = [:]
+        for module in modules.values {
+            if let id = module.image.buildID { modulesByBuildID[id] = module }
+        }
     }
 
     // MARK: - AddressSymbolizer
@@ -389,7 +424,10 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     }
 
     private func module(for path: String) -> Module? {
-        if let module = modules[path] { return module }
+        if let module = modules[path] {
+            module.lastProfile = profile
+            return module
+        }
         if failures[path] != nil { return nil }
         let loaded: Loaded
         if let load = loads.removeValue(forKey: path) {
@@ -412,6 +450,7 @@ public final class DWARFSymbolizer: AddressSymbolizer {
             return nil
         case .success(let module):
             if let shared = sharedModule(for: module.image, path: path) { return shared }
+            module.lastProfile = profile
             modules[path] = module
             if let id = module.image.buildID { modulesByBuildID[id] = module }
             return module
@@ -422,6 +461,7 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     /// also `path`'s.
     private func sharedModule(for image: ELFImage, path: String) -> Module? {
         guard let id = image.buildID, let shared = modulesByBuildID[id] else { return nil }
+        shared.lastProfile = profile
         modules[path] = shared
         return shared
     }

@@ -83,6 +83,9 @@ public final class ELFImage {
     /// section table is stripped. Only its offset, address and file size are meaningful.
     public let ehFrameHeaderSegment: LoadSegment?
 
+    /// The file as it was when it was opened (`nil`: `fstat` failed).
+    public let openedIdentity: FileIdentity?
+
     /// libelf handle; valid for the lifetime of `self` (the unwinder reads CFI through it too).
     package let elf: OpaquePointer
     private let fd: Int32
@@ -129,6 +132,7 @@ public final class ELFImage {
         self.path = path
         self.fd = fd
         self.elf = elf
+        self.openedIdentity = FileIdentity(descriptor: fd)
         self.machine = ehdr.e_machine
         switch Int32(ehdr.e_type) {
         case ET_REL: fileType = .relocatable
