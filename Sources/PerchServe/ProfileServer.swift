@@ -35,28 +35,11 @@ struct ProfileResponder: ServeResponder {
         let seconds = try Self.seconds(request.query["seconds"])
         let ticket = try await recordings.join(kind, seconds: seconds)
         // A client that goes away before its profile is ready leaves the recording (stopping it
-        // if nobody else waits for it).
-        // The connection's reads are paused while the handler waits (NIO's pipelining handler
-        // reads no further request), so SwiftNIO may not see the client leave: the kernel's TCP
-        // table does (``ClientGone``).
+        // if nobody else waits for it): NIO reads nothing more from the connection while the
+        // answer is pending, but it still sees the client's FIN (EPOLLRDHUP) and closes it.
         let recordings = self.recordings
-        let channel = request.channel
-        let localPort = channel.localAddress?.port, remotePort = channel.remoteAddress?.port
-        channel.closeFuture.whenComplete { _ in Task { await recordings.leave(ticket) } }
-        let watcher = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: 250_000_000)
-                guard !Task.isCancelled else { break }
-                let gone = !channel.isActive
-                    || (localPort != nil && remotePort != nil && ClientGone.check(localPort: localPort!, remotePort: remotePort!))
-                if gone {
-                    await recordings.leave(ticket)
-                    break
-                }
-            }
-        }
+        request.channel.closeFuture.whenComplete { _ in Task { await recordings.leave(ticket) } }
         let result = await recordings.result(ticket)
-        watcher.cancel()
         await recordings.leave(ticket)
         switch result {
         case .failure(let error):
