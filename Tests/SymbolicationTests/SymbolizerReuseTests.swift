@@ -32,38 +32,44 @@ struct SymbolizerReuseTests {
         #expect(rename(temporary, path) == 0)
     }
 
-    @Test func anUnchangedFileKeepsItsModuleAndAReplacedOneIsReadAgain() throws {
-        let (alpha, beta) = try Self.programs()
+    /// `alpha` installed at a new path in a temporary directory and named there by a new
+    /// symbolizer; then `body`, and the directory removed.
+    static func withAlphaInstalled(
+        _ body: (_ path: String, _ symbolizer: DWARFSymbolizer, _ programs: (alpha: String, beta: String)) throws -> Void
+    ) throws {
+        let programs = try Self.programs()
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/program"
-        try Self.copy(alpha, to: path)
+        try Self.copy(programs.alpha, to: path)
         let symbolizer = DWARFSymbolizer()
-        #expect(try Self.name(symbolizer, path: path, function: "alpha", in: alpha) == "alpha")
-        let first = try #require(symbolizer.image(forPath: path))
+        #expect(try Self.name(symbolizer, path: path, function: "alpha", in: programs.alpha) == "alpha")
+        try body(path, symbolizer, programs)
+    }
 
-        symbolizer.beginNextProfile()
-        #expect(symbolizer.image(forPath: path) === first, "an unchanged file was read again")
-        #expect(try Self.name(symbolizer, path: path, function: "alpha", in: alpha) == "alpha")
+    @Test func anUnchangedFileKeepsItsModuleAndAReplacedOneIsReadAgain() throws {
+        try Self.withAlphaInstalled { path, symbolizer, programs in
+            let (alpha, beta) = programs
+            let first = try #require(symbolizer.image(forPath: path))
 
-        try Self.copy(beta, to: path)
-        symbolizer.beginNextProfile()
-        #expect(try Self.name(symbolizer, path: path, function: "beta", in: beta) == "beta")
-        #expect(symbolizer.image(forPath: path) !== first)
+            symbolizer.beginNextProfile()
+            #expect(symbolizer.image(forPath: path) === first, "an unchanged file was read again")
+            #expect(try Self.name(symbolizer, path: path, function: "alpha", in: alpha) == "alpha")
+
+            try Self.copy(beta, to: path)
+            symbolizer.beginNextProfile()
+            #expect(try Self.name(symbolizer, path: path, function: "beta", in: beta) == "beta")
+            #expect(symbolizer.image(forPath: path) !== first)
+        }
     }
 
     @Test func aFileRewrittenInPlaceIsReadAgain() throws {
-        let (alpha, beta) = try Self.programs()
-        let directory = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = directory + "/program"
-        try Self.copy(alpha, to: path)
-        let symbolizer = DWARFSymbolizer()
-        #expect(try Self.name(symbolizer, path: path, function: "alpha", in: alpha) == "alpha")
-        // Same inode, new bytes (cp over an existing file truncates and writes it).
-        _ = try ProcessRunner.output(["cp", beta, path])
-        symbolizer.beginNextProfile()
-        #expect(try Self.name(symbolizer, path: path, function: "beta", in: beta) == "beta")
+        try Self.withAlphaInstalled { path, symbolizer, programs in
+            // Same inode, new bytes (cp over an existing file truncates and writes it).
+            _ = try ProcessRunner.output(["cp", programs.beta, path])
+            symbolizer.beginNextProfile()
+            #expect(try Self.name(symbolizer, path: path, function: "beta", in: programs.beta) == "beta")
+        }
     }
 
     @Test func whatOneProfileLearntIsForgotten() throws {
