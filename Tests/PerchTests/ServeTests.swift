@@ -53,6 +53,19 @@ import TestSupport
         return (server, port)
     }
 
+    /// `perch serve -p` of a `sleep 120`: a small target, whose profile is quick to symbolize
+    /// (the test process itself is not). Stop both with `stop()` (server first).
+    func serveASleeper() throws -> (target: Background, server: Background, port: Int) {
+        let target = try Background("/bin/sleep", ["120"])
+        do {
+            let (server, port) = try serve(["-p", "\(target.pid)"])
+            return (target, server, port)
+        } catch {
+            target.stop()
+            throw error
+        }
+    }
+
     /// curl's status and body for `url`.
     func fetch(_ url: String, method: String = "GET", maxSeconds: Int = 60) throws -> (status: Int, body: String) {
         let body = Support.workDirectory + "/serve-body"
@@ -125,10 +138,8 @@ import TestSupport
 
     @Test(.enabled(if: curlReady, "needs curl"))
     func badRequestsAreOneLineErrors() throws {
-        // A small target: the profile is quick to symbolize (the test process itself is not).
-        let target = try Background("/bin/sleep", ["120"])
+        let (target, server, port) = try serveASleeper()
         defer { target.stop() }
-        let (server, port) = try serve(["-p", "\(target.pid)"])
         defer { server.stop() }
         let base = "http://127.0.0.1:\(port)"
         #expect(try fetch(base + "/healthz") == (200, "ok\n"))
@@ -149,9 +160,8 @@ import TestSupport
     /// the GET's headers and no body, `Connection: close` honoured, the query percent-decoded.
     @Test(.enabled(if: curlReady, "needs curl"))
     func keepAliveHeadAndQueriesAsHTTPClientsExpect() throws {
-        let target = try Background("/bin/sleep", ["120"])
+        let (target, server, port) = try serveASleeper()
         defer { target.stop() }
-        let (server, port) = try serve(["-p", "\(target.pid)"])
         defer { server.stop() }
         let base = "http://127.0.0.1:\(port)"
         // Three requests, one connection.
@@ -182,10 +192,8 @@ import TestSupport
 
     @Test(.enabled(if: curlReady, "needs curl"))
     func aClientThatGoesAwayStopsTheRecording() throws {
-        // A small target: the profile is quick to symbolize (the test process itself is not).
-        let target = try Background("/bin/sleep", ["120"])
+        let (target, server, port) = try serveASleeper()
         defer { target.stop() }
-        let (server, port) = try serve(["-p", "\(target.pid)"])
         defer { server.stop() }
         // The recording is a child `perch record` of whichever server thread started it.
         func recorders() -> Int {
@@ -341,9 +349,8 @@ import TestSupport
     /// way is finished and answered before perch exits 0.
     @Test(.enabled(if: curlReady, "needs curl"))
     func aStopSignalFinishesTheProfilesUnderWay() throws {
-        let target = try Background("/bin/sleep", ["120"])
+        let (target, server, port) = try serveASleeper()
         defer { target.stop() }
-        let (server, port) = try serve(["-p", "\(target.pid)"])
         defer { server.stop() }
         let file = Support.workDirectory + "/serve-graceful.pb.gz"
         defer { unlink(file) }
@@ -365,9 +372,8 @@ import TestSupport
     /// temporary directory go with it, and perch exits 0 at once (not after the 30 s asked for).
     @Test(.enabled(if: curlReady, "needs curl"))
     func aSecondStopSignalStopsTheRecordingsUnderWay() throws {
-        let target = try Background("/bin/sleep", ["120"])
+        let (target, server, port) = try serveASleeper()
         defer { target.stop() }
-        let (server, port) = try serve(["-p", "\(target.pid)"])
         defer { server.stop() }
         let client = try Background("/usr/bin/curl", ["-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/debug/pprof/profile?seconds=30"])
         defer { client.stop() }
