@@ -17,7 +17,7 @@ RUNS=${3:-5}
 PERCH=${PERCH:-.build-sym-rel/release/perch}
 
 if [ ! -x "$PERCH" ]; then
-    swift build -c release --static-swift-stdlib --scratch-path .build-sym-rel >&2
+    Scripts/build-release.sh .build-sym-rel
 fi
 [ -f "$LIB" ] || { echo "no $LIB" >&2; exit 1; }
 
