@@ -87,9 +87,14 @@ public struct SymbolTable: @unchecked Sendable {
         let wantedTypes: Set<UInt32> = aliases == .llvmSymbolizer
             ? [anySymtab ? UInt32(SHT_SYMTAB) : UInt32(SHT_DYNSYM)]
             : [UInt32(SHT_SYMTAB), UInt32(SHT_DYNSYM)]
+        /// Where a section starts and ends in the address space.
+        struct Span { var start: UInt64; var end: UInt64 }
         for image in images {
-            let sectionsByIndex = Dictionary(
-                image.sections.map { ($0.index, $0) }, uniquingKeysWith: { first, _ in first })
+            // By section index (`st_shndx`); the first section of an index wins.
+            var spans = [Span?](repeating: nil, count: (image.sections.map(\.index).max() ?? -1) + 1)
+            for section in image.sections.reversed() where section.index >= 0 {
+                spans[section.index] = Span(start: section.address, end: section.address &+ section.size)
+            }
             for table in image.sections where wantedTypes.contains(table.type) {
                 guard table.entrySize > 0, let scn = elf_getscn(image.elf, table.index),
                       let data = elf_getdata(scn, nil)
@@ -116,9 +121,9 @@ public struct SymbolTable: @unchecked Sendable {
                     default: 2
                     }
                     var sectionEnd = UInt64.max
-                    if let section = sectionsByIndex[Int(sym.st_shndx)],
-                       sym.st_value >= section.address, section.size > 0 {
-                        sectionEnd = section.address &+ section.size
+                    if Int(sym.st_shndx) < spans.count, let span = spans[Int(sym.st_shndx)],
+                       sym.st_value >= span.start, span.end != span.start {
+                        sectionEnd = span.end
                     }
                     var underscores = 0
                     while underscores < length, name[underscores] == 0x5F { underscores += 1 }
@@ -145,11 +150,15 @@ public struct SymbolTable: @unchecked Sendable {
             }
         }
 
-        candidates.sort { a, b in
-            if a.start != b.start { return a.start < b.start }
-            if aliases == .llvmSymbolizer {
-                return a.size != b.size ? a.size > b.size : a.order > b.order
-            }
+        // Sorted by address through a small key (sorting the candidates themselves moves
+        // five times the bytes); the candidates at one address are compared after.
+        var byStart = [(start: UInt64, candidate: Int)]()
+        byStart.reserveCapacity(candidates.count)
+        for (index, candidate) in candidates.enumerated() { byStart.append((candidate.start, index)) }
+        byStart.sort { a, b in a.start != b.start ? a.start < b.start : a.candidate < b.candidate }
+        /// Whether `a` names an address rather than `b` (`b` is later in the file's order).
+        func preferred(_ a: Candidate, over b: Candidate) -> Bool {
+            if aliases == .llvmSymbolizer { return a.size != b.size ? a.size > b.size : a.order > b.order }
             if a.rank != b.rank { return a.rank < b.rank }
             if a.underscores != b.underscores { return a.underscores < b.underscores }
             return a.nameLength > b.nameLength
@@ -195,12 +204,14 @@ public struct SymbolTable: @unchecked Sendable {
         var pool = [UInt8]()
         var sectionEnds = [UInt64]()
         var index = 0
-        while index < candidates.count {
-            let best = candidates[index]
+        while index < byStart.count {
+            var best = candidates[byStart[index].candidate]
             var size = best.size
             var next = index + 1
-            while next < candidates.count, candidates[next].start == best.start {
-                size = max(size, candidates[next].size)
+            while next < byStart.count, byStart[next].start == best.start {
+                let other = candidates[byStart[next].candidate]
+                if preferred(other, over: best) { best = other }
+                size = max(size, other.size)
                 next += 1
             }
             index = next
