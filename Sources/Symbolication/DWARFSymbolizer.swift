@@ -238,9 +238,10 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         let found = lookUp(module, pending)
         // The names the frames use that are not known yet: symbols', then DIEs'.
         var symbols: [Int] = []
-        var wantedSymbols = Set<Int>()
+        var wanted = [Bool](repeating: false, count: module.symbolNames.count)
         for item in found.items {
-            if let symbol = item.symbol, module.symbolNames[symbol] == nil, wantedSymbols.insert(symbol).inserted {
+            if let symbol = item.symbol, module.symbolNames[symbol] == nil, !wanted[symbol] {
+                wanted[symbol] = true
                 symbols.append(symbol)
             }
         }
@@ -255,16 +256,18 @@ public final class DWARFSymbolizer: AddressSymbolizer {
             dieHasName.append(name != nil)
             rawNames.append(name ?? "")
         }
-        let demangled = DWARFSymbolizer.demangleAll(rawNames, style: names)
-        for (position, symbol) in symbols.enumerated() { module.symbolNames[symbol] = demangled[position] }
+        let (demangled, slots) = DWARFSymbolizer.demangleAll(rawNames, style: names)
+        for (position, symbol) in symbols.enumerated() { module.symbolNames[symbol] = demangled[slots[position]] }
         module.dieNames.reserveCapacity(module.dieNames.count + dies.count)
         for (position, die) in dies.enumerated() {
             module.dieNames[die] = dieHasName[position]
-                ? demangled[symbols.count + position] : SymbolName(text: "??", language: .unknown)
+                ? demangled[slots[symbols.count + position]] : SymbolName(text: "??", language: .unknown)
         }
         let assembled = assembleAll(module, found)
         module.frames.reserveCapacity(module.frames.count + assembled.count)
         for (position, frames) in assembled.enumerated() { module.frames[pending[position]] = frames }
+        // Every address new and distinct (a symbolizer's usual batch): `pending` is `addresses`.
+        if pending.count == addresses.count { return assembled }
         return addresses.map { module.frames[$0] ?? [] }
     }
 
@@ -356,20 +359,20 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         guard lanes > 1, module.dwarf?.readsNatively ?? true else {
             return found.items.map { assemble(module, symbol: $0.symbol, dwarfFrames: $0.dwarfFrames, caching: false) }
         }
-        let results = UnsafeMutableBufferPointer<[SymbolizedFrame]>.allocate(capacity: count)
-        defer { results.deallocate() }
-        let shared = Unchecked((results, module, self, found))
-        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-            let (results, module, symbolizer, found) = shared.value
-            let chunk = (count + lanes - 1) / lanes
-            for position in (lane * chunk)..<min(count, (lane + 1) * chunk) {
-                let item = found.items[position]
-                (results.baseAddress! + position).initialize(
-                    to: symbolizer.assemble(module, symbol: item.symbol, dwarfFrames: item.dwarfFrames, caching: false))
+        return Array(unsafeUninitializedCapacity: count) { results, initialized in
+            // Each lane writes its own positions; all are written when the lanes are done.
+            let shared = Unchecked((results, module, self, found))
+            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                let (results, module, symbolizer, found) = shared.value
+                let chunk = (count + lanes - 1) / lanes
+                for position in (lane * chunk)..<min(count, (lane + 1) * chunk) {
+                    let item = found.items[position]
+                    (results.baseAddress! + position).initialize(
+                        to: symbolizer.assemble(module, symbol: item.symbol, dwarfFrames: item.dwarfFrames, caching: false))
+                }
             }
+            initialized = count
         }
-        defer { _ = results.deinitialize() }
-        return Array(results)
     }
 
     /// The frames of one address from its symbol (index in the module's table) and its DWARF
@@ -542,42 +545,35 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         SymbolName(text: Demangler.name(name, style: style), language: Demangler.language(ofSymbol: name))
     }
 
-    /// `names` demangled in `style`, in order, each distinct name once (a DIE's linkage name is
-    /// often a symbol's too); split over the CPUs when there are enough of them to pay for the
-    /// threads (`Demangler` is stateless, `swift_demangle` thread-safe).
-    private static func demangleAll(_ names: [String], style: Demangler.NameStyle) -> [SymbolName] {
-        guard style != .mangled else { return names.map { demangle($0, style: style) } }
-        var positions: [String: Int] = [:]
-        positions.reserveCapacity(names.count)
-        var distinct: [String] = []
-        let slots = names.map { name in
-            if let known = positions[name] { return known }
-            positions[name] = distinct.count
-            distinct.append(name)
-            return distinct.count - 1
-        }
-        let demangled = demangleDistinct(distinct, style: style)
-        return slots.map { demangled[$0] }
+    /// `names` demangled in `style`, each distinct name once (a DIE's linkage name is often a
+    /// symbol's too): name `k` is `demangled[slots[k]]`. Split over the CPUs when there are
+    /// enough names to pay for the threads (`Demangler` is stateless, `swift_demangle`
+    /// thread-safe).
+    private static func demangleAll(
+        _ names: [String], style: Demangler.NameStyle
+    ) -> (demangled: [SymbolName], slots: [Int]) {
+        guard style != .mangled else { return (names.map { demangle($0, style: style) }, Array(names.indices)) }
+        var distinct = DistinctNames(capacity: names.count)
+        let slots = names.map { distinct.slot(of: $0) }
+        return (demangleDistinct(distinct.names, style: style), slots)
     }
 
     private static func demangleDistinct(_ names: [String], style: Demangler.NameStyle) -> [SymbolName] {
         let lanes = min(onlineProcessors, names.count / 256)
         guard lanes > 1, style != .mangled else { return names.map { demangle($0, style: style) } }
-        /// Where the lanes write: each its own slots, read after all have finished.
-        struct Slots: @unchecked Sendable { let base: UnsafeMutablePointer<SymbolName> }
-        let results = UnsafeMutableBufferPointer<SymbolName>.allocate(capacity: names.count)
-        defer { results.deallocate() }
-        let slots = Slots(base: results.baseAddress!)
-        // Interleaved (lane k takes k, k + lanes, …) so each lane gets as many long names as another.
-        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-            var index = lane
-            while index < names.count {
-                (slots.base + index).initialize(to: demangle(names[index], style: style))
-                index += lanes
+        return Array(unsafeUninitializedCapacity: names.count) { results, initialized in
+            // Each lane writes its own slots; all are written when the lanes are done.
+            let slots = Unchecked(results)
+            // Interleaved (lane k takes k, k + lanes, …) so each lane gets as many long names as another.
+            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                var index = lane
+                while index < names.count {
+                    (slots.value.baseAddress! + index).initialize(to: demangle(names[index], style: style))
+                    index += lanes
+                }
             }
+            initialized = names.count
         }
-        defer { _ = results.deinitialize() }
-        return Array(results)
     }
 }
 
