@@ -2,6 +2,7 @@ import ArgumentParser
 import Reporting
 import Symbolication
 import SystemIO
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -51,12 +52,13 @@ struct SymbolizeCommand: ParsableCommand {
         var output = OutputBuffer()
         if !addresses.isEmpty {
             let batch = symbolize(addresses, symbolizer)
-            if json { try output.append("[") }
+            if json { output.append("[") }
             for (index, text) in addresses.enumerated() {
-                if json && index > 0 { try output.append(",") }
-                try emit(text, address: batch.addresses[index], frames: batch.frames[index], &output)
+                if json && index > 0 { output.append(",") }
+                format(text, address: batch.addresses[index], frames: batch.frames[index], into: &output)
+                try output.flushWhenFull()
             }
-            if json { try output.append("]\n") }
+            if json { output.append("]\n") }
             try output.flush()
             return
         }
@@ -68,8 +70,8 @@ struct SymbolizeCommand: ParsableCommand {
             while let line = try readLine(&reader) {
                 let address = SymbolizeCommand.parseAddress(line)
                 let frames = address.map { symbolizer.symbolize(path: file, virtualAddress: $0) } ?? []
-                try emit(line, address: address, frames: frames, &output)
-                if json { try output.append("\n") }
+                format(line, address: address, frames: frames, into: &output)
+                if json { output.append("\n") }
                 try output.flush()
             }
         } else {
@@ -77,10 +79,7 @@ struct SymbolizeCommand: ParsableCommand {
             var lines: [String] = []
             while let line = try readLine(&reader) { lines.append(line) }
             let batch = symbolize(lines, symbolizer)
-            for (index, line) in lines.enumerated() {
-                try emit(line, address: batch.addresses[index], frames: batch.frames[index], &output)
-                if json { try output.append("\n") }
-            }
+            try formatOnAllCPUs(lines, batch.addresses, batch.frames, into: &output)
         }
         try output.flush()
         // Skip tearing down the caches: the process is done.
@@ -98,7 +97,37 @@ struct SymbolizeCommand: ParsableCommand {
         return (addresses, addresses.map { $0 == nil ? [] : found.next() ?? [] })
     }
 
-    private func emit(_ text: String, address: UInt64?, frames: [SymbolizedFrame], _ output: inout OutputBuffer) throws(WriteError) {
+    /// The answers to a batch, one per line, formatted on all CPUs: in windows of lines, each
+    /// CPU formatting a run of the window into bytes of its own, written in order.
+    private func formatOnAllCPUs(
+        _ lines: [String], _ addresses: [UInt64?], _ frames: [[SymbolizedFrame]], into output: inout OutputBuffer
+    ) throws(WriteError) {
+        let lanes = max(1, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), lines.count / 1024))
+        let window = 4096 * lanes
+        var parts = Array(repeating: OutputBuffer(), count: lanes)
+        var start = 0
+        while start < lines.count {
+            let (first, end) = (start, min(lines.count, start + window))
+            let chunk = (end - first + lanes - 1) / lanes
+            parts.withUnsafeMutableBufferPointer { parts in
+                // Each lane writes only its own part; the command is only read.
+                let shared = LaneShared((parts, self))
+                DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                    let (parts, command) = shared.value
+                    let from = first + lane * chunk
+                    for index in from..<min(end, from + chunk) {
+                        command.format(lines[index], address: addresses[index], frames: frames[index], into: &parts[lane])
+                        if command.json { parts[lane].append("\n") }
+                    }
+                }
+            }
+            try output.flush()
+            for lane in parts.indices { try parts[lane].flush() }
+            start = end
+        }
+    }
+
+    private func format(_ text: String, address: UInt64?, frames: [SymbolizedFrame], into output: inout OutputBuffer) {
         var frames = frames
         if !inlines, frames.count > 1, let innermost = frames.first, let outermost = frames.last {
             var merged = innermost
@@ -107,22 +136,22 @@ struct SymbolizeCommand: ParsableCommand {
             frames = [merged]
         }
         if json {
-            try output.append(SymbolizeCommand.jsonObject(address: address, text: text, module: file, frames: frames))
+            output.append(SymbolizeCommand.jsonObject(address: address, text: text, module: file, frames: frames))
             return
         }
         if frames.isEmpty { frames = [SymbolizedFrame(function: "??")] }
         for frame in frames {
-            try output.append(frame.function.isEmpty ? "??" : frame.function)
+            output.append(frame.function.isEmpty ? "??" : frame.function)
             output.append(byte: 0x0A)
             if let source = frame.sourceFile, !source.isEmpty {
-                try output.append(source)
+                output.append(source)
                 output.append(byte: 0x3A)
                 output.append(number: frame.line ?? 0)
                 output.append(byte: 0x3A)
                 output.append(number: frame.column ?? 0)
                 output.append(byte: 0x0A)
             } else {
-                try output.append("??:0:0\n")
+                output.append("??:0:0\n")
             }
         }
         output.append(byte: 0x0A)
@@ -175,8 +204,12 @@ private struct OutputBuffer {
 
     init() { bytes.reserveCapacity(1 << 17) }
 
-    mutating func append(_ piece: String) throws(WriteError) {
+    mutating func append(_ piece: String) {
         bytes.append(contentsOf: piece.utf8)
+    }
+
+    /// Writes the bytes out once there are 64 KiB of them.
+    mutating func flushWhenFull() throws(WriteError) {
         if bytes.count >= 1 << 16 { try flush() }
     }
 
@@ -212,4 +245,10 @@ private struct OutputBuffer {
         try bytes.withUnsafeBufferPointer { buffer throws(WriteError) in try writeOut(UnsafeRawBufferPointer(buffer)) }
         bytes.removeAll(keepingCapacity: true)
     }
+}
+
+/// What the formatting lanes share: each writes only its own part of it.
+private struct LaneShared<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
 }
