@@ -1,5 +1,5 @@
-/// Gives each of many names a slot, equal names the same one: how a batch demangles every
-/// distinct name once.
+/// Gives each of many names a slot, names with the same bytes the same one: how a batch
+/// demangles every distinct name once.
 ///
 /// A flat open-addressing table sized once for the names to come, hashing eight bytes at a
 /// time. A `Dictionary<String, Int>` spent longer hashing twenty thousand long mangled names
@@ -37,7 +37,8 @@ struct DistinctNames {
                 hashes.append(hash)
                 return names.count - 1
             }
-            if hashes[slot] == hash, names[slot] == name { return slot }
+            // Bytes, not `==`: canonically equivalent spellings are different mangled names.
+            if hashes[slot] == hash, names[slot].utf8.elementsEqual(name.utf8) { return slot }
             bucket = (bucket + 1) & mask
         }
     }
