@@ -28,36 +28,34 @@ extension DWARFIndex {
     }
 
     /// Partitions the CU's covered addresses into segments naming the innermost scope: a sweep
-    /// over interval boundaries with a max-heap of open intervals by (depth, node order).
+    /// over the intervals in address order with a max-heap of open intervals by (depth, node
+    /// order). The innermost scope changes only where an interval starts or where the one on
+    /// top of the heap ends, so those are the only points visited: an interval that ends
+    /// under the top is dropped when it surfaces.
     static func segments(_ intervals: [Interval]) -> (starts: [UInt64], nodes: [Int32]) {
         guard !intervals.isEmpty else { return ([], []) }
-        // The walk emits scopes in DIE order, usually already in address order: then the stable
-        // sort would return them as they are.
+        // The walk emits scopes in DIE order, often already in address order: then no sort.
         var inOrder = true
         for index in intervals.indices.dropFirst() where intervals[index].low < intervals[index - 1].low {
             inOrder = false
             break
         }
         let sorted = inOrder ? intervals : intervals.sorted { $0.low < $1.low }
-        // The boundaries in order: the (sorted) lows merged with the sorted highs.
-        let highs = intervals.map(\.high).sorted()
         var heap = IntervalHeap()
         var next = 0
-        var nextHigh = 0
         var starts: [UInt64] = []
         var nodes: [Int32] = []
-        while next < sorted.count || nextHigh < highs.count {
+        while next < sorted.count || heap.top != nil {
             let point: UInt64
-            if nextHigh == highs.count || (next < sorted.count && sorted[next].low <= highs[nextHigh]) {
-                point = sorted[next].low
+            if let top = heap.top, next == sorted.count || top.high <= sorted[next].low {
+                point = top.high
             } else {
-                point = highs[nextHigh]
+                point = sorted[next].low
             }
             while next < sorted.count, sorted[next].low == point {
                 heap.push(sorted[next])
                 next += 1
             }
-            while nextHigh < highs.count, highs[nextHigh] == point { nextHigh += 1 }
             while let top = heap.top, top.high <= point { heap.pop() }
             let node = heap.top?.node ?? -1
             if nodes.last != node {
