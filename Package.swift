@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "perch",
             dependencies: [
-                "SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Counting", "Profiling", "ProfileModel", "Reporting", "ProfileImport", "PerchServe",
+                "CPerfEvent", "SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Counting", "Profiling", "ProfileModel", "Reporting", "ProfileImport", "PerchServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
