@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "perch",
             dependencies: [
-                "CPerfEvent", "SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Counting", "Profiling", "ProfileModel", "Reporting", "ProfileImport", "PerchServe",
+                "SystemIO", "PerfABI", "PerfEvents", "PerfRecords", "Symbolication", "Recording", "Counting", "Profiling", "ProfileModel", "Reporting", "ProfileImport", "PerchServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -36,7 +36,6 @@ struct CollapseCommand: ParsableCommand {
     var srcline = false
 
     func run() throws {
-        HeapPages.preferHuge()
         let bytes: [UInt8]
         do { bytes = try readWholeFile(input) } catch { throw PerchError.read(error) }
         var folded = annotations.options(pid: pid, tid: tid)

@@ -36,7 +36,6 @@ struct DiffCommand: ParsableCommand {
     }
 
     func run() throws {
-        HeapPages.preferHuge()
         let options = FoldedOptions(includePid: pid)
         func stacks(_ input: StackInput) -> [(stack: [String], count: UInt64)] {
             switch input {

@@ -32,7 +32,6 @@ struct FlamegraphCommand: ParsableCommand {
     var tid = false
 
     func run() throws {
-        HeapPages.preferHuge()
         let graph: FlameGraph
         if input != "-", (try? readWholeFilePrefix(input, count: 8)) == Array("PERFILE2".utf8) {
             graph = FlameGraph(profile: try loadProfile(path: input), folded: FoldedOptions(includePid: pid, includeTid: tid), reverse: flame.reverse)

@@ -92,7 +92,6 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        HeapPages.preferHuge()
         var filter = ProfileFilter()
         filter.comms = Set((comm ?? "").split(separator: ",").map(String.init))
         filter.pids = pid?.ids ?? []

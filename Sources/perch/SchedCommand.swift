@@ -77,7 +77,6 @@ struct SchedReportCommand: ParsableCommand {
     var timehist = false
 
     func run() throws {
-        HeapPages.preferHuge()
         let timeline: SchedTimeline
         do {
             timeline = try SchedTimeline(file: try PerfDataFile(path: input), formatLookup: Tracefs.formatText(ofEvent:))

@@ -60,7 +60,6 @@ struct ScriptCommand: ParsableCommand {
     var cpu: CPUList?
 
     func run() throws {
-        HeapPages.preferHuge()
         let path = inputPath()
         let file: PerfDataFile
         do { file = try PerfDataFile(path: path) } catch { throw PerchError.badInput("\(error)") }

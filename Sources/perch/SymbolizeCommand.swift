@@ -44,7 +44,6 @@ struct SymbolizeCommand: ParsableCommand {
     var addresses: [String] = []
 
     func run() throws {
-        HeapPages.preferHuge()
         let symbolizer = DWARFSymbolizer(names: noDemangle ? .mangled : fullNames ? .full : .simplified, debugDirectories: debugDirectories)
         guard symbolizer.image(forPath: file) != nil else {
             throw PerchError.badInput(symbolizer.failures[file].map { "\($0)" } ?? "cannot open \(file)")

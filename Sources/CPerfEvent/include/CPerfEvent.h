@@ -1,12 +1,10 @@
 // The small part of Perch that Swift cannot express: the variadic syscall,
 // ioctl request numbers built by macros, acquire/release accesses to the ring
 // buffer's control page, capget, and the fork/exec child (which must only call
-// async-signal-safe functions, so it cannot run Swift code), and the malloc settings
-// glibc's headers keep from Swift (huge pages for an analysis command's heap).
+// async-signal-safe functions, so it cannot run Swift code).
 #ifndef PERCH_CPERFEVENT_H
 #define PERCH_CPERFEVENT_H
 
-#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <linux/perf_event.h>
@@ -25,13 +23,6 @@ int perch_event_id(int fd, uint64_t *id);
 uint64_t perch_load_acquire_u64(const void *address);
 /// Release store of a 64-bit word (the ring buffer's data_tail).
 void perch_store_release_u64(void *address, uint64_t value);
-
-/// Grows the heap by `pad` bytes now and asks for transparent huge pages on that range (what
-/// glibc does with GLIBC_TUNABLES=glibc.malloc.hugetlb=1): fewer page faults for a process
-/// that fills tens of megabytes of heap. Also keeps blocks up to 32 MiB on the heap and freed
-/// memory up to 4 pads for reuse. Returns 0 when the range was advised, -1 when not (the
-/// heap is unchanged apart from the malloc settings).
-int perch_heap_prefer_huge_pages(size_t pad);
 
 /// Effective and permitted capability sets (64 bits each) of this thread.
 int perch_capget(uint64_t *effective, uint64_t *permitted);
