@@ -7,19 +7,6 @@ import TestSupport
 /// mutations of one synthetic recording (header sizes, types, 64-bit fields set to counts,
 /// sizes and offsets near 2^64, bit flips), each through `perch report` under `timeout`.
 @Suite struct MutatedRecordingTests {
-    /// SplitMix64: the same mutants on every run.
-    struct Seeded {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-    }
-
     static func recording() -> [PerfDataItem] {
         let trailer = SampleID(pid: 9, tid: 9, time: 1, cpu: 1)
         var items: [PerfDataItem] = [
@@ -38,7 +25,7 @@ import TestSupport
         return items
     }
 
-    static func mutate(_ original: [UInt8], _ random: inout Seeded) -> [UInt8] {
+    static func mutate(_ original: [UInt8], _ random: inout SplitMix64) -> [UInt8] {
         var bytes = original
         func u64(_ at: Int) -> Int { (0..<8).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
         let start = u64(40), end = min(bytes.count, start + u64(48))
@@ -75,7 +62,7 @@ import TestSupport
         let original = Support.workDirectory + "/mutation-original.data"
         try SyntheticPerfData.write(Self.recording(), to: original)
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: original)))
-        var random = Seeded(state: 2024)
+        var random = SplitMix64(seed: 2024) // the same mutants on every run
         for index in 0..<40 {
             let mutant = Support.workDirectory + "/mutant-\(index).data"
             try Data(Self.mutate(bytes, &random)).write(to: URL(fileURLWithPath: mutant))

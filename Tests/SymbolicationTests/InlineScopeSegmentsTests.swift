@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Symbolication
 
 @Suite("Inline scope segments")
@@ -8,7 +9,7 @@ struct InlineScopeSegmentsTests {
     /// every interval bound, the innermost open scope is the one of greatest (depth, node), and
     /// a segment starts exactly where that changes.
     @Test func segmentsNameTheInnermostScopeEverywhere() {
-        var generator = SplitMix(seed: 0x5EED)
+        var generator = SplitMix64(seed: 0x5EED)
         for round in 0..<400 {
             let count = 1 + Int(generator.next() % 40)
             let span = UInt64(8 + generator.next() % 200)
@@ -29,8 +30,8 @@ struct InlineScopeSegmentsTests {
     /// Scopes given in address order (no sort) and out of it give the same segments.
     @Test func orderOfTheWalkDoesNotMatter() {
         let nested = [
-            DWARFDIEInterval(0x100, 0x200, node: 0, depth: 0), DWARFDIEInterval(0x120, 0x180, node: 1, depth: 1),
-            DWARFDIEInterval(0x130, 0x140, node: 2, depth: 2), DWARFDIEInterval(0x190, 0x1A0, node: 3, depth: 1),
+            interval(0x100, 0x200, node: 0, depth: 0), interval(0x120, 0x180, node: 1, depth: 1),
+            interval(0x130, 0x140, node: 2, depth: 2), interval(0x190, 0x1A0, node: 3, depth: 1),
         ]
         let forward = DWARFIndex.segments(nested)
         #expect(forward.starts == [0x100, 0x120, 0x130, 0x140, 0x180, 0x190, 0x1A0, 0x200])
@@ -55,19 +56,6 @@ struct InlineScopeSegmentsTests {
     }
 }
 
-private func DWARFDIEInterval(_ low: UInt64, _ high: UInt64, node: Int32, depth: Int32) -> DWARFIndex.Interval {
+private func interval(_ low: UInt64, _ high: UInt64, node: Int32, depth: Int32) -> DWARFIndex.Interval {
     DWARFIndex.Interval(low: low, high: high, node: node, depth: depth)
-}
-
-/// A small deterministic generator (SplitMix64), so a failing round can be replayed.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
