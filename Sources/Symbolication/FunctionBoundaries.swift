@@ -202,7 +202,9 @@ struct EHFrameReader {
     }
 
     /// The entry (CIE or FDE) at `offset` in `.eh_frame`; nil when it is malformed or past the end.
-    func entry(at offset: Int, cies: inout CIECache) -> Entry? {
+    /// `onlyCIE`: an FDE there is malformed too (an FDE's CIE pointer that leads to an FDE is not
+    /// followed on: corrupt pointers could form a cycle, and the recursion would not end).
+    func entry(at offset: Int, cies: inout CIECache, onlyCIE: Bool = false) -> Entry? {
         let frames = layout.frames
         guard offset >= 0, offset < frames.size else { return nil }
         var cursor = Cursor(region: frames, position: offset)
@@ -232,13 +234,14 @@ struct EHFrameReader {
             return Entry(kind: .cie, next: end)
         }
         // The CIE pointer counts back from its own position.
-        guard id <= UInt64(idPosition) else { return nil }
+        guard !onlyCIE, id <= UInt64(idPosition) else { return nil }
         let cieOffset = idPosition - Int(id)
         let cie: CIE
         if let known = cies.byOffset[cieOffset] {
             cie = known
         } else {
-            guard case .cie? = entry(at: cieOffset, cies: &cies)?.kind, let read = cies.byOffset[cieOffset] else { return nil }
+            guard case .cie? = entry(at: cieOffset, cies: &cies, onlyCIE: true)?.kind,
+                  let read = cies.byOffset[cieOffset] else { return nil }
             cie = read
         }
         let fieldAddress = frames.address &+ UInt64(inner.position)

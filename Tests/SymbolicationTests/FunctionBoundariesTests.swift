@@ -144,6 +144,29 @@ import TestSupport
                 == "fixed+0x\(String(start, radix: 16))")
     }
 
+    /// An FDE whose CIE pointer leads to an FDE (here itself: a cycle) is malformed, not followed
+    /// on: following it recursed until the stack ran out (the random test below found it).
+    @Test func anFDEPointingAtAnFDEIsMalformed() throws {
+        let built = try Self.built.get()
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: built.strippedWithoutHeader))
+        let frames = try #require(try ELFImage(path: built.strippedWithoutHeader).section(named: ".eh_frame"))
+        func word(at offset: Int) -> UInt32 { bytes[offset..<offset + 4].enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * $1.offset) } }
+        // The first entry is a CIE (32-bit length, id 0); the FDE after it gets CIE pointer 4:
+        // counted back from its own position, that is the FDE's own start.
+        let cie = Int(frames.fileOffset)
+        #expect(word(at: cie + 4) == 0)
+        let fde = cie + 4 + Int(word(at: cie))
+        #expect(word(at: fde + 4) != 0, "an FDE")
+        bytes.replaceSubrange(fde + 4..<fde + 8, with: Data([4, 0, 0, 0]))
+        let directory = try makeTemporaryDirectory(prefix: "perch-fde")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/cycle"
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let boundaries = FunctionBoundaries(image: try ELFImage(path: path))
+        let intact = FunctionBoundaries(image: try ELFImage(path: built.strippedWithoutHeader))
+        #expect(boundaries.count < intact.count)
+    }
+
     /// Corrupted unwind tables: any byte of `.eh_frame_hdr` and `.eh_frame` changed, the table is
     /// read without a crash, and what it gives lies inside the file's code.
     @Test func corruptedTablesAreReadSafely() throws {
