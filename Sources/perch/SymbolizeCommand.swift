@@ -105,9 +105,8 @@ struct SymbolizeCommand: ParsableCommand {
         let lanes = max(1, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), lines.count / 1024))
         let window = 4096 * lanes
         var parts = Array(repeating: OutputBuffer(), count: lanes)
-        var start = 0
-        while start < lines.count {
-            let (first, end) = (start, min(lines.count, start + window))
+        for first in stride(from: 0, to: lines.count, by: window) {
+            let end = min(lines.count, first + window)
             let chunk = (end - first + lanes - 1) / lanes
             parts.withUnsafeMutableBufferPointer { parts in
                 // Each lane writes only its own part; the command is only read.
@@ -123,7 +122,6 @@ struct SymbolizeCommand: ParsableCommand {
             }
             try output.flush()
             for lane in parts.indices { try parts[lane].flush() }
-            start = end
         }
     }
 
