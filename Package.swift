@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "ProfileModel", "ProfileImport", "TestSupport"]),
         .testTarget(name: "ProfileModelTests", dependencies: ["ProfileModel"]),
         .testTarget(name: "UnwindingTests", dependencies: ["Unwinding", "PerfABI", "Symbolication", "TestSupport"]),
-        .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfABI", "PerfEvents"]),
+        .testTarget(name: "RecordingTests", dependencies: ["Recording", "PerfABI", "PerfEvents", "TestSupport"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling", "ProfileModel", "PerfABI", "PerfRecords", "Symbolication", "TestSupport"]),
         .testTarget(name: "CountingTests", dependencies: ["Counting", "PerchCounters", "PerfABI", "PerfEvents", "Recording", "TestSupport"]),
         // Profiles a 5:3:2 split inside itself; the tests run it under a seccomp filter.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Recording
 
 /// The vdso copied out of this process and kept by build id, as `perch record` does.
@@ -36,7 +37,7 @@ import Testing
             let id = VDSOImage.buildID(ofImage: Array(vdso.bytes.prefix(length)))
             #expect(id == nil || id == vdso.buildID)
         }
-        var generator = SystemRandomNumberGenerator()
+        var generator = SplitMix64.replayable("VDSOImage damaged images")
         for _ in 0..<500 {
             var bytes = vdso.bytes
             for _ in 0..<3 { bytes[Int.random(in: 0..<min(bytes.count, 0x800), using: &generator)] = .random(in: 0...255, using: &generator) }

@@ -141,17 +141,6 @@ enum NativeDWARFFixture {
 
 /// Corrupt DWARF never crashes the reader: it yields fewer (or other) frames.
 @Suite struct CorruptDWARFTests {
-    /// A small deterministic generator (xorshift), so a failure can be replayed.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state ^= state << 13
-            state ^= state >> 7
-            state ^= state << 17
-            return state
-        }
-    }
-
     enum Damage: CaseIterable {
         case truncate, flipBytes, fillOnes, zeroRuns
     }
@@ -167,7 +156,7 @@ enum NativeDWARFFixture {
         let addresses = try NativeDWARFFixture.textAddresses(image, step: 3)
         let dir = try makeTemporaryDirectory(prefix: "perch-corrupt")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var generator = Generator(state: 0x9e37_79b9_7f4a_7c15 &+ UInt64(name.utf8.count) &+ UInt64(build))
+        var generator = SplitMix64(seed: 0x9e37_79b9_7f4a_7c15 &+ UInt64(name.utf8.count) &+ UInt64(build))
         for damage in Damage.allCases {
             for round in 0..<6 {
                 var bytes = [UInt8](original)
