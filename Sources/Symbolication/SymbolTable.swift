@@ -24,9 +24,8 @@ public struct SymbolTable: @unchecked Sendable {
     private struct Entry: Sendable {
         var start: UInt64
         var end: UInt64
-        /// Where the name starts in `NameBytes`' offsets: the string tables, then the pool.
+        /// Where the NUL-terminated name starts in the names' offsets: the string tables, then the pool.
         var nameOffset: UInt32
-        var nameLength: UInt32
     }
 
     /// One image string table, read in place, at `offset` in the names' offsets.
@@ -72,160 +71,160 @@ public struct SymbolTable: @unchecked Sendable {
     /// binary (its `.dynsym`) and its separate debug file (its `.symtab`, with local symbols).
     /// Symbols from all images are merged as if they came from one file.
     public init(images: [ELFImage], aliases: AliasPolicy = .perf) {
-        struct Candidate {
-            var start: UInt64
-            var size: UInt64
-            var sectionEnd: UInt64
-            var rank: UInt8
-            var underscores: Int
-            var order: Int
-            var name: UnsafePointer<CChar>
-            var nameLength: Int
-        }
-        var candidates = [Candidate]()
+        let images = Array(images.prefix(Int(UInt8.max) + 1))  // a candidate names its image in a byte (callers pass one or two)
         let anySymtab = images.contains { $0.sections.contains { $0.type == UInt32(SHT_SYMTAB) } }
         let wantedTypes: Set<UInt32> = aliases == .llvmSymbolizer
             ? [anySymtab ? UInt32(SHT_SYMTAB) : UInt32(SHT_DYNSYM)]
             : [UInt32(SHT_SYMTAB), UInt32(SHT_DYNSYM)]
-        /// Where a section starts and ends in the address space.
-        struct Span { var start: UInt64; var end: UInt64 }
-        for image in images {
-            // By section index (`st_shndx`); the first section of an index wins.
-            var spans = [Span?](repeating: nil, count: (image.sections.map(\.index).max() ?? -1) + 1)
-            for section in image.sections.reversed() where section.index >= 0 {
-                spans[section.index] = Span(start: section.address, end: section.address &+ section.size)
-            }
-            for table in image.sections where wantedTypes.contains(table.type) {
-                guard table.entrySize > 0, let scn = elf_getscn(image.elf, table.index),
-                      let data = elf_getdata(scn, nil)
-                else { continue }
-                let count = Int(clamping: min(table.size, UInt64(data.pointee.d_size)) / table.entrySize)
-                candidates.reserveCapacity(candidates.count + count)
-                let stringTable = Int(table.link)
-                var sym = GElf_Sym()
-                for index in 0..<count {
-                    guard gelf_getsym(data, Int32(clamping: index), &sym) != nil else { continue }
-                    let type = sym.st_info & 0xf
-                    let binding = sym.st_info >> 4
-                    guard type == UInt8(STT_FUNC) || type == UInt8(STT_GNU_IFUNC),
-                          sym.st_value != 0,
-                          sym.st_shndx != UInt16(SHN_UNDEF), sym.st_shndx < UInt16(SHN_LORESERVE),
-                          sym.st_name != 0,
-                          let name = elf_strptr(image.elf, stringTable, Int(sym.st_name))
-                    else { continue }
-                    let length = strlen(name)
-                    guard length > 0 else { continue }
-                    let rank: UInt8 = switch Int32(binding) {
-                    case STB_GLOBAL, STB_GNU_UNIQUE: 0
-                    case STB_WEAK: 1
-                    default: 2
-                    }
-                    var sectionEnd = UInt64.max
-                    if Int(sym.st_shndx) < spans.count, let span = spans[Int(sym.st_shndx)],
-                       sym.st_value >= span.start, span.end != span.start {
-                        sectionEnd = span.end
-                    }
-                    var underscores = 0
-                    while underscores < length, name[underscores] == 0x5F { underscores += 1 }
-                    candidates.append(Candidate(
-                        start: sym.st_value, size: sym.st_size, sectionEnd: sectionEnd,
-                        rank: rank, underscores: underscores, order: candidates.count,
-                        name: UnsafePointer(name), nameLength: length))
-                }
-            }
-        }
 
-        // PLT slots have no symbols; name them `callee@plt` from .rela.plt, as perf does (x86_64).
-        var pltNames: [UnsafeMutablePointer<CChar>] = []
-        defer { for name in pltNames { free(name) } }
-        do {
-            for image in images where image.machine == UInt16(EM_X86_64) {
-                for slot in Self.pltSlots(of: image) {
-                    guard let name = strdup(slot.name.isEmpty ? "[plt]" : slot.name + "@plt") else { continue }
-                    pltNames.append(name)
-                    candidates.append(Candidate(start: slot.address, size: 16, sectionEnd: slot.sectionEnd, rank: 2,
-                                                underscores: 0, order: candidates.count, name: UnsafePointer(name),
-                                                nameLength: strlen(name)))
-                }
-            }
-        }
-
-        // Sorted by address through a small key (sorting the candidates themselves moves
-        // five times the bytes); the candidates at one address are compared after.
-        var byStart = [(start: UInt64, candidate: Int)]()
-        byStart.reserveCapacity(candidates.count)
-        for (index, candidate) in candidates.enumerated() { byStart.append((candidate.start, index)) }
-        byStart.sort { a, b in a.start != b.start ? a.start < b.start : a.candidate < b.candidate }
-        /// Whether `a` names an address rather than `b` (`b` is later in the file's order).
-        func preferred(_ a: Candidate, over b: Candidate) -> Bool {
-            if aliases == .llvmSymbolizer { return a.size != b.size ? a.size > b.size : a.order > b.order }
-            if a.rank != b.rank { return a.rank < b.rank }
-            if a.underscores != b.underscores { return a.underscores < b.underscores }
-            return a.nameLength > b.nameLength
-        }
-
-        // The string tables the names are in, each given a range of offsets.
+        // The string tables the names are in, each given a range of offsets (a table two
+        // symbol tables share is listed once).
         var tables: [StringTable] = []
+        var symbolTables: [(image: Int, section: ELFImage.Section, data: UnsafeMutablePointer<Elf_Data>, names: Int)] = []
         var nextOffset: UInt64 = 0
-        for image in images {
+        for (imageIndex, image) in images.enumerated() {
             for table in image.sections where wantedTypes.contains(table.type) {
-                guard let scn = elf_getscn(image.elf, Int(table.link)), let data = elf_getdata(scn, nil),
-                      let base = data.pointee.d_buf, data.pointee.d_size > 0,
-                      nextOffset + UInt64(data.pointee.d_size) <= UInt64(UInt32.max),
-                      !tables.contains(where: { $0.bytes.baseAddress == UnsafePointer(base.assumingMemoryBound(to: UInt8.self)) })
+                guard table.entrySize > 0, let scn = elf_getscn(image.elf, table.index), let data = elf_getdata(scn, nil),
+                      let names = image.sections.first(where: { $0.index == Int(table.link) }), names.type == UInt32(SHT_STRTAB),
+                      let namesScn = elf_getscn(image.elf, names.index), let namesData = elf_getdata(namesScn, nil),
+                      let base = namesData.pointee.d_buf, namesData.pointee.d_size > 0
                 else { continue }
-                let bytes = UnsafeBufferPointer(start: UnsafePointer(base.assumingMemoryBound(to: UInt8.self)),
-                                                count: data.pointee.d_size)
+                let bytes = UnsafeBufferPointer(start: UnsafePointer(base.assumingMemoryBound(to: UInt8.self)), count: namesData.pointee.d_size)
+                if let shared = tables.firstIndex(where: { $0.bytes.baseAddress == bytes.baseAddress }) {
+                    symbolTables.append((imageIndex, table, data, shared))
+                    continue
+                }
+                guard nextOffset + UInt64(bytes.count) <= UInt64(UInt32.max) else { continue }
                 tables.append(StringTable(offset: UInt32(nextOffset), bytes: bytes))
-                nextOffset += UInt64(data.pointee.d_size)
+                symbolTables.append((imageIndex, table, data, tables.count - 1))
+                nextOffset += UInt64(bytes.count)
             }
         }
         let poolOffset = UInt32(nextOffset)
-        /// The offset of a name found by `elf_strptr`: in its string table, else copied to the pool.
-        func offset(of name: UnsafePointer<CChar>, length: Int, pool: inout [UInt8]) -> UInt32? {
-            let address = UnsafeRawPointer(name)
-            for table in tables {
-                let base = UnsafeRawPointer(table.bytes.baseAddress!)
-                if address >= base, address + length < base + table.bytes.count { // the NUL inside too
-                    return table.offset + UInt32(address - base)
+
+        /// A function symbol; where several share an address, the one named is chosen after the sort.
+        struct Candidate {
+            var start: UInt64
+            var size: UInt64
+            /// Where the name starts in the names' offsets (a string table's, or the pool's).
+            var nameOffset: UInt32
+            /// `st_shndx`: the section whose end bounds a zero-size symbol.
+            var section: UInt16
+            /// `GLOBAL`/`GNU_UNIQUE` 0, `WEAK` 1, `LOCAL` 2.
+            var rank: UInt8
+            var image: UInt8
+        }
+        var candidates = [Candidate]()
+        candidates.reserveCapacity(symbolTables.reduce(0) { total, table in
+            total + Int(clamping: min(table.section.size, UInt64(table.data.pointee.d_size)) / table.section.entrySize)
+        })
+        for (imageIndex, section, data, namesIndex) in symbolTables {
+            let names = tables[namesIndex]
+            // A name must end inside its table, as elf_strptr checks: for a table that ends in
+            // NUL (every well-formed one) any offset in it does.
+            let terminated = names.bytes.last == 0
+            let count = Int(clamping: min(section.size, UInt64(data.pointee.d_size)) / section.entrySize)
+            var sym = GElf_Sym()
+            for index in 0..<count {
+                guard gelf_getsym(data, Int32(clamping: index), &sym) != nil else { continue }
+                let type = sym.st_info & 0xf
+                guard type == UInt8(STT_FUNC) || type == UInt8(STT_GNU_IFUNC),
+                      sym.st_value != 0,
+                      sym.st_shndx != UInt16(SHN_UNDEF), sym.st_shndx < UInt16(SHN_LORESERVE),
+                      sym.st_name != 0, Int(sym.st_name) < names.bytes.count,
+                      names.bytes[Int(sym.st_name)] != 0
+                else { continue }
+                if !terminated {
+                    let rest = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(names.bytes)[Int(sym.st_name)...])
+                    guard memchr(rest.baseAddress!, 0, rest.count) != nil else { continue }
                 }
+                let rank: UInt8 = switch Int32(sym.st_info >> 4) {
+                case STB_GLOBAL, STB_GNU_UNIQUE: 0
+                case STB_WEAK: 1
+                default: 2
+                }
+                candidates.append(Candidate(start: sym.st_value, size: sym.st_size, nameOffset: names.offset + sym.st_name,
+                                            section: sym.st_shndx, rank: rank, image: UInt8(imageIndex)))
             }
-            guard let offset = UInt32(exactly: UInt64(poolOffset) + UInt64(pool.count)),
-                  UInt32(exactly: UInt64(offset) + UInt64(length)) != nil
-            else { return nil }
-            name.withMemoryRebound(to: UInt8.self, capacity: length) {
-                pool.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
+        }
+
+        // PLT slots have no symbols; name them `callee@plt` from .rela.plt, as perf does (x86_64),
+        // in the pool (each name with its NUL, as in a string table).
+        var pool = [UInt8]()
+        var pltSectionEnds: [Int: UInt64] = [:]  // by candidate
+        for (imageIndex, image) in images.enumerated() where image.machine == UInt16(EM_X86_64) {
+            for slot in Self.pltSlots(of: image) {
+                let name = slot.name.isEmpty ? "[plt]" : slot.name + "@plt"
+                guard let offset = UInt32(exactly: UInt64(poolOffset) + UInt64(pool.count)),
+                      UInt32(exactly: UInt64(offset) + UInt64(name.utf8.count) + 1) != nil else { break }
+                pool.append(contentsOf: name.utf8)
+                pool.append(0)
+                pltSectionEnds[candidates.count] = slot.sectionEnd
+                candidates.append(Candidate(start: slot.address, size: 16, nameOffset: offset, section: 0, rank: 2,
+                                            image: UInt8(imageIndex)))
             }
-            return offset
+        }
+
+        // Where each image's sections end, by section index (the first section of an index wins).
+        let sectionSpans: [[(start: UInt64, end: UInt64)?]] = images.map { image in
+            var spans = [(start: UInt64, end: UInt64)?](repeating: nil, count: (image.sections.map(\.index).max() ?? -1) + 1)
+            for section in image.sections.reversed() where section.index >= 0 {
+                spans[section.index] = (section.address, section.address &+ section.size)
+            }
+            return spans
+        }
+        /// Where the section of a symbol ends (`UInt64.max`: unknown), for a zero-size symbol.
+        func sectionEnd(_ position: Int, _ candidate: Candidate) -> UInt64 {
+            if let end = pltSectionEnds[position] { return end }
+            let spans = sectionSpans[Int(candidate.image)]
+            guard Int(candidate.section) < spans.count, let span = spans[Int(candidate.section)],
+                  candidate.start >= span.start, span.end != span.start else { return .max }
+            return span.end
+        }
+
+        /// A candidate's name's leading underscores (none counted for the PLT's) and length.
+        func nameShape(_ candidate: Candidate) -> (underscores: Int, length: Int) {
+            Self.withNameBytes(at: candidate.nameOffset, tables: tables, pool: pool, poolOffset: poolOffset) { name in
+                (candidate.nameOffset >= poolOffset ? 0 : name.prefix { $0 == 0x5F }.count, name.count)
+            }
+        }
+        /// Whether `a` names an address rather than `b` (`b` is earlier in the file's order).
+        func preferred(_ a: (position: Int, candidate: Candidate), over b: (position: Int, candidate: Candidate)) -> Bool {
+            if aliases == .llvmSymbolizer {
+                return a.candidate.size != b.candidate.size ? a.candidate.size > b.candidate.size : a.position > b.position
+            }
+            if a.candidate.rank != b.candidate.rank { return a.candidate.rank < b.candidate.rank }
+            let aName = nameShape(a.candidate), bName = nameShape(b.candidate)
+            if aName.underscores != bName.underscores { return aName.underscores < bName.underscores }
+            return aName.length > bName.length
         }
 
         var entries = [Entry]()
         entries.reserveCapacity(candidates.count)
-        var pool = [UInt8]()
-        var sectionEnds = [UInt64]()
+        /// The entries of zero-size symbols, with where their section ends.
+        var zeroSize: [(entry: Int, sectionEnd: UInt64)] = []
+        let order = Self.orderByStart(count: candidates.count) { candidates[$0].start }
         var index = 0
-        while index < byStart.count {
-            var best = candidates[byStart[index].candidate]
-            var size = best.size
+        while index < order.count {
+            var best = (position: Int(order[index]), candidate: candidates[Int(order[index])])
+            var size = best.candidate.size
             var next = index + 1
-            while next < byStart.count, byStart[next].start == best.start {
-                let other = candidates[byStart[next].candidate]
+            while next < order.count, candidates[Int(order[next])].start == best.candidate.start {
+                let other = (position: Int(order[next]), candidate: candidates[Int(order[next])])
                 if preferred(other, over: best) { best = other }
-                size = max(size, other.size)
+                size = max(size, other.candidate.size)
                 next += 1
             }
             index = next
-            guard let length = UInt32(exactly: best.nameLength),
-                  let offset = offset(of: best.name, length: best.nameLength, pool: &pool)
-            else { break }
-            let end = size > 0 ? best.start &+ size : 0 // 0: fixed up below
-            entries.append(Entry(start: best.start, end: end, nameOffset: offset, nameLength: length))
-            sectionEnds.append(best.sectionEnd)
+            let start = best.candidate.start, end = start &+ size
+            // A size that wraps to address 0 is as unknown as none.
+            if size == 0 || end == 0 { zeroSize.append((entries.count, sectionEnd(best.position, best.candidate))) }
+            entries.append(Entry(start: start, end: end, nameOffset: best.candidate.nameOffset))
         }
         // Zero-size symbols extend to the next symbol, but not past the end of their section.
-        for i in entries.indices where entries[i].end == 0 {
+        for (i, sectionEnd) in zeroSize {
             let nextStart = i + 1 < entries.count ? entries[i + 1].start : UInt64.max
-            var end = min(nextStart, sectionEnds[i])
+            var end = min(nextStart, sectionEnd)
             if end == UInt64.max || end <= entries[i].start { end = entries[i].start &+ 1 }
             entries[i].end = end
         }
@@ -234,6 +233,49 @@ public struct SymbolTable: @unchecked Sendable {
         self.stringTables = tables
         self.namePool = pool
         self.poolOffset = poolOffset
+    }
+
+    /// The positions `0..<count` in ascending order of `start(position)`, equal starts in
+    /// their order. Sorted as one integer each (start above, position below) when the starts'
+    /// range leaves room for the position, as it does in any one binary; else as pairs.
+    static func orderByStart(count: Int, _ start: (Int) -> UInt64) -> [Int32] {
+        guard count > 0, count <= Int(Int32.max) else { return [] }
+        var lowest = UInt64.max, highest = UInt64.min
+        for position in 0..<count {
+            lowest = min(lowest, start(position))
+            highest = max(highest, start(position))
+        }
+        let positionBits = UInt64.bitWidth - UInt64(count - 1).leadingZeroBitCount
+        if (highest - lowest).leadingZeroBitCount >= positionBits {
+            var keys = [UInt64](unsafeUninitializedCapacity: count) { keys, initialized in
+                for position in 0..<count { keys[position] = (start(position) - lowest) << positionBits | UInt64(position) }
+                initialized = count
+            }
+            keys.sort()
+            let mask = (UInt64(1) << positionBits) &- 1
+            return keys.map { Int32(truncatingIfNeeded: $0 & mask) }
+        }
+        var pairs = (0..<count).map { (start: start($0), position: Int32(truncatingIfNeeded: $0)) }
+        pairs.sort { a, b in a.start != b.start ? a.start < b.start : a.position < b.position }
+        return pairs.map(\.position)
+    }
+
+    /// Calls `body` with the bytes of the NUL-terminated name at `offset` in the names' offsets
+    /// (without the NUL; up to the end of its table when a damaged table has none after it).
+    private static func withNameBytes<Result>(
+        at offset: UInt32, tables: [StringTable], pool: [UInt8], poolOffset: UInt32, _ body: (UnsafeBufferPointer<UInt8>) -> Result
+    ) -> Result {
+        func untilNUL(_ rest: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+            guard let base = rest.baseAddress, let nul = memchr(base, 0, rest.count) else { return rest }
+            return UnsafeBufferPointer(start: base, count: UnsafeRawPointer(nul) - UnsafeRawPointer(base))
+        }
+        if offset >= poolOffset {
+            return pool.withUnsafeBufferPointer { body(untilNUL(UnsafeBufferPointer(rebasing: $0[Int(offset - poolOffset)...]))) }
+        }
+        // The last table starting at or before the offset holds it (tables are few: a linear scan).
+        var table = tables[0]
+        for candidate in tables.dropFirst() where candidate.offset <= offset { table = candidate }
+        return body(untilNUL(UnsafeBufferPointer(rebasing: table.bytes[Int(offset - table.offset)...])))
     }
 
     /// The function containing `vaddr` (a link-time virtual address, see
@@ -311,7 +353,7 @@ public struct SymbolTable: @unchecked Sendable {
     /// aliases are found. A linear scan: meant for tools and tests, not for the per-sample path.
     public func address(ofSymbolNamed name: String) -> UInt64? {
         let wanted = Array(name.utf8)
-        for entry in entries where Int(entry.nameLength) == wanted.count {
+        for entry in entries {
             let found = withNameBytes(of: entry) { $0.elementsEqual(wanted) }
             if found { return entry.start }
         }
@@ -324,15 +366,6 @@ public struct SymbolTable: @unchecked Sendable {
 
     /// Calls `body` with the bytes of `entry`'s name, where they are kept.
     private func withNameBytes<Result>(of entry: Entry, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
-        let length = Int(entry.nameLength)
-        if entry.nameOffset >= poolOffset {
-            let start = Int(entry.nameOffset - poolOffset)
-            return namePool.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[start..<start + length])) }
-        }
-        // The last table starting at or before the offset holds it (tables are few: a linear scan).
-        var table = stringTables[0]
-        for candidate in stringTables.dropFirst() where candidate.offset <= entry.nameOffset { table = candidate }
-        let start = Int(entry.nameOffset - table.offset)
-        return body(UnsafeBufferPointer(rebasing: table.bytes[start..<start + length]))
+        Self.withNameBytes(at: entry.nameOffset, tables: stringTables, pool: namePool, poolOffset: poolOffset, body)
     }
 }

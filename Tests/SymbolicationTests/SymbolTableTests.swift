@@ -126,3 +126,20 @@ struct SymbolTableTests {
         #expect(DWARFSymbolizer().symbolize(path: crafted, virtualAddress: main.address).first?.function == "main")
     }
 }
+
+/// `SymbolTable.orderByStart`, the sort behind the table.
+@Suite struct SymbolTableOrderTests {
+    /// The sort behind the table, on both of its paths: starts packed with their positions into
+    /// one integer (a binary's range of addresses), and pairs (a range too wide to pack).
+    @Test(arguments: [UInt64(1) << 20, UInt64(1) << 40, UInt64.max])
+    func orderByStartSortsByStartThenPosition(range: UInt64) {
+        var generator = SplitMix64(seed: range)
+        for count in [0, 1, 2, 3, 17, 1000, 5000] {
+            // Few distinct starts among many: equal starts must keep their positions' order.
+            let distinct = (0..<max(1, count / 3)).map { _ in 0x40_0000 &+ UInt64.random(in: 0..<range, using: &generator) }
+            let starts = (0..<count).map { _ in distinct[Int.random(in: 0..<distinct.count, using: &generator)] }
+            let expected = starts.indices.sorted { starts[$0] != starts[$1] ? starts[$0] < starts[$1] : $0 < $1 }.map(Int32.init)
+            #expect(SymbolTable.orderByStart(count: count) { starts[$0] } == expected, "\(count) starts in a range of \(range)")
+        }
+    }
+}
