@@ -231,7 +231,8 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     /// name once, then the frames put together (both on all CPUs).
     private func frames(_ module: Module, _ addresses: [UInt64]) -> [[SymbolizedFrame]] {
         var pending: [UInt64] = []
-        var seen = Set<UInt64>()
+        pending.reserveCapacity(addresses.count)
+        var seen = Set<UInt64>(minimumCapacity: addresses.count)
         for address in addresses where module.frames[address] == nil && seen.insert(address).inserted {
             pending.append(address)
         }
@@ -245,23 +246,31 @@ public final class DWARFSymbolizer: AddressSymbolizer {
                 symbols.append(symbol)
             }
         }
-        var rawNames = symbols.map { module.table.name(atIndex: $0) }
         var dies: [UInt64] = []
-        var dieHasName: [Bool] = []
-        dies.reserveCapacity(found.dieNames.count)
-        dieHasName.reserveCapacity(found.dieNames.count)
-        rawNames.reserveCapacity(rawNames.count + found.dieNames.count)
-        for (die, name) in found.dieNames {
-            dies.append(die)
-            dieHasName.append(name != nil)
-            rawNames.append(name ?? "")
+        var dieRawNames: [String?] = []
+        let dieCount = found.dieNames.reduce(0) { $0 + $1.count }
+        dies.reserveCapacity(dieCount)
+        dieRawNames.reserveCapacity(dieCount)
+        for names in found.dieNames {
+            for (die, name) in names {
+                dies.append(die)
+                dieRawNames.append(name)
+            }
         }
-        let (demangled, slots) = DWARFSymbolizer.demangleAll(rawNames, style: names)
-        for (position, symbol) in symbols.enumerated() { module.symbolNames[symbol] = demangled[slots[position]] }
+        let table = module.table
+        let named = DWARFSymbolizer.nameAll(count: symbols.count + dies.count, style: names) { position, body in
+            if position < symbols.count {
+                table.withName(atIndex: symbols[position], body)
+            } else if var name = dieRawNames[position - symbols.count] {
+                name.withUTF8(body)
+            } else {
+                body(UnsafeBufferPointer(start: nil, count: 0))
+            }
+        }
+        for (position, symbol) in symbols.enumerated() { module.symbolNames[symbol] = named[position] }
         module.dieNames.reserveCapacity(module.dieNames.count + dies.count)
         for (position, die) in dies.enumerated() {
-            module.dieNames[die] = dieHasName[position]
-                ? demangled[slots[symbols.count + position]] : SymbolName(text: "??", language: .unknown)
+            module.dieNames[die] = dieRawNames[position] == nil ? SymbolName(text: "??", language: .unknown) : named[symbols.count + position]
         }
         let assembled = assembleAll(module, found)
         module.frames.reserveCapacity(module.frames.count + assembled.count)
@@ -276,7 +285,8 @@ public final class DWARFSymbolizer: AddressSymbolizer {
     /// module has no name for yet (`nil`: the DIE has none).
     private struct Found {
         var items: [(symbol: Int?, dwarfFrames: [DWARFFrame]?)]
-        var dieNames: [UInt64: String?] = [:]
+        /// This thread's finds, then each lane's (a DIE may be in two of them).
+        var dieNames: [[UInt64: String?]] = [[:]]
     }
 
     /// Looks up `addresses` (distinct, none cached). When there are many in a natively read
@@ -291,7 +301,7 @@ public final class DWARFSymbolizer: AddressSymbolizer {
             // libdw may be used by one thread only: a second handle builds the scopes ahead.
             if let dwarf = module.dwarf, !dwarf.readsNatively, addresses.count >= 256 { dwarf.preload(for: addresses) }
             for (position, address) in addresses.enumerated() {
-                lookUp(module, address, into: &found.items[position], names: &found.dieNames)
+                lookUp(module, address, into: &found.items[position], names: &found.dieNames[0])
             }
             return found
         }
@@ -308,27 +318,39 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         }
         let lanes = onlineProcessors
         var laneNames = Array(repeating: [UInt64: String?](), count: lanes)
+        let outside = groups[-1].map { order[$0] } ?? []
         let leftOut: [Int] = found.items.withUnsafeMutableBufferPointer { items in
             laneNames.withUnsafeMutableBufferPointer { laneNames in
                 // Each position is written by the lane that took its unit; the module's caches
                 // are only read until the lanes are done.
                 let shared = Unchecked((items, laneNames, module, self))
                 let units = groups.keys.filter { $0 >= 0 }.sorted()
-                return dwarf.forEachUnit(units, lanes: lanes) { lane, unit in
+                let leftOut = dwarf.forEachUnit(units, lanes: lanes) { lane, unit in
                     let (items, laneNames, module, symbolizer) = shared.value
                     for position in order[groups[unit]!] {
                         symbolizer.lookUp(module, addresses[position], into: &items[position], names: &laneNames[lane])
                     }
                 }
+                // Addresses outside every unit (a runtime linked in without DWARF) need only
+                // their symbol: in runs of 1,024 on every CPU. They have no DIE to name.
+                let runs = (outside.count + 1023) / 1024
+                DispatchQueue.concurrentPerform(iterations: runs) { run in
+                    let (items, _, module, symbolizer) = shared.value
+                    var noNames: [UInt64: String?] = [:]
+                    for position in outside.dropFirst(run * 1024).prefix(1024) {
+                        symbolizer.lookUp(module, addresses[position], into: &items[position], names: &noNames)
+                    }
+                }
+                return leftOut
             }
         }
-        // Addresses outside every unit, and units that need libdw, on this thread.
-        for unit in leftOut + (groups[-1] == nil ? [] : [-1]) {
+        // Units that need libdw, on this thread.
+        for unit in leftOut {
             for position in order[groups[unit]!] {
-                lookUp(module, addresses[position], into: &found.items[position], names: &found.dieNames)
+                lookUp(module, addresses[position], into: &found.items[position], names: &found.dieNames[0])
             }
         }
-        for names in laneNames { found.dieNames.merge(names) { first, _ in first } }
+        found.dieNames += laneNames
         return found
     }
 
@@ -360,12 +382,12 @@ public final class DWARFSymbolizer: AddressSymbolizer {
             return found.items.map { assemble(module, symbol: $0.symbol, dwarfFrames: $0.dwarfFrames, caching: false) }
         }
         return Array(unsafeUninitializedCapacity: count) { results, initialized in
-            // Each lane writes its own positions; all are written when the lanes are done.
+            // In runs of 1,024 positions, taken by whichever CPU is free; each run's positions
+            // are written by the CPU that took it, and all are written when the runs are done.
             let shared = Unchecked((results, module, self, found))
-            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+            DispatchQueue.concurrentPerform(iterations: (count + 1023) / 1024) { run in
                 let (results, module, symbolizer, found) = shared.value
-                let chunk = (count + lanes - 1) / lanes
-                for position in (lane * chunk)..<min(count, (lane + 1) * chunk) {
+                for position in (run * 1024)..<min(count, (run + 1) * 1024) {
                     let item = found.items[position]
                     (results.baseAddress! + position).initialize(
                         to: symbolizer.assemble(module, symbol: item.symbol, dwarfFrames: item.dwarfFrames, caching: false))
@@ -545,34 +567,37 @@ public final class DWARFSymbolizer: AddressSymbolizer {
         SymbolName(text: Demangler.name(name, style: style), language: Demangler.language(ofSymbol: name))
     }
 
-    /// `names` demangled in `style`, each distinct name once (a DIE's linkage name is often a
-    /// symbol's too): name `k` is `demangled[slots[k]]`. Split over the CPUs when there are
-    /// enough names to pay for the threads (`Demangler` is stateless, `swift_demangle`
-    /// thread-safe).
-    private static func demangleAll(
-        _ names: [String], style: Demangler.NameStyle
-    ) -> (demangled: [SymbolName], slots: [Int]) {
-        guard style != .mangled else { return (names.map { demangle($0, style: style) }, Array(names.indices)) }
-        var distinct = DistinctNames(capacity: names.count)
-        let slots = names.map { distinct.slot(of: $0) }
-        return (demangleDistinct(distinct.names, style: style), slots)
-    }
-
-    private static func demangleDistinct(_ names: [String], style: Demangler.NameStyle) -> [SymbolName] {
-        let lanes = min(onlineProcessors, names.count / 256)
-        guard lanes > 1, style != .mangled else { return names.map { demangle($0, style: style) } }
-        return Array(unsafeUninitializedCapacity: names.count) { results, initialized in
-            // Each lane writes its own slots; all are written when the lanes are done.
-            let slots = Unchecked(results)
-            // Interleaved (lane k takes k, k + lanes, …) so each lane gets as many long names as another.
-            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                var index = lane
-                while index < names.count {
-                    (slots.value.baseAddress! + index).initialize(to: demangle(names[index], style: style))
-                    index += lanes
+    /// The `count` names `withName` gives (position, then a body to call with the name's
+    /// bytes) in `style`, one per position; each distinct name is demangled once. The names are
+    /// shared out over the CPUs by hash, so a lane sees every copy of the names it takes: each
+    /// lane finds its distinct names and demangles them with no table shared between lanes.
+    /// (`Demangler` is stateless, `swift_demangle` thread-safe.)
+    private static func nameAll(
+        count: Int, style: Demangler.NameStyle,
+        _ withName: (_ position: Int, _ body: (UnsafeBufferPointer<UInt8>) -> Void) -> Void
+    ) -> [SymbolName] {
+        let lanes = max(1, min(onlineProcessors, count / 256))
+        return withoutActuallyEscaping(withName) { withName in
+            Array(unsafeUninitializedCapacity: count) { results, initialized in
+                // Each lane writes the positions of its names; every position is some lane's.
+                let shared = Unchecked((results, withName))
+                DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                    let (results, withName) = shared.value
+                    var distinct = DistinctNames(capacity: count / lanes + 64)
+                    var slots: [(position: Int, slot: Int)] = []
+                    slots.reserveCapacity(count / lanes + 64)
+                    for position in 0..<count {
+                        withName(position) { bytes in
+                            let hash = DistinctNames.hash(bytes)
+                            guard Int(truncatingIfNeeded: hash >> 32) % lanes == lane else { return }
+                            slots.append((position, distinct.slot(of: bytes, hash: hash)))
+                        }
+                    }
+                    let demangled = distinct.names.map { demangle($0, style: style) }
+                    for (position, slot) in slots { (results.baseAddress! + position).initialize(to: demangled[slot]) }
                 }
+                initialized = count
             }
-            initialized = names.count
         }
     }
 }

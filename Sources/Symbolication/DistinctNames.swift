@@ -1,3 +1,5 @@
+import Glibc
+
 /// Gives each of many names a slot, names with the same bytes the same one: how a batch
 /// demangles every distinct name once.
 ///
@@ -25,21 +27,32 @@ struct DistinctNames {
 
     /// The slot of `name`: a new one the first time it is seen.
     mutating func slot(of name: String) -> Int {
-        if names.count * 2 >= buckets.count { grow() }
         var name = name
-        let hash = name.withUTF8(Self.hash)
+        return name.withUTF8 { slot(of: $0, hash: Self.hash($0)) }
+    }
+
+    /// The slot of the name with these bytes (their `hash(_:)` given): a new one, holding the
+    /// name as a `String`, the first time they are seen.
+    mutating func slot(of bytes: UnsafeBufferPointer<UInt8>, hash: UInt64) -> Int {
+        if names.count * 2 >= buckets.count { grow() }
         var bucket = Int(truncatingIfNeeded: hash) & mask
         while true {
             let slot = buckets[bucket]
             if slot < 0 {
                 buckets[bucket] = names.count
-                names.append(name)
+                names.append(String(decoding: bytes, as: UTF8.self))
                 hashes.append(hash)
                 return names.count - 1
             }
             // Bytes, not `==`: canonically equivalent spellings are different mangled names.
-            if hashes[slot] == hash, names[slot].utf8.elementsEqual(name.utf8) { return slot }
+            if hashes[slot] == hash, Self.equal(&names[slot], bytes) { return slot }
             bucket = (bucket + 1) & mask
+        }
+    }
+
+    private static func equal(_ name: inout String, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        name.withUTF8 { stored in
+            stored.count == bytes.count && (bytes.isEmpty || memcmp(stored.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
         }
     }
 

@@ -349,6 +349,12 @@ public struct SymbolTable: @unchecked Sendable {
         name(of: entries[index])
     }
 
+    /// Calls `body` with the bytes of the name of the symbol at `index`, where they are kept
+    /// (no `String` is made).
+    func withName<Result>(atIndex index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        withNameBytes(of: entries[index], body)
+    }
+
     /// The address of the symbol called `name`, or `nil`. Only symbols kept after collapsing
     /// aliases are found. A linear scan: meant for tools and tests, not for the per-sample path.
     public func address(ofSymbolNamed name: String) -> UInt64? {
